@@ -1,0 +1,147 @@
+//! Per-record results → the Lambda partial batch response.
+//!
+//! Lambda resumes a shard at the `itemIdentifier` it is given, so the response names the lowest
+//! SequenceNumber whose change is not durable; everything before it is done.
+
+use serde::Serialize;
+
+use crate::error::RecordError;
+use crate::event::SequenceNumber;
+
+/// Why a record was deliberately not sent.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum SkipReason {
+    /// A TTL delete under [`crate::TtlPolicy::Skip`].
+    Ttl,
+}
+
+/// How one record ended.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum RecordOutcome {
+    /// Its document is indexed (or a later change of the same item in this batch is).
+    Indexed,
+    /// Its document is deleted.
+    Deleted,
+    /// Its document was already absent.
+    AlreadyGone,
+    /// The index already held a newer version.
+    Stale,
+    /// Deliberately not sent.
+    Skipped(SkipReason),
+    /// OpenSearch refused it for good (a poison record).
+    Rejected {
+        /// The status.
+        status: u16,
+        /// The server's reason.
+        reason: String,
+    },
+    /// It could not be converted (a poison record).
+    Invalid(RecordError),
+    /// Not known to be applied: Lambda must deliver it again.
+    NotDurable {
+        /// Why.
+        reason: String,
+    },
+}
+
+impl RecordOutcome {
+    /// Whether the change is settled in the index. Poison records (`Rejected`, `Invalid`) are not:
+    /// they become durable only once dead-lettered.
+    pub fn is_durable(&self) -> bool {
+        matches!(
+            self,
+            RecordOutcome::Indexed
+                | RecordOutcome::Deleted
+                | RecordOutcome::AlreadyGone
+                | RecordOutcome::Stale
+                | RecordOutcome::Skipped(_)
+        )
+    }
+
+    /// Whether this is a poison record: retrying cannot help.
+    pub fn is_poison(&self) -> bool {
+        matches!(self, RecordOutcome::Rejected { .. } | RecordOutcome::Invalid(_))
+    }
+}
+
+/// One record's result.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct RecordResult {
+    /// Position in the event's `Records`.
+    pub position: usize,
+    /// Its SequenceNumber, when the record had a valid one.
+    pub sequence_number: Option<SequenceNumber>,
+    /// Its `eventID`, when it had one.
+    pub event_id: Option<String>,
+    /// How it ended.
+    pub outcome: RecordOutcome,
+}
+
+/// Where Lambda should resume.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Checkpoint {
+    /// Every record is durable.
+    Complete,
+    /// Resume at this SequenceNumber.
+    ResumeFrom(SequenceNumber),
+    /// A record that is not durable has no SequenceNumber and none precedes it: the only safe
+    /// answer is to fail the invocation so that Lambda retries the whole batch.
+    RetryBatch {
+        /// Position of that record.
+        position: usize,
+    },
+}
+
+/// The partial batch response Lambda reads (`ReportBatchItemFailures`).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct BatchResponse {
+    /// Empty when everything is durable; otherwise exactly one entry.
+    #[serde(rename = "batchItemFailures")]
+    pub batch_item_failures: Vec<ItemFailure>,
+}
+
+/// One entry of [`BatchResponse`].
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct ItemFailure {
+    /// The SequenceNumber to resume at.
+    #[serde(rename = "itemIdentifier")]
+    pub item_identifier: SequenceNumber,
+}
+
+impl Checkpoint {
+    /// The response to return, or `None` for [`Checkpoint::RetryBatch`] (return an error instead).
+    pub fn response(&self) -> Option<BatchResponse> {
+        match self {
+            Checkpoint::Complete => Some(BatchResponse { batch_item_failures: Vec::new() }),
+            Checkpoint::ResumeFrom(seq) => Some(BatchResponse {
+                batch_item_failures: vec![ItemFailure { item_identifier: seq.clone() }],
+            }),
+            Checkpoint::RetryBatch { .. } => None,
+        }
+    }
+}
+
+/// The checkpoint for `results` (in record order), counting a record as done when `durable` says so
+/// (use [`RecordOutcome::is_durable`], or also accept poison records once dead-lettered).
+pub fn checkpoint(results: &[RecordResult], durable: impl Fn(&RecordResult) -> bool) -> Checkpoint {
+    let mut lowest: Option<&SequenceNumber> = None;
+    let mut last_seen: Option<&SequenceNumber> = None;
+    for r in results {
+        let anchor = r.sequence_number.as_ref().or(last_seen);
+        if !durable(r) {
+            match anchor {
+                Some(seq) if lowest.is_none_or(|l| seq < l) => lowest = Some(seq),
+                Some(_) => {}
+                None => return Checkpoint::RetryBatch { position: r.position },
+            }
+        }
+        if r.sequence_number.is_some() {
+            last_seen = r.sequence_number.as_ref();
+        }
+    }
+    match lowest {
+        Some(seq) => Checkpoint::ResumeFrom(seq.clone()),
+        None => Checkpoint::Complete,
+    }
+}

@@ -1,0 +1,96 @@
+//! What the planner is told: where documents go, how ids and versions are made, what is renamed.
+
+/// What to do with deletes that DynamoDB's TTL made (`userIdentity` = the DynamoDB service).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum TtlPolicy {
+    /// Delete the document, as for any other REMOVE.
+    #[default]
+    Delete,
+    /// Keep the document in the index (an archive of expired items); the record counts as done.
+    Skip,
+}
+
+/// What to do with top-level attributes whose names OpenSearch keeps for metadata (`_id`...).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum ReservedNames {
+    /// Prefix the name: with prefix `ddb`, `_id` becomes `ddb_id`.
+    Rename {
+        /// Put in front of the name.
+        prefix: String,
+    },
+    /// Fail the record.
+    Reject,
+}
+
+impl Default for ReservedNames {
+    fn default() -> Self {
+        ReservedNames::Rename { prefix: "ddb".into() }
+    }
+}
+
+/// What to do with ids longer than OpenSearch's 512-byte limit.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum LongIdPolicy {
+    /// Replace with a readable prefix, `\#` and the SHA-256 of the full id in hex (≤ 512 bytes).
+    #[default]
+    Hash,
+    /// Fail the record.
+    Reject,
+}
+
+/// Everything the planner needs. Build with struct update syntax over [`Config::default`].
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Config {
+    /// A fixed index name, or a template such as `products-{category}` whose placeholders are
+    /// top-level S or N attributes (values are lower-cased; the result is validated).
+    pub index: String,
+    /// Templated names must start with this; by default, the template's text before its first
+    /// placeholder (which must then be non-empty).
+    pub index_prefix: Option<String>,
+    /// Key attributes in the order they make the id; `None`: all `Keys`, ordered by name.
+    pub id_keys: Option<Vec<String>>,
+    /// Send `version_type=external_gte` with `version = floor(seconds) * 1_000_000`.
+    pub versioning: bool,
+    /// Deletes made by TTL.
+    pub ttl: TtlPolicy,
+    /// Top-level attributes named like OpenSearch metadata fields.
+    pub reserved: ReservedNames,
+    /// Ids over 512 bytes.
+    pub long_ids: LongIdPolicy,
+    /// Dotted attribute paths (`price`, `dims.weight`) whose N values become JSON strings, for
+    /// numbers beyond what the index's mapping holds. A path to a list or set covers its members.
+    pub numbers_as_strings: Vec<String>,
+    /// Only these top-level attributes go into documents (`None`: all).
+    pub include: Option<Vec<String>>,
+    /// These top-level attributes never go into documents.
+    pub exclude: Vec<String>,
+    /// Name of a field set to the timestamp passed to [`crate::Planner::plan`].
+    pub indexed_at: Option<String>,
+    /// Top-level S or N attribute whose value is the shard routing.
+    pub routing: Option<String>,
+    /// Most bytes in one bulk request body (a single larger action goes alone).
+    pub max_chunk_bytes: usize,
+    /// Most actions in one bulk request.
+    pub max_chunk_actions: usize,
+}
+
+impl Default for Config {
+    fn default() -> Self {
+        Config {
+            index: "documents".into(),
+            index_prefix: None,
+            id_keys: None,
+            versioning: true,
+            ttl: TtlPolicy::Delete,
+            reserved: ReservedNames::default(),
+            long_ids: LongIdPolicy::Hash,
+            numbers_as_strings: Vec::new(),
+            include: None,
+            exclude: Vec::new(),
+            indexed_at: None,
+            routing: None,
+            max_chunk_bytes: 5 * 1024 * 1024,
+            max_chunk_actions: 1000,
+        }
+    }
+}

@@ -1,0 +1,478 @@
+//! AttributeValue JSON → plain JSON, written straight into the output buffer.
+//!
+//! `S` and `B` literals and attribute names are copied as they stand in the input (they already
+//! are valid JSON string literals); `N` text is validated and rewritten only where JSON forbids
+//! its form. No tree is built; nesting is bounded by DynamoDB's 32 levels.
+
+use std::borrow::Cow;
+
+use crate::error::{RecordError, RecordErrorKind};
+use crate::json::{self, Literal, Reader, Str, Syntax};
+use crate::number;
+
+/// Deepest nesting of M and L values DynamoDB stores.
+pub const MAX_DEPTH: usize = 32;
+
+/// Top-level field names OpenSearch refuses inside a document body (metadata fields).
+pub const RESERVED_NAMES: &[&str] = &[
+    "_data_stream_timestamp",
+    "_field_names",
+    "_id",
+    "_ignored",
+    "_index",
+    "_nested_path",
+    "_primary_term",
+    "_routing",
+    "_seq_no",
+    "_source",
+    "_type",
+    "_version",
+];
+
+/// Why walking stopped: the input is not JSON (the whole event is lost), or one record is bad.
+#[derive(Debug)]
+pub(crate) enum Fault {
+    Syntax(Syntax),
+    Record(RecordError),
+}
+
+impl From<Syntax> for Fault {
+    fn from(s: Syntax) -> Self {
+        Fault::Syntax(s)
+    }
+}
+
+impl Fault {
+    fn within(self, seg: impl Into<String>) -> Self {
+        match self {
+            Fault::Record(e) => Fault::Record(e.within(seg)),
+            s => s,
+        }
+    }
+}
+
+pub(crate) fn fail<T>(kind: RecordErrorKind, msg: impl Into<String>) -> Result<T, Fault> {
+    Err(Fault::Record(RecordError::new(kind, msg)))
+}
+
+/// Attribute paths whose numbers are written as strings.
+#[derive(Debug, Default, Clone)]
+pub(crate) struct PathTree {
+    here: bool,
+    children: Vec<(String, PathTree)>,
+}
+
+impl PathTree {
+    pub fn new(paths: &[String]) -> Self {
+        let mut root = PathTree::default();
+        for p in paths {
+            let mut node = &mut root;
+            for seg in p.split('.') {
+                let i = match node.children.iter().position(|(n, _)| n == seg) {
+                    Some(i) => i,
+                    None => {
+                        node.children.push((seg.to_owned(), PathTree::default()));
+                        node.children.len() - 1
+                    }
+                };
+                node = &mut node.children[i].1;
+            }
+            node.here = true;
+        }
+        root
+    }
+
+    fn child(&self, key: &Str<'_>) -> Option<&PathTree> {
+        self.children.iter().find(|(n, _)| key.is(n)).map(|(_, t)| t)
+    }
+}
+
+/// How images become documents.
+#[derive(Debug, Clone)]
+pub(crate) struct Shape {
+    /// `Some(prefix)` renames reserved names, `None` rejects them.
+    pub reserved_prefix: Option<String>,
+    pub strings: Option<PathTree>,
+    pub include: Option<Vec<String>>,
+    pub exclude: Vec<String>,
+    pub indexed_at: Option<String>,
+    /// Top-level attributes whose scalar text is captured (index template, routing).
+    pub captures: Vec<String>,
+}
+
+impl Shape {
+    fn keeps(&self, name: &str) -> bool {
+        self.include.as_ref().is_none_or(|inc| inc.iter().any(|n| n == name))
+            && !self.exclude.iter().any(|n| n == name)
+    }
+}
+
+/// Writes the image object at the reader as a JSON document into `out`, filling `captured`
+/// (one slot per [`Shape::captures`]) with the text of captured scalars.
+pub(crate) fn write_image<'a>(
+    r: &mut Reader<'a>,
+    out: &mut Vec<u8>,
+    shape: &Shape,
+    indexed_at: Option<&str>,
+    captured: &mut [Option<String>],
+    names: &mut Vec<Cow<'a, str>>,
+) -> Result<(), Fault> {
+    if r.peek() != Some(b'{') {
+        return fail(RecordErrorKind::Shape, "image must be an object of attributes");
+    }
+    r.begin_object()?;
+    names.clear();
+    out.push(b'{');
+    let mut first = true;
+    let mut renamed = false;
+    while let Some(key) = r.next_key(&mut first)? {
+        let name = key.text();
+        let capture = shape.captures.iter().position(|c| *c == *name);
+        if !shape.keeps(&name) {
+            if let Some(slot) = capture {
+                let mut scratch = Vec::new();
+                value(r, &mut scratch, 1, None).map_err(|f| f.within(name.as_ref()))?;
+                captured[slot] = scalar_text(&scratch);
+            } else {
+                r.skip_value()?;
+            }
+            continue;
+        }
+        if !names.is_empty() {
+            out.push(b',');
+        }
+        if RESERVED_NAMES.contains(&&*name) {
+            let Some(prefix) = &shape.reserved_prefix else {
+                return fail(
+                    RecordErrorKind::ReservedName,
+                    format!("attribute `{name}` is an OpenSearch metadata field name"),
+                );
+            };
+            json::write_str(out, &format!("{prefix}{name}"));
+            renamed = true;
+        } else {
+            out.push(b'"');
+            out.extend_from_slice(key.raw.as_bytes());
+            out.push(b'"');
+        }
+        out.push(b':');
+        let start = out.len();
+        let strings = shape.strings.as_ref().and_then(|t| t.child(&key));
+        value(r, out, 1, strings).map_err(|f| f.within(name.as_ref()))?;
+        if let Some(slot) = capture {
+            captured[slot] = scalar_text(&out[start..]);
+        }
+        names.push(name);
+    }
+    if renamed {
+        check_renames(shape, names)?;
+    }
+    if let (Some(field), Some(at)) = (&shape.indexed_at, indexed_at) {
+        if names.iter().any(|n| n == field) {
+            return fail(
+                RecordErrorKind::ReservedName,
+                format!("attribute `{field}` collides with the indexed-at field; rename one"),
+            );
+        }
+        if !names.is_empty() {
+            out.push(b',');
+        }
+        json::write_str(out, field);
+        out.push(b':');
+        json::write_str(out, at);
+    }
+    out.push(b'}');
+    Ok(())
+}
+
+fn check_renames(shape: &Shape, names: &[Cow<'_, str>]) -> Result<(), Fault> {
+    let prefix = shape.reserved_prefix.as_deref().unwrap_or("");
+    for n in names.iter().filter(|n| RESERVED_NAMES.contains(&n.as_ref())) {
+        let new = format!("{prefix}{n}");
+        if names.iter().any(|m| *m == new) {
+            return fail(
+                RecordErrorKind::ReservedName,
+                format!("attribute `{n}` would be renamed `{new}`, which the item also has"),
+            );
+        }
+    }
+    Ok(())
+}
+
+/// The text of a written scalar: a string's decoded content or a number's literal.
+fn scalar_text(written: &[u8]) -> Option<String> {
+    match written.first()? {
+        b'"' => serde_json::from_slice::<String>(written).ok(),
+        b'-' | b'0'..=b'9' => std::str::from_utf8(written).ok().map(str::to_owned),
+        _ => None,
+    }
+}
+
+fn expect_string<'a>(r: &mut Reader<'a>, tag: &str) -> Result<Str<'a>, Fault> {
+    if r.peek() != Some(b'"') {
+        return fail(RecordErrorKind::Value, format!("{tag} must hold a string"));
+    }
+    Ok(r.string()?)
+}
+
+fn expect_array(r: &mut Reader<'_>, tag: &str) -> Result<(), Fault> {
+    if r.peek() != Some(b'[') {
+        return fail(RecordErrorKind::Value, format!("{tag} must hold an array"));
+    }
+    Ok(r.begin_array()?)
+}
+
+fn write_raw_str(out: &mut Vec<u8>, s: &Str<'_>) {
+    out.push(b'"');
+    out.extend_from_slice(s.raw.as_bytes());
+    out.push(b'"');
+}
+
+fn write_number(out: &mut Vec<u8>, s: &Str<'_>, as_string: bool) -> Result<(), Fault> {
+    let text = s.text();
+    let n = match number::normalize(&text) {
+        Ok(n) => n,
+        Err(e) => return fail(RecordErrorKind::Number, format!("invalid number {text:?}: {e}")),
+    };
+    if as_string {
+        out.push(b'"');
+        out.extend_from_slice(n.as_bytes());
+        out.push(b'"');
+    } else {
+        out.extend_from_slice(n.as_bytes());
+    }
+    Ok(())
+}
+
+fn write_binary(out: &mut Vec<u8>, s: &Str<'_>) -> Result<(), Fault> {
+    if let Err(why) = check_base64(s.text().as_bytes()) {
+        return fail(RecordErrorKind::Base64, format!("invalid base64: {why}"));
+    }
+    write_raw_str(out, s);
+    Ok(())
+}
+
+/// Canonical, padded, standard-alphabet base64 (as DynamoDB Streams emit it).
+pub(crate) fn check_base64(b: &[u8]) -> Result<(), &'static str> {
+    if b.len() % 4 != 0 {
+        return Err("length is not a multiple of 4");
+    }
+    let pad = b.iter().rev().take_while(|&&c| c == b'=').count();
+    if pad > 2 {
+        return Err("too much padding");
+    }
+    let data = &b[..b.len() - pad];
+    let val = |c: u8| -> Option<u8> {
+        match c {
+            b'A'..=b'Z' => Some(c - b'A'),
+            b'a'..=b'z' => Some(c - b'a' + 26),
+            b'0'..=b'9' => Some(c - b'0' + 52),
+            b'+' => Some(62),
+            b'/' => Some(63),
+            _ => None,
+        }
+    };
+    let mut last = 0;
+    for &c in data {
+        last = val(c).ok_or("character outside the base64 alphabet")?;
+    }
+    let unused_bits_set = match pad {
+        1 => last & 0b11 != 0,
+        2 => last & 0b1111 != 0,
+        _ => false,
+    };
+    if unused_bits_set {
+        return Err("non-canonical padding bits");
+    }
+    Ok(())
+}
+
+/// Writes one AttributeValue at nesting `depth` (top-level attributes are at depth 1).
+fn value(
+    r: &mut Reader<'_>,
+    out: &mut Vec<u8>,
+    depth: usize,
+    strings: Option<&PathTree>,
+) -> Result<(), Fault> {
+    if r.peek() != Some(b'{') {
+        return fail(RecordErrorKind::TypeTag, "expected an AttributeValue object such as {\"S\": \"...\"}");
+    }
+    r.begin_object()?;
+    let mut first = true;
+    let Some(tag) = r.next_key(&mut first)? else {
+        return fail(RecordErrorKind::TypeTag, "AttributeValue {} has no type tag");
+    };
+    let as_string = strings.is_some_and(|t| t.here);
+    match tag.text().as_ref() {
+        "S" => write_raw_str(out, &expect_string(r, "S")?),
+        "N" => write_number(out, &expect_string(r, "N")?, as_string)?,
+        "B" => write_binary(out, &expect_string(r, "B")?)?,
+        "BOOL" => match r.peek() {
+            Some(b't' | b'f') => {
+                let lit = r.literal()?;
+                out.extend_from_slice(if lit == Literal::True { b"true" } else { b"false" });
+            }
+            _ => return fail(RecordErrorKind::Value, "BOOL must hold true or false"),
+        },
+        "NULL" => match r.peek() {
+            Some(b't') if r.literal()? == Literal::True => out.extend_from_slice(b"null"),
+            _ => return fail(RecordErrorKind::Value, "NULL must hold true"),
+        },
+        tag @ ("SS" | "NS" | "BS") => {
+            expect_array(r, tag)?;
+            out.push(b'[');
+            let mut first = true;
+            let mut i = 0;
+            while r.next_element(&mut first)? {
+                if i > 0 {
+                    out.push(b',');
+                }
+                let s = expect_string(r, tag).map_err(|f| f.within(format!("[{i}]")))?;
+                match tag {
+                    "SS" => write_raw_str(out, &s),
+                    "NS" => write_number(out, &s, as_string).map_err(|f| f.within(format!("[{i}]")))?,
+                    _ => write_binary(out, &s).map_err(|f| f.within(format!("[{i}]")))?,
+                }
+                i += 1;
+            }
+            out.push(b']');
+        }
+        "L" => {
+            too_deep(depth)?;
+            expect_array(r, "L")?;
+            out.push(b'[');
+            let mut first = true;
+            let mut i = 0;
+            while r.next_element(&mut first)? {
+                if i > 0 {
+                    out.push(b',');
+                }
+                value(r, out, depth + 1, strings).map_err(|f| f.within(format!("[{i}]")))?;
+                i += 1;
+            }
+            out.push(b']');
+        }
+        "M" => {
+            too_deep(depth)?;
+            if r.peek() != Some(b'{') {
+                return fail(RecordErrorKind::Value, "M must hold an object");
+            }
+            r.begin_object()?;
+            out.push(b'{');
+            let mut first = true;
+            let mut any = false;
+            while let Some(key) = r.next_key(&mut first)? {
+                if any {
+                    out.push(b',');
+                }
+                write_raw_str(out, &key);
+                out.push(b':');
+                let child = strings.and_then(|t| t.child(&key));
+                value(r, out, depth + 1, child).map_err(|f| f.within(key.text()))?;
+                any = true;
+            }
+            out.push(b'}');
+        }
+        other => {
+            return fail(
+                RecordErrorKind::TypeTag,
+                format!(
+                    "unknown type tag {other:?}; expected one of S, N, B, SS, NS, BS, M, L, NULL, BOOL"
+                ),
+            );
+        }
+    }
+    if r.next_key(&mut first)?.is_some() {
+        return fail(RecordErrorKind::TypeTag, "AttributeValue has more than one type tag");
+    }
+    Ok(())
+}
+
+fn too_deep(depth: usize) -> Result<(), Fault> {
+    if depth > MAX_DEPTH {
+        return fail(
+            RecordErrorKind::Depth,
+            format!("nested deeper than DynamoDB's {MAX_DEPTH} levels"),
+        );
+    }
+    Ok(())
+}
+
+/// One key attribute, as text for the document id.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(crate) struct KeyPart {
+    pub name: String,
+    pub text: String,
+}
+
+/// Reads the `Keys` map: S, N or B values only.
+pub(crate) fn read_keys(r: &mut Reader<'_>, keys: &mut Vec<KeyPart>) -> Result<(), Fault> {
+    if r.peek() != Some(b'{') {
+        return fail(RecordErrorKind::Shape, "Keys must be an object");
+    }
+    r.begin_object()?;
+    keys.clear();
+    let mut first = true;
+    while let Some(name) = r.next_key(&mut first)? {
+        let name = name.text().into_owned();
+        let text = key_value(r).map_err(|f| f.within(format!("Keys.{name}")))?;
+        keys.push(KeyPart { name, text });
+    }
+    Ok(())
+}
+
+fn key_value(r: &mut Reader<'_>) -> Result<String, Fault> {
+    if r.peek() != Some(b'{') {
+        return fail(RecordErrorKind::TypeTag, "expected an AttributeValue object");
+    }
+    r.begin_object()?;
+    let mut first = true;
+    let Some(tag) = r.next_key(&mut first)? else {
+        return fail(RecordErrorKind::TypeTag, "AttributeValue {} has no type tag");
+    };
+    let tag = tag.text();
+    let s = match tag.as_ref() {
+        "S" | "N" | "B" => expect_string(r, &tag)?,
+        other => {
+            return fail(RecordErrorKind::TypeTag, format!("key attributes are S, N or B, not {other:?}"));
+        }
+    };
+    let text = s.text().into_owned();
+    match tag.as_ref() {
+        "N" => {
+            if let Err(e) = number::normalize(&text) {
+                return fail(RecordErrorKind::Number, format!("invalid number {text:?}: {e}"));
+            }
+        }
+        "B" => {
+            if let Err(why) = check_base64(text.as_bytes()) {
+                return fail(RecordErrorKind::Base64, format!("invalid base64: {why}"));
+            }
+        }
+        _ => {}
+    }
+    if r.next_key(&mut first)?.is_some() {
+        return fail(RecordErrorKind::TypeTag, "AttributeValue has more than one type tag");
+    }
+    Ok(text)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn base64_rules() {
+        for ok in ["", "AA==", "AAA=", "AAAA", "dGVzdA==", "+/+/"] {
+            assert!(check_base64(ok.as_bytes()).is_ok(), "{ok}");
+        }
+        for bad in ["A", "AB==", "AAB=", "A===", "AA=A", "AA AA", "AA-_", "===="] {
+            assert!(check_base64(bad.as_bytes()).is_err(), "{bad}");
+        }
+    }
+}
+
+/// Whether `name` is an OpenSearch metadata field name.
+pub(crate) fn is_reserved(name: &str) -> bool {
+    RESERVED_NAMES.contains(&name)
+}

@@ -1,0 +1,124 @@
+//! Errors. A whole payload that is not an event is an [`EventError`]; a single record that cannot
+//! be converted is a [`RecordError`] *value* kept on that record, and the rest of the batch goes on.
+
+use std::fmt;
+
+/// The payload as a whole is not a DynamoDB Streams event; no record can be trusted.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[non_exhaustive]
+pub enum EventError {
+    /// The bytes are not UTF-8.
+    #[error("event is not valid UTF-8 (byte {offset})")]
+    Utf8 {
+        /// Offset of the first invalid byte.
+        offset: usize,
+    },
+    /// The bytes are not JSON.
+    #[error("event is not valid JSON at byte {offset}: {what}")]
+    Syntax {
+        /// Offset where reading failed.
+        offset: usize,
+        /// What was expected there.
+        what: &'static str,
+    },
+    /// Valid JSON, but not `{"Records": [...]}`.
+    #[error("not a DynamoDB Streams event: {0}")]
+    NotAnEvent(&'static str),
+}
+
+impl From<crate::json::Syntax> for EventError {
+    fn from(s: crate::json::Syntax) -> Self {
+        EventError::Syntax { offset: s.pos, what: s.what }
+    }
+}
+
+/// What is wrong with one record.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum RecordErrorKind {
+    /// A record member is missing or has the wrong JSON type.
+    Shape,
+    /// `eventName` is not INSERT, MODIFY or REMOVE.
+    EventName,
+    /// An AttributeValue has no type tag, an unknown one, or more than one.
+    TypeTag,
+    /// An AttributeValue's content does not fit its type.
+    Value,
+    /// An `N` value is not a DynamoDB number.
+    Number,
+    /// A `B`/`BS` value is not valid base64.
+    Base64,
+    /// Nesting deeper than DynamoDB's 32 levels.
+    Depth,
+    /// INSERT/MODIFY without a NewImage (the stream's view type lacks new images).
+    MissingImage,
+    /// The document id cannot be built (missing key, or too long under the reject policy).
+    Id,
+    /// The index name built from the template is invalid or outside the allowed prefix.
+    Index,
+    /// The routing attribute is missing or not a scalar.
+    Routing,
+    /// An attribute name is reserved for OpenSearch metadata (under the reject policy), or
+    /// renaming it collides with another attribute.
+    ReservedName,
+    /// `ApproximateCreationDateTime` is not a usable timestamp.
+    Timestamp,
+    /// `SequenceNumber` is missing or not decimal digits.
+    SequenceNumber,
+}
+
+/// One record that could not be converted; the record's `Display` names what and where.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct RecordError {
+    kind: RecordErrorKind,
+    message: String,
+    /// Attribute path, innermost first (reversed when shown).
+    path: Vec<String>,
+}
+
+impl RecordError {
+    pub(crate) fn new(kind: RecordErrorKind, message: impl Into<String>) -> Self {
+        RecordError { kind, message: message.into(), path: Vec::new() }
+    }
+
+    pub(crate) fn within(mut self, segment: impl Into<String>) -> Self {
+        self.path.push(segment.into());
+        self
+    }
+
+    /// What kind of problem this is.
+    pub fn kind(&self) -> RecordErrorKind {
+        self.kind
+    }
+
+    /// The attribute path where it was found, e.g. `NewImage.tags[2]`, if any.
+    pub fn path(&self) -> Option<String> {
+        if self.path.is_empty() {
+            return None;
+        }
+        let mut out = String::new();
+        for seg in self.path.iter().rev() {
+            if !seg.starts_with('[') && !out.is_empty() {
+                out.push('.');
+            }
+            out.push_str(seg);
+        }
+        Some(out)
+    }
+}
+
+impl fmt::Display for RecordError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self.path() {
+            Some(p) => write!(f, "{p}: {}", self.message),
+            None => f.write_str(&self.message),
+        }
+    }
+}
+
+impl std::error::Error for RecordError {}
+
+/// A configuration that cannot work; found when it is built, never while records flow.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("invalid configuration: {0}")]
+pub struct ConfigError(pub(crate) String);

@@ -1,0 +1,209 @@
+//! Reading a bulk response: one outcome per item sent, aligned by position; the rules are the
+//! table in `docs/outcomes.md`.
+
+use serde::Deserialize;
+use serde_json::Value;
+
+use crate::bulk::Action;
+
+/// What the server said about one item.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum ItemOutcome {
+    /// Indexed (2xx).
+    Indexed,
+    /// Deleted (2xx).
+    Deleted,
+    /// Delete of a document that is not there (404): already gone, which is what was wanted.
+    AlreadyGone,
+    /// The index holds a newer version (409 under external versioning): this change is stale.
+    Stale,
+    /// Worth sending again (429, rejected execution, circuit breaker, 5xx, cluster blocks).
+    Retryable {
+        /// The item's status.
+        status: u16,
+        /// The server's reason.
+        reason: String,
+    },
+    /// The server refuses this document for good (mapping errors and the like).
+    Rejected {
+        /// The item's status.
+        status: u16,
+        /// The server's reason.
+        reason: String,
+    },
+}
+
+/// What one whole bulk response means.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Response {
+    /// Per-item outcomes, one per action sent, in order.
+    Items(Vec<ItemOutcome>),
+    /// 413: split the request and send the halves.
+    TooLarge,
+    /// Nothing is known to be applied: send it all again (429, 5xx, unreadable or misaligned body).
+    RetryAll {
+        /// The HTTP status.
+        status: u16,
+        /// Why.
+        reason: String,
+    },
+    /// 401/403: credentials or permissions are wrong; no record is at fault.
+    Unauthorized {
+        /// The HTTP status.
+        status: u16,
+        /// The server's reason.
+        reason: String,
+    },
+    /// Another 4xx for the request as a whole: every item is rejected.
+    RejectAll {
+        /// The HTTP status.
+        status: u16,
+        /// The server's reason.
+        reason: String,
+    },
+}
+
+/// The end state of one item after all attempts.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Final {
+    /// Indexed.
+    Indexed,
+    /// Deleted.
+    Deleted,
+    /// Was not there to delete.
+    AlreadyGone,
+    /// A newer version is indexed.
+    Stale,
+    /// Refused for good.
+    Rejected {
+        /// The status.
+        status: u16,
+        /// The server's reason.
+        reason: String,
+    },
+    /// Not known to be applied (out of time or attempts, or a whole-request failure).
+    NotDurable {
+        /// Why.
+        reason: String,
+    },
+}
+
+impl From<ItemOutcome> for Final {
+    /// A `Retryable` outcome that is not retried any more is not durable.
+    fn from(o: ItemOutcome) -> Self {
+        match o {
+            ItemOutcome::Indexed => Final::Indexed,
+            ItemOutcome::Deleted => Final::Deleted,
+            ItemOutcome::AlreadyGone => Final::AlreadyGone,
+            ItemOutcome::Stale => Final::Stale,
+            ItemOutcome::Rejected { status, reason } => Final::Rejected { status, reason },
+            ItemOutcome::Retryable { status, reason } => {
+                Final::NotDurable { reason: format!("{status}: {reason}") }
+            }
+        }
+    }
+}
+
+#[derive(Deserialize)]
+struct Body {
+    items: Vec<serde_json::Map<String, Value>>,
+}
+
+#[derive(Deserialize)]
+struct ItemBody {
+    status: u16,
+    #[serde(default)]
+    result: Option<String>,
+    #[serde(default)]
+    error: Option<Value>,
+}
+
+/// `type: reason` of an error object (or its text when it is a string).
+fn reason(error: Option<&Value>) -> (String, String) {
+    match error {
+        Some(Value::Object(e)) => {
+            let kind = e.get("type").and_then(Value::as_str).unwrap_or("").to_owned();
+            let why = e.get("reason").and_then(Value::as_str).unwrap_or("");
+            let text = if why.is_empty() { kind.clone() } else { format!("{kind}: {why}") };
+            (kind, text)
+        }
+        Some(Value::String(s)) => (String::new(), s.clone()),
+        _ => (String::new(), String::new()),
+    }
+}
+
+fn whole_reason(body: &[u8]) -> String {
+    #[derive(Deserialize)]
+    struct ErrorBody {
+        error: Value,
+    }
+    match serde_json::from_slice::<ErrorBody>(body) {
+        Ok(b) => reason(Some(&b.error)).1,
+        Err(_) => String::from_utf8_lossy(&body[..body.len().min(512)]).into_owned(),
+    }
+}
+
+/// Classifies a bulk response to `actions` (the actions sent, in order).
+pub fn classify(status: u16, body: &[u8], actions: &[Action]) -> Response {
+    match status {
+        200..=299 => {}
+        413 => return Response::TooLarge,
+        401 | 403 => return Response::Unauthorized { status, reason: whole_reason(body) },
+        429 | 500..=599 => return Response::RetryAll { status, reason: whole_reason(body) },
+        _ => return Response::RejectAll { status, reason: whole_reason(body) },
+    }
+    let parsed: Body = match serde_json::from_slice(body) {
+        Ok(b) => b,
+        Err(e) => {
+            return Response::RetryAll { status, reason: format!("unreadable bulk response: {e}") };
+        }
+    };
+    if parsed.items.len() != actions.len() {
+        return Response::RetryAll {
+            status,
+            reason: format!("bulk response has {} items for {} actions", parsed.items.len(), actions.len()),
+        };
+    }
+    let mut out = Vec::with_capacity(actions.len());
+    for (i, (item, &action)) in parsed.items.into_iter().zip(actions).enumerate() {
+        let Some(body) = item.get(action.as_str()) else {
+            return Response::RetryAll {
+                status,
+                reason: format!("bulk response item {i} does not answer a `{}` action", action.as_str()),
+            };
+        };
+        let Ok(body) = ItemBody::deserialize(body) else {
+            return Response::RetryAll { status, reason: format!("bulk response item {i} is unreadable") };
+        };
+        out.push(item_outcome(action, &body));
+    }
+    Response::Items(out)
+}
+
+fn item_outcome(action: Action, item: &ItemBody) -> ItemOutcome {
+    let status = item.status;
+    let (kind, text) = reason(item.error.as_ref());
+    match (status, action) {
+        (200..=299, Action::Index) => ItemOutcome::Indexed,
+        (200..=299, Action::Delete) => ItemOutcome::Deleted,
+        (404, Action::Delete)
+            if item.result.as_deref() == Some("not_found") || kind == "index_not_found_exception" =>
+        {
+            ItemOutcome::AlreadyGone
+        }
+        (409, _) if kind == "version_conflict_engine_exception" => ItemOutcome::Stale,
+        _ if status == 429
+            || status >= 500
+            || matches!(
+                kind.as_str(),
+                "es_rejected_execution_exception"
+                    | "circuit_breaking_exception"
+                    | "cluster_block_exception"
+                    | "unavailable_shards_exception"
+            ) =>
+        {
+            ItemOutcome::Retryable { status, reason: text }
+        }
+        _ => ItemOutcome::Rejected { status, reason: text },
+    }
+}

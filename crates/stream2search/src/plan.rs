@@ -1,0 +1,436 @@
+//! The planner: one event in, the bulk items to send and what each record became.
+
+use std::collections::BTreeMap;
+use std::ops::Range;
+
+use crate::bulk::{self, Action};
+use crate::checkpoint::{RecordOutcome, RecordResult, SkipReason};
+use crate::config::{Config, ReservedNames, TtlPolicy};
+use crate::document::{Fault, PathTree, Shape};
+use crate::error::{ConfigError, EventError, RecordError, RecordErrorKind};
+use crate::event::{self, EventName, RawRecord, SequenceNumber};
+use crate::index::IndexSpec;
+use crate::json::Reader;
+use crate::outcome::Final;
+use crate::{id, index};
+
+/// Turns events into [`Plan`]s; build it once and reuse it.
+#[derive(Debug, Clone)]
+pub struct Planner {
+    config: Config,
+    index: IndexSpec,
+    shape: Shape,
+    /// Slot of the routing attribute among `shape.captures`.
+    routing_slot: Option<usize>,
+}
+
+/// One input record and what became of it while planning.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Record {
+    /// Position in `Records`.
+    pub position: usize,
+    /// `eventID`, if present.
+    pub event_id: Option<String>,
+    /// `dynamodb.SequenceNumber`, if present and valid.
+    pub sequence_number: Option<SequenceNumber>,
+    /// `eventName`, if valid.
+    pub event_name: Option<EventName>,
+    /// Planned, skipped, or invalid.
+    pub status: RecordStatus,
+}
+
+/// A record's planning status.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum RecordStatus {
+    /// It has (or shares) a bulk item.
+    Planned,
+    /// Deliberately not sent.
+    Skipped(SkipReason),
+    /// It could not be converted.
+    Invalid(RecordError),
+}
+
+/// One bulk action.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Item {
+    /// `index` or `delete`.
+    pub action: Action,
+    /// Target index.
+    pub index: String,
+    /// Document id.
+    pub id: String,
+    /// External version, when versioning is on and the record has a timestamp.
+    pub version: Option<u64>,
+    /// Shard routing, when configured.
+    pub routing: Option<String>,
+    /// Positions of the records whose outcome this item decides: the record that made it, and
+    /// earlier records of the batch it superseded.
+    pub records: Vec<usize>,
+    doc: Option<Range<usize>>,
+    meta: Range<usize>,
+}
+
+/// The bulk work for one event.
+#[derive(Debug, Clone, Default)]
+pub struct Plan {
+    records: Vec<Record>,
+    items: Vec<Item>,
+    docs: Vec<u8>,
+    meta: Vec<u8>,
+    max_bytes: usize,
+    max_actions: usize,
+}
+
+impl Planner {
+    /// Checks `config`.
+    pub fn new(config: Config) -> Result<Self, ConfigError> {
+        let index = IndexSpec::parse(&config.index, config.index_prefix.as_deref())?;
+        if config.max_chunk_bytes == 0 || config.max_chunk_actions == 0 {
+            return Err(ConfigError("chunk limits must be positive".into()));
+        }
+        if let ReservedNames::Rename { prefix } = &config.reserved {
+            if prefix.is_empty() || prefix.starts_with('_') {
+                return Err(ConfigError(
+                    "reserved-name prefix must be non-empty and not start with `_`".into(),
+                ));
+            }
+        }
+        if let Some(keys) = &config.id_keys {
+            if keys.is_empty() {
+                return Err(ConfigError("id_keys, when set, must name at least one key".into()));
+            }
+        }
+        if let Some(field) = &config.indexed_at {
+            if field.is_empty() || document::is_reserved(field) {
+                return Err(ConfigError(format!("indexed_at field {field:?} is not a usable name")));
+            }
+        }
+        for path in &config.numbers_as_strings {
+            if path.split('.').any(str::is_empty) {
+                return Err(ConfigError(format!("number path {path:?} has an empty segment")));
+            }
+        }
+        let mut captures: Vec<String> = index.attrs().to_vec();
+        let routing_slot = config.routing.as_ref().map(|r| {
+            captures.push(r.clone());
+            captures.len() - 1
+        });
+        let shape = Shape {
+            reserved_prefix: match &config.reserved {
+                ReservedNames::Rename { prefix } => Some(prefix.clone()),
+                ReservedNames::Reject => None,
+            },
+            strings: (!config.numbers_as_strings.is_empty())
+                .then(|| PathTree::new(&config.numbers_as_strings)),
+            include: config.include.clone(),
+            exclude: config.exclude.clone(),
+            indexed_at: config.indexed_at.clone(),
+            captures,
+        };
+        Ok(Planner { config, index, shape, routing_slot })
+    }
+
+    /// The configuration this planner was built from.
+    pub fn config(&self) -> &Config {
+        &self.config
+    }
+
+    /// Plans one Lambda DynamoDB Streams event (`{"Records": [...]}`, a leading BOM allowed).
+    /// `indexed_at` fills [`Config::indexed_at`]. Bad records are kept as [`RecordStatus::Invalid`];
+    /// only a payload that is not an event at all is an error.
+    pub fn plan(&self, event: &[u8], indexed_at: Option<&str>) -> Result<Plan, EventError> {
+        let event = event.strip_prefix(b"\xEF\xBB\xBF").unwrap_or(event);
+        let text = std::str::from_utf8(event)
+            .map_err(|e| EventError::Utf8 { offset: e.valid_up_to() })?;
+        let mut r = Reader::new(text);
+        if r.peek() != Some(b'{') {
+            return Err(EventError::NotAnEvent("expected an object with a `Records` array"));
+        }
+        let mut plan = Plan {
+            docs: Vec::with_capacity(event.len() / 2),
+            max_bytes: self.config.max_chunk_bytes,
+            max_actions: self.config.max_chunk_actions,
+            ..Plan::default()
+        };
+        let mut by_key: BTreeMap<(String, String), usize> = BTreeMap::new();
+        let mut slots: Vec<Option<Item>> = Vec::new();
+        let mut names = Vec::new();
+        let mut found = false;
+        r.begin_object()?;
+        let mut first = true;
+        while let Some(key) = r.next_key(&mut first)? {
+            if !key.is("Records") || found {
+                r.skip_value()?;
+                continue;
+            }
+            found = true;
+            if r.peek() != Some(b'[') {
+                return Err(EventError::NotAnEvent("`Records` must be an array"));
+            }
+            r.begin_array()?;
+            let mut first = true;
+            while r.next_element(&mut first)? {
+                let position = plan.records.len();
+                let start = r.pos;
+                let mark = plan.docs.len();
+                let mut raw = RawRecord::default();
+                let read = event::read(&mut r, &mut raw, &mut plan.docs, &self.shape, indexed_at, &mut names);
+                let status = match read {
+                    Ok(()) => match self.items_for(&raw, position) {
+                        Ok(items) => {
+                            let status = if items.is_empty() {
+                                RecordStatus::Skipped(SkipReason::Ttl)
+                            } else {
+                                RecordStatus::Planned
+                            };
+                            for item in items {
+                                add(&mut slots, &mut by_key, item);
+                            }
+                            status
+                        }
+                        Err(e) => RecordStatus::Invalid(e),
+                    },
+                    Err(Fault::Syntax(s)) => return Err(s.into()),
+                    Err(Fault::Record(e)) => {
+                        plan.docs.truncate(mark);
+                        r.pos = start;
+                        raw = RawRecord::default();
+                        event::salvage(&mut r, &mut raw)?;
+                        RecordStatus::Invalid(e)
+                    }
+                };
+                plan.records.push(Record {
+                    position,
+                    event_id: raw.event_id,
+                    sequence_number: raw.sequence_number,
+                    event_name: raw.event_name,
+                    status,
+                });
+            }
+        }
+        if !r.at_end() {
+            return Err(EventError::Syntax { offset: r.pos, what: "unexpected text after the event" });
+        }
+        if !found {
+            return Err(EventError::NotAnEvent("no `Records` member"));
+        }
+        plan.items = slots.into_iter().flatten().collect();
+        for item in &mut plan.items {
+            let start = plan.meta.len();
+            bulk::write_action(&mut plan.meta, item.action, &item.index, &item.id, item.version, item.routing.as_deref());
+            item.meta = start..plan.meta.len();
+        }
+        Ok(plan)
+    }
+
+    /// The items one well-formed record makes (none for a skipped TTL delete).
+    fn items_for(&self, raw: &RawRecord, position: usize) -> Result<Vec<Item>, RecordError> {
+        let err = |kind, msg: String| Err(RecordError::new(kind, msg));
+        if raw.sequence_number.is_none() {
+            return err(RecordErrorKind::SequenceNumber, "record has no dynamodb.SequenceNumber".into());
+        }
+        if !raw.has_keys {
+            return err(RecordErrorKind::Shape, "record has no dynamodb.Keys".into());
+        }
+        let version = match (self.config.versioning, raw.seconds) {
+            (false, _) | (true, None) => None,
+            (true, Some(secs)) => match secs.and_then(|s| s.checked_mul(1_000_000)) {
+                Some(v) if v <= i64::MAX as u64 => Some(v),
+                _ => {
+                    return err(
+                        RecordErrorKind::Timestamp,
+                        "ApproximateCreationDateTime is not a usable non-negative timestamp".into(),
+                    );
+                }
+            },
+        };
+        let mut keys = raw.keys.clone();
+        let id = id::build(&mut keys, self.config.id_keys.as_deref(), self.config.long_ids)?;
+        let name = raw.event_name.unwrap_or(EventName::Remove);
+        let key_value = |attr: &str| keys.iter().find(|k| k.name == attr).map(|k| k.text.clone());
+        let values = |captured: &[Option<String>]| -> Vec<Option<String>> {
+            self.shape
+                .captures
+                .iter()
+                .zip(captured.iter().chain(std::iter::repeat(&None)))
+                .map(|(attr, v)| v.clone().or_else(|| key_value(attr)))
+                .collect()
+        };
+        let target = |values: &[Option<String>]| -> Result<(String, Option<String>), RecordError> {
+            let index = self.index.render(values)?;
+            let routing = match self.routing_slot {
+                None => None,
+                Some(slot) => Some(values[slot].clone().ok_or_else(|| {
+                    RecordError::new(
+                        RecordErrorKind::Routing,
+                        format!(
+                            "routing attribute `{}` is missing or not S or N",
+                            self.config.routing.as_deref().unwrap_or("")
+                        ),
+                    )
+                })?),
+            };
+            Ok((index, routing))
+        };
+        let make = |action, (index, routing): (String, Option<String>), doc| Item {
+            action,
+            index,
+            id: id.clone(),
+            version,
+            routing,
+            records: vec![position],
+            doc,
+            meta: 0..0,
+        };
+        match name {
+            EventName::Remove => {
+                if raw.ttl && self.config.ttl == TtlPolicy::Skip {
+                    return Ok(Vec::new());
+                }
+                let old = values(raw.old_captures.as_deref().unwrap_or(&[]));
+                Ok(vec![make(Action::Delete, target(&old)?, None)])
+            }
+            EventName::Insert | EventName::Modify => {
+                let Some(doc) = raw.doc.clone() else {
+                    let view = raw.view_type.as_deref().unwrap_or("unknown");
+                    return err(
+                        RecordErrorKind::MissingImage,
+                        format!(
+                            "{} record has no NewImage (stream view type {view}); set the table's \
+                             stream view type to NEW_IMAGE or NEW_AND_OLD_IMAGES",
+                            if name == EventName::Insert { "INSERT" } else { "MODIFY" }
+                        ),
+                    );
+                };
+                let new = target(&values(&raw.new_captures))?;
+                let mut items = Vec::with_capacity(1);
+                // A change that moves the document to another index or shard also deletes the
+                // copy where the old image put it.
+                if let Some(old) = raw.old_captures.as_deref() {
+                    if let Ok(old) = target(&values(old)) {
+                        if old != new {
+                            items.push(make(Action::Delete, old, None));
+                        }
+                    }
+                }
+                items.push(make(Action::Index, new, Some(doc)));
+                Ok(items)
+            }
+        }
+    }
+}
+
+/// Adds `item`, superseding an earlier item for the same (index, id).
+fn add(slots: &mut Vec<Option<Item>>, by_key: &mut BTreeMap<(String, String), usize>, mut item: Item) {
+    let key = (item.index.clone(), item.id.clone());
+    if let Some(&old) = by_key.get(&key) {
+        if let Some(prev) = slots[old].take() {
+            let mut records = prev.records;
+            records.append(&mut item.records);
+            item.records = records;
+        }
+    }
+    by_key.insert(key, slots.len());
+    slots.push(Some(item));
+}
+
+impl Plan {
+    /// One entry per input record, in order.
+    pub fn records(&self) -> &[Record] {
+        &self.records
+    }
+
+    /// The bulk items, in send order.
+    pub fn items(&self) -> &[Item] {
+        &self.items
+    }
+
+    /// Bytes `items()[i]` takes in a bulk body.
+    pub fn item_len(&self, i: usize) -> usize {
+        let item = &self.items[i];
+        item.meta.len() + item.doc.as_ref().map_or(0, |d| d.len() + 1)
+    }
+
+    /// Consecutive item ranges within the configured byte and action limits.
+    pub fn chunks(&self) -> Vec<Range<usize>> {
+        bulk::chunks((0..self.items.len()).map(|i| self.item_len(i)), self.max_bytes, self.max_actions)
+    }
+
+    /// Appends the NDJSON for `items` (indices into [`Plan::items`], any subset, any order).
+    pub fn encode(&self, items: &[usize], out: &mut Vec<u8>) {
+        for &i in items {
+            let item = &self.items[i];
+            out.extend_from_slice(&self.meta[item.meta.clone()]);
+            if let Some(doc) = &item.doc {
+                out.extend_from_slice(&self.docs[doc.clone()]);
+                out.push(b'\n');
+            }
+        }
+    }
+
+    /// The document of item `i`, for index items.
+    pub fn document(&self, i: usize) -> Option<&[u8]> {
+        self.items[i].doc.as_ref().map(|d| &self.docs[d.clone()])
+    }
+
+    /// Per-record results from one [`Final`] per item (a missing one counts as not durable).
+    pub fn resolve(&self, finals: &[Final]) -> Vec<RecordResult> {
+        let mut decided: Vec<Option<RecordOutcome>> = vec![None; self.records.len()];
+        for (i, item) in self.items.iter().enumerate() {
+            let outcome = match finals.get(i) {
+                Some(f) => record_outcome(f),
+                None => RecordOutcome::NotDurable { reason: "no outcome reported for its bulk item".into() },
+            };
+            for &p in &item.records {
+                let slot = &mut decided[p];
+                // The worst outcome wins: not durable, then rejected, then the last item's.
+                let keep_old = slot.as_ref().is_some_and(|o| rank(o) > rank(&outcome));
+                if !keep_old {
+                    *slot = Some(outcome.clone());
+                }
+            }
+        }
+        self.records
+            .iter()
+            .zip(decided)
+            .map(|(rec, decided)| RecordResult {
+                position: rec.position,
+                sequence_number: rec.sequence_number.clone(),
+                event_id: rec.event_id.clone(),
+                outcome: match &rec.status {
+                    RecordStatus::Invalid(e) => RecordOutcome::Invalid(e.clone()),
+                    RecordStatus::Skipped(s) => RecordOutcome::Skipped(*s),
+                    RecordStatus::Planned => decided.unwrap_or(RecordOutcome::NotDurable {
+                        reason: "no bulk item decided this record".into(),
+                    }),
+                },
+            })
+            .collect()
+    }
+}
+
+fn rank(o: &RecordOutcome) -> u8 {
+    match o {
+        RecordOutcome::NotDurable { .. } => 2,
+        RecordOutcome::Rejected { .. } => 1,
+        _ => 0,
+    }
+}
+
+fn record_outcome(f: &Final) -> RecordOutcome {
+    match f {
+        Final::Indexed => RecordOutcome::Indexed,
+        Final::Deleted => RecordOutcome::Deleted,
+        Final::AlreadyGone => RecordOutcome::AlreadyGone,
+        Final::Stale => RecordOutcome::Stale,
+        Final::Rejected { status, reason } => RecordOutcome::Rejected { status: *status, reason: reason.clone() },
+        Final::NotDurable { reason } => RecordOutcome::NotDurable { reason: reason.clone() },
+    }
+}
+
+/// Whether `name` is a valid index name for OpenSearch.
+pub fn validate_index_name(name: &str) -> Result<(), &'static str> {
+    index::validate(name)
+}
+
+use crate::document;
