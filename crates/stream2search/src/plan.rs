@@ -226,9 +226,6 @@ impl Planner {
     /// The items one well-formed record makes (none for a skipped TTL delete).
     fn items_for(&self, raw: &RawRecord, position: usize) -> Result<Vec<Item>, RecordError> {
         let err = |kind, msg: String| Err(RecordError::new(kind, msg));
-        if raw.sequence_number.is_none() {
-            return err(RecordErrorKind::SequenceNumber, "record has no dynamodb.SequenceNumber".into());
-        }
         if !raw.has_keys {
             return err(RecordErrorKind::Shape, "record has no dynamodb.Keys".into());
         }
