@@ -1,0 +1,32 @@
+//! Test support for stream2search: a real OpenSearch in integration tests.
+//!
+//! The project runs OpenSearch itself (`dev/opensearch start`, see `docs/opensearch.md`) and
+//! tests find it through `OPENSEARCH_URL`. A test asks for the server first:
+//!
+//! ```no_run
+//! use stream2search_testkit::OpenSearch;
+//!
+//! let Some(opensearch) = OpenSearch::from_env() else {
+//!     return; // printed "SKIPPED: ..." (or panicked, under STREAM2SEARCH_REQUIRE_OPENSEARCH=1)
+//! };
+//! let index = opensearch.index("bulk basics"); // unique name, deleted when dropped
+//! let response = opensearch.bulk(
+//!     format!("{{\"index\":{{\"_index\":\"{index}\",\"_id\":\"k\"}}}}\n{{\"a\":1}}\n").as_bytes(),
+//! );
+//! assert_eq!(response.status, 200);
+//! ```
+//!
+//! - With `STREAM2SEARCH_REQUIRE_OPENSEARCH=1` (the README's test command and CI set it), a
+//!   missing or unreachable server is a test failure.
+//! - Without it, the test prints a loud `SKIPPED: <test>: <why>` line to stderr and returns.
+//! - [`fixture`] writes recorded responses when `STREAM2SEARCH_RECORD_FIXTURES=1`.
+#![deny(missing_docs)]
+
+pub mod fixture;
+pub mod http;
+mod index;
+mod opensearch;
+
+pub use http::Response;
+pub use index::TestIndex;
+pub use opensearch::OpenSearch;
