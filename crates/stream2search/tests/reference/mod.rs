@@ -272,6 +272,9 @@ fn record(rec: &Json, opts: &Options, indexed_at: Option<&str>) -> Result<Option
     };
     let version = if opts.versioning { version } else { None };
 
+    // The id comes first: a record whose keys cannot make an id is invalid even when it would be
+    // skipped (the crate does the same; the issue does not order the two).
+    let id = document_id(keys, opts)?;
     let (image, doc) = match kind {
         Kind::Index => {
             let Some(image) = ddb.get("NewImage").and_then(Json::as_object) else {
@@ -293,7 +296,6 @@ fn record(rec: &Json, opts: &Options, indexed_at: Option<&str>) -> Result<Option
         }
     };
 
-    let id = document_id(keys, opts)?;
     let index = index_name(keys, image, opts)?;
     let routing = match &opts.routing {
         None => None,
