@@ -55,6 +55,34 @@ const STOP: [bool; 256] = {
     t
 };
 
+/// The end of the run of plain string content starting at `pos`: eight bytes at a time, looking
+/// for `"`, `\\` or a byte below 0x20 (the first flagged byte of a word is always a true match).
+#[inline]
+fn plain_run(buf: &[u8], mut pos: usize) -> usize {
+    const LO: u64 = 0x0101_0101_0101_0101;
+    const HI: u64 = 0x8080_8080_8080_8080;
+    while let Some(word) = buf.get(pos..pos + 8) {
+        let w = u64::from_le_bytes([word[0], word[1], word[2], word[3], word[4], word[5], word[6], word[7]]);
+        let quote = w ^ (LO * u64::from(b'"'));
+        let backslash = w ^ (LO * u64::from(b'\\'));
+        let found = (quote.wrapping_sub(LO) & !quote)
+            | (backslash.wrapping_sub(LO) & !backslash)
+            | (w.wrapping_sub(LO * 0x20) & !w);
+        let found = found & HI;
+        if found != 0 {
+            return pos + (found.trailing_zeros() / 8) as usize;
+        }
+        pos += 8;
+    }
+    while let Some(&b) = buf.get(pos) {
+        if STOP[b as usize] {
+            break;
+        }
+        pos += 1;
+    }
+    pos
+}
+
 pub(crate) struct Reader<'a> {
     text: &'a str,
     buf: &'a [u8],
@@ -123,6 +151,24 @@ impl<'a> Reader<'a> {
         Ok(Some(key))
     }
 
+    /// After an AttributeValue's `{`: its type tag and the `:` after it, when written plainly
+    /// (`"S":`); `None` leaves the reader untouched for the general path.
+    #[inline]
+    pub fn plain_tag(&mut self) -> Option<&'a str> {
+        self.ws();
+        let rest = &self.buf[self.pos..];
+        if rest.first() != Some(&b'"') {
+            return None;
+        }
+        let len = rest[1..].iter().take(5).position(|&b| b == b'"')?;
+        if rest.get(len + 2) != Some(&b':') || !rest[1..=len].iter().all(u8::is_ascii_uppercase) {
+            return None;
+        }
+        let tag = &self.text[self.pos + 1..self.pos + 1 + len];
+        self.pos += len + 3;
+        Some(tag)
+    }
+
     /// Consumes `[`.
     #[inline]
     pub fn begin_array(&mut self) -> Result<(), Syntax> {
@@ -156,13 +202,7 @@ impl<'a> Reader<'a> {
         let start = self.pos;
         let mut escaped = false;
         loop {
-            // Fast path: plain content.
-            while let Some(&b) = self.buf.get(self.pos) {
-                if STOP[b as usize] {
-                    break;
-                }
-                self.pos += 1;
-            }
+            self.pos = plain_run(self.buf, self.pos);
             match self.buf.get(self.pos) {
                 Some(b'"') => {
                     let raw = &self.text[start..self.pos];
@@ -436,6 +476,15 @@ pub(crate) fn write_str(out: &mut Vec<u8>, s: &str) {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn plain_run_finds_the_first_stop_byte() {
+        for text in ["", "abc", "abcdefgh", "abcdefghijklmnop\"", "é😀\"", "0123456\\", "01234567\u{1}", "\u{7f}\u{80}\u{ff}x\""] {
+            let b = text.as_bytes();
+            let want = b.iter().position(|&c| STOP[c as usize]).unwrap_or(b.len());
+            assert_eq!(plain_run(b, 0), want, "{text:?}");
+        }
+    }
 
     #[test]
     fn skips_deep_nesting_without_recursion() {

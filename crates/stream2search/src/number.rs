@@ -84,6 +84,9 @@ fn parse(text: &str) -> Result<Parts<'_>, NumberError> {
 /// Checks `text` against DynamoDB's number rules and returns the JSON number text with exactly
 /// the same decimal value: borrowed when `text` already is valid JSON, rewritten otherwise.
 pub fn normalize(text: &str) -> Result<std::borrow::Cow<'_, str>, NumberError> {
+    if is_plain(text.as_bytes()) {
+        return Ok(std::borrow::Cow::Borrowed(text));
+    }
     let p = parse(text)?;
     let frac = p.frac.unwrap_or("");
     // Significant digits: the span of int+frac from the first to the last non-zero digit.
@@ -119,6 +122,34 @@ pub fn normalize(text: &str) -> Result<std::borrow::Cow<'_, str>, NumberError> {
     }
     out.push_str(p.exp_text);
     Ok(std::borrow::Cow::Owned(out))
+}
+
+/// A JSON number without exponent and with at most 38 digits: valid JSON, and within DynamoDB's
+/// precision and range by construction. Most numbers take only this one pass.
+#[inline]
+fn is_plain(b: &[u8]) -> bool {
+    let mut i = usize::from(b.first() == Some(&b'-'));
+    let int_start = i;
+    while let Some(b'0'..=b'9') = b.get(i) {
+        i += 1;
+    }
+    let int_len = i - int_start;
+    if int_len == 0 || (int_len > 1 && b[int_start] == b'0') {
+        return false;
+    }
+    let mut digits = int_len;
+    if b.get(i) == Some(&b'.') {
+        i += 1;
+        let frac_start = i;
+        while let Some(b'0'..=b'9') = b.get(i) {
+            i += 1;
+        }
+        if i == frac_start {
+            return false;
+        }
+        digits += i - frac_start;
+    }
+    i == b.len() && digits <= 38
 }
 
 /// `floor(value)` of a non-negative decimal literal as an integer, if it fits in a `u64`.

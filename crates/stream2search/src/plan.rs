@@ -1,6 +1,7 @@
 //! The planner: one event in, the bulk items to send and what each record became.
 
-use std::collections::BTreeMap;
+use std::collections::HashMap;
+use std::hash::BuildHasherDefault;
 use std::ops::Range;
 
 use crate::bulk::{self, Action};
@@ -152,7 +153,7 @@ impl Planner {
             max_actions: self.config.max_chunk_actions,
             ..Plan::default()
         };
-        let mut by_key: BTreeMap<(String, String), usize> = BTreeMap::new();
+        let mut by_key = Keys::default();
         let mut slots: Vec<Option<Item>> = Vec::new();
         let mut names = Vec::new();
         let mut found = false;
@@ -176,7 +177,7 @@ impl Planner {
                 let mut raw = RawRecord::default();
                 let read = event::read(&mut r, &mut raw, &mut plan.docs, &self.shape, indexed_at, &mut names);
                 let status = match read {
-                    Ok(()) => match self.items_for(&raw, position) {
+                    Ok(()) => match self.items_for(&mut raw, position) {
                         Ok(items) => {
                             let status = if items.is_empty() {
                                 RecordStatus::Skipped(SkipReason::Ttl)
@@ -224,7 +225,7 @@ impl Planner {
     }
 
     /// The items one well-formed record makes (none for a skipped TTL delete).
-    fn items_for(&self, raw: &RawRecord, position: usize) -> Result<Vec<Item>, RecordError> {
+    fn items_for(&self, raw: &mut RawRecord, position: usize) -> Result<Vec<Item>, RecordError> {
         let err = |kind, msg: String| Err(RecordError::new(kind, msg));
         if !raw.has_keys {
             return err(RecordErrorKind::Shape, "record has no dynamodb.Keys".into());
@@ -241,8 +242,8 @@ impl Planner {
                 }
             },
         };
-        let mut keys = raw.keys.clone();
-        let id = id::build(&mut keys, self.config.id_keys.as_deref(), self.config.long_ids)?;
+        let keys = &mut raw.keys;
+        let id = id::build(keys, self.config.id_keys.as_deref(), self.config.long_ids)?;
         let name = raw.event_name.unwrap_or(EventName::Remove);
         let key_value = |attr: &str| keys.iter().find(|k| k.name == attr).map(|k| k.text.clone());
         let values = |captured: &[Option<String>]| -> Vec<Option<String>> {
@@ -317,17 +318,18 @@ impl Planner {
     }
 }
 
+/// (index, id) → slot. SipHash with fixed keys: deterministic, as the core must be.
+type Keys = HashMap<(String, String), usize, BuildHasherDefault<std::hash::DefaultHasher>>;
+
 /// Adds `item`, superseding an earlier item for the same (index, id).
-fn add(slots: &mut Vec<Option<Item>>, by_key: &mut BTreeMap<(String, String), usize>, mut item: Item) {
-    let key = (item.index.clone(), item.id.clone());
-    if let Some(&old) = by_key.get(&key) {
-        if let Some(prev) = slots[old].take() {
-            let mut records = prev.records;
-            records.append(&mut item.records);
-            item.records = records;
-        }
+fn add(slots: &mut Vec<Option<Item>>, by_key: &mut Keys, mut item: Item) {
+    let slot = slots.len();
+    let earlier = by_key.insert((item.index.clone(), item.id.clone()), slot);
+    if let Some(prev) = earlier.and_then(|old| slots[old].take()) {
+        let mut records = prev.records;
+        records.append(&mut item.records);
+        item.records = records;
     }
-    by_key.insert(key, slots.len());
     slots.push(Some(item));
 }
 
