@@ -13,9 +13,15 @@ use crate::number;
 /// Deepest nesting of M and L values DynamoDB stores.
 pub const MAX_DEPTH: usize = 32;
 
-/// Top-level field names OpenSearch refuses inside a document body (metadata fields).
+/// Top-level field names OpenSearch refuses inside a document, as the real server showed them
+/// (`tests/fixtures/opensearch/metadata_field*.json`): each is rejected with
+/// `mapper_parsing_exception`, except `_primary_term`, which is accepted and then breaks every
+/// later write to the shard. A dotted name whose first segment is one of these (`_id.x`) is
+/// refused too. `_type` is an ordinary field name.
 pub const RESERVED_NAMES: &[&str] = &[
     "_data_stream_timestamp",
+    "_doc_count",
+    "_feature",
     "_field_names",
     "_id",
     "_ignored",
@@ -25,7 +31,6 @@ pub const RESERVED_NAMES: &[&str] = &[
     "_routing",
     "_seq_no",
     "_source",
-    "_type",
     "_version",
 ];
 
@@ -187,7 +192,7 @@ pub(crate) fn write_image<'a>(
 
 fn check_renames(shape: &Shape, names: &[Cow<'_, str>]) -> Result<(), Fault> {
     let prefix = shape.reserved_prefix.as_deref().unwrap_or("");
-    for n in names.iter().filter(|n| RESERVED_NAMES.contains(&n.as_ref())) {
+    for n in names.iter().filter(|n| is_reserved(n)) {
         let new = format!("{prefix}{n}");
         if names.iter().any(|m| *m == new) {
             return fail(
@@ -505,7 +510,9 @@ mod tests {
     }
 }
 
-/// Whether `name` is an OpenSearch metadata field name.
-pub(crate) fn is_reserved(name: &str) -> bool {
-    RESERVED_NAMES.contains(&name)
+/// Whether OpenSearch refuses `name` as a top-level field: a metadata field name, or a dotted
+/// name whose first segment is one.
+pub fn is_reserved(name: &str) -> bool {
+    let head = name.split('.').next().unwrap_or(name);
+    RESERVED_NAMES.contains(&head)
 }

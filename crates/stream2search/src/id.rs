@@ -61,6 +61,10 @@ fn join(id: &mut String, n: usize, text: &str) {
     if n > 0 {
         id.push('|');
     }
+    if !text.contains(['\\', '|']) {
+        id.push_str(text);
+        return;
+    }
     for c in text.chars() {
         if c == '\\' || c == '|' {
             id.push('\\');

@@ -76,6 +76,10 @@ impl IndexSpec {
 
     /// The name for one record, from the values of [`Self::attrs`].
     pub fn render(&self, values: &[Option<String>]) -> Result<String, RecordError> {
+        if self.attrs.is_empty() {
+            // A fixed name, validated when the planner was built.
+            return Ok(self.prefix.clone());
+        }
         let mut name = String::new();
         let mut i = 0;
         for part in &self.parts {

@@ -334,7 +334,7 @@ impl<'a> Reader<'a> {
 
     /// Skips one value of any kind, without recursion.
     pub fn skip_value(&mut self) -> Result<(), Syntax> {
-        let mut open: Vec<u8> = Vec::new();
+        let mut open = Brackets::default();
         loop {
             match self.peek() {
                 Some(b'{') => {
@@ -369,7 +369,7 @@ impl<'a> Reader<'a> {
             }
             // A value is complete: close what it completes.
             loop {
-                let Some(&close) = open.last() else {
+                let Some(close) = open.last() else {
                     return Ok(());
                 };
                 match self.peek() {
@@ -389,6 +389,42 @@ impl<'a> Reader<'a> {
                 }
             }
         }
+    }
+}
+
+/// The closing brackets still owed, innermost last: the first 64 on the stack, any deeper ones on
+/// the heap.
+struct Brackets {
+    len: usize,
+    near: [u8; 64],
+    far: Vec<u8>,
+}
+
+impl Default for Brackets {
+    fn default() -> Self {
+        Brackets { len: 0, near: [0; 64], far: Vec::new() }
+    }
+}
+
+impl Brackets {
+    fn push(&mut self, b: u8) {
+        match self.near.get_mut(self.len) {
+            Some(slot) => *slot = b,
+            None => self.far.push(b),
+        }
+        self.len += 1;
+    }
+
+    fn last(&self) -> Option<u8> {
+        let i = self.len.checked_sub(1)?;
+        self.near.get(i).or_else(|| self.far.last()).copied()
+    }
+
+    fn pop(&mut self) {
+        if self.len > self.near.len() {
+            self.far.pop();
+        }
+        self.len = self.len.saturating_sub(1);
     }
 }
 

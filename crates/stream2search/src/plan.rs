@@ -148,7 +148,7 @@ impl Planner {
             return Err(EventError::NotAnEvent("expected an object with a `Records` array"));
         }
         let mut plan = Plan {
-            docs: Vec::with_capacity(event.len() / 2),
+            docs: Vec::with_capacity(event.len()),
             max_bytes: self.config.max_chunk_bytes,
             max_actions: self.config.max_chunk_actions,
             ..Plan::default()
@@ -216,6 +216,7 @@ impl Planner {
             return Err(EventError::NotAnEvent("no `Records` member"));
         }
         plan.items = slots.into_iter().flatten().collect();
+        plan.meta.reserve(plan.items.len() * 128);
         for item in &mut plan.items {
             let start = plan.meta.len();
             bulk::write_action(&mut plan.meta, item.action, &item.index, &item.id, item.version, item.routing.as_deref());
