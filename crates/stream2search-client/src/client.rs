@@ -1,0 +1,128 @@
+//! The client: built once per process from a [`Config`], cloned freely, reused for every call.
+
+use std::fmt;
+use std::sync::Arc;
+use std::time::{Duration, SystemTime};
+
+use bytes::Bytes;
+use http::{HeaderValue, Method, Request, header};
+
+use crate::auth::Signer;
+use crate::config::Config;
+use crate::endpoint::Endpoint;
+use crate::error::Error;
+use crate::gzip;
+use crate::tls;
+use crate::transport::{self, Answer, Http};
+
+/// A bulk transport to one OpenSearch endpoint.
+///
+/// Holds one pool of keep-alive connections; clones share it. Build it once (in Lambda: outside
+/// the handler) and reuse it.
+#[derive(Clone)]
+pub struct Client {
+    pub(crate) inner: Arc<Inner>,
+}
+
+pub(crate) struct Inner {
+    pub(crate) http: Http,
+    pub(crate) endpoint: Endpoint,
+    pub(crate) signer: Signer,
+    pub(crate) config: Config,
+}
+
+/// A request body as prepared for sending.
+pub(crate) struct Prepared {
+    pub(crate) request: Request<Bytes>,
+    pub(crate) ndjson_bytes: usize,
+    pub(crate) sent_bytes: usize,
+}
+
+impl Client {
+    /// Validates `config` and builds the connection pool. Needs no network and no runtime;
+    /// requests need a Tokio runtime.
+    pub fn new(config: Config) -> Result<Client, Error> {
+        let endpoint = Endpoint::parse(&config.endpoint, config.allow_http)?;
+        let tls = tls::client_config(config.extra_ca_pem.as_deref())?;
+        let signer = Signer::new(&config.auth)?;
+        if config.request_timeout.is_zero() || config.connect_timeout.is_zero() {
+            return Err(Error::config("timeouts must be longer than zero"));
+        }
+        if config.max_attempts == 0 {
+            return Err(Error::config("max_attempts must be at least 1"));
+        }
+        crate::send::check(&config)?;
+        // An https endpoint never follows a connection to plain http.
+        let http = transport::build(
+            tls,
+            !endpoint.https,
+            config.connect_timeout,
+            config.pool_idle_timeout,
+        );
+        Ok(Client {
+            inner: Arc::new(Inner {
+                http,
+                endpoint,
+                signer,
+                config,
+            }),
+        })
+    }
+
+    /// The exact request [`send`](Client::send) would make for this NDJSON body: `POST …/_bulk`,
+    /// gzip-compressed unless turned off, and signed over the bytes that go on the wire.
+    ///
+    /// Useful to inspect what is sent, and to measure signing and compression alone.
+    pub async fn bulk_request(&self, ndjson: &[u8]) -> Result<Request<Bytes>, Error> {
+        Ok(self.prepare(ndjson, SystemTime::now()).await?.request)
+    }
+
+    pub(crate) async fn prepare(&self, ndjson: &[u8], now: SystemTime) -> Result<Prepared, Error> {
+        let inner = &*self.inner;
+        let body = if inner.config.gzip {
+            Bytes::from(gzip::compress(ndjson))
+        } else {
+            Bytes::copy_from_slice(ndjson)
+        };
+        let sent_bytes = body.len();
+        let mut builder = Request::builder()
+            .method(Method::POST)
+            .uri(inner.endpoint.bulk.clone())
+            .header(header::HOST, inner.endpoint.host.clone())
+            .header(
+                header::CONTENT_TYPE,
+                HeaderValue::from_static("application/x-ndjson"),
+            )
+            .header(header::CONTENT_LENGTH, HeaderValue::from(sent_bytes));
+        if inner.config.gzip {
+            builder = builder.header(header::CONTENT_ENCODING, HeaderValue::from_static("gzip"));
+        }
+        let mut request = builder
+            .body(body)
+            .map_err(|_| Error::config("could not build the bulk request"))?;
+        inner.signer.sign(&mut request, now).await?;
+        Ok(Prepared {
+            request,
+            ndjson_bytes: ndjson.len(),
+            sent_bytes,
+        })
+    }
+
+    pub(crate) async fn exchange(
+        &self,
+        request: Request<Bytes>,
+        limit: Duration,
+    ) -> Result<Answer, Error> {
+        transport::exchange(&self.inner.http, request, limit).await
+    }
+}
+
+impl fmt::Debug for Client {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Client")
+            .field("bulk", &self.inner.endpoint.bulk)
+            .field("signer", &self.inner.signer)
+            .field("config", &self.inner.config)
+            .finish_non_exhaustive()
+    }
+}
