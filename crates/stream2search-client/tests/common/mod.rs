@@ -13,8 +13,14 @@ use wiremock::{Request, Respond, ResponseTemplate};
 
 /// One DynamoDB stream record: INSERT of `{"id": id, "n": n}`, or REMOVE of `id`.
 pub fn record(seq: u64, name: &str, id: &str, n: i64, at_secs: u64) -> Value {
+    record_with(seq, name, id, json!({"n": {"N": n.to_string()}}), at_secs)
+}
+
+/// One DynamoDB stream record whose image is `{"id": {"S": id}}` plus `attributes`.
+pub fn record_with(seq: u64, name: &str, id: &str, attributes: Value, at_secs: u64) -> Value {
     let keys = json!({"id": {"S": id}});
-    let image = json!({"id": {"S": id}, "n": {"N": n.to_string()}});
+    let mut image = attributes;
+    image["id"] = json!({"S": id});
     let mut ddb = json!({
         "ApproximateCreationDateTime": at_secs,
         "Keys": keys,
