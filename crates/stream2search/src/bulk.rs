@@ -40,7 +40,7 @@ pub(crate) fn write_action(
     write_str(out, id);
     if let Some(v) = version {
         out.extend_from_slice(b",\"version\":");
-        out.extend_from_slice(v.to_string().as_bytes());
+        write_u64(out, v);
         out.extend_from_slice(b",\"version_type\":\"external_gte\"");
     }
     if let Some(r) = routing {
@@ -48,6 +48,21 @@ pub(crate) fn write_action(
         write_str(out, r);
     }
     out.extend_from_slice(b"}}\n");
+}
+
+/// Appends `v` in decimal.
+fn write_u64(out: &mut Vec<u8>, mut v: u64) {
+    let mut digits = [0u8; 20];
+    let mut i = digits.len();
+    loop {
+        i -= 1;
+        digits[i] = b'0' + (v % 10) as u8;
+        v /= 10;
+        if v == 0 {
+            break;
+        }
+    }
+    out.extend_from_slice(&digits[i..]);
 }
 
 /// Splits items of the given encoded sizes into consecutive ranges of at most `max_bytes` and
@@ -72,6 +87,15 @@ pub(crate) fn chunks(sizes: impl IntoIterator<Item = usize>, max_bytes: usize, m
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn writes_versions_in_decimal() {
+        for v in [0, 7, 10, 1_700_000_000_000_000, u64::MAX] {
+            let mut out = Vec::new();
+            write_u64(&mut out, v);
+            assert_eq!(out, v.to_string().as_bytes());
+        }
+    }
 
     #[test]
     fn chunks_respect_both_limits() {

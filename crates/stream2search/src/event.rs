@@ -82,13 +82,13 @@ impl EventName {
 
 /// What one record says, before it becomes bulk items.
 #[derive(Debug, Default)]
-pub(crate) struct RawRecord {
+pub(crate) struct RawRecord<'a> {
     pub event_id: Option<String>,
     pub sequence_number: Option<SequenceNumber>,
     pub event_name: Option<EventName>,
     /// Made by DynamoDB's TTL (`userIdentity` is the DynamoDB service).
     pub ttl: bool,
-    pub view_type: Option<String>,
+    pub view_type: Option<Cow<'a, str>>,
     /// `ApproximateCreationDateTime` in whole seconds: `Some(None)` when present but unusable.
     pub seconds: Option<Option<u64>>,
     pub keys: Vec<KeyPart>,
@@ -112,7 +112,7 @@ fn expect_str<'a>(r: &mut Reader<'a>, what: &str) -> Result<Cow<'a, str>, Fault>
 /// Reads one record into `rec`, appending its document to `docs`.
 pub(crate) fn read<'a>(
     r: &mut Reader<'a>,
-    rec: &mut RawRecord,
+    rec: &mut RawRecord<'a>,
     docs: &mut Vec<u8>,
     shape: &Shape,
     indexed_at: Option<&str>,
@@ -183,7 +183,7 @@ fn read_ttl_identity(r: &mut Reader<'_>) -> Result<bool, Fault> {
 
 fn read_dynamodb<'a>(
     r: &mut Reader<'a>,
-    rec: &mut RawRecord,
+    rec: &mut RawRecord<'a>,
     docs: &mut Vec<u8>,
     shape: &Shape,
     indexed_at: Option<&str>,
@@ -224,7 +224,7 @@ fn read_dynamodb<'a>(
                     );
                 }
             }
-            "StreamViewType" => rec.view_type = Some(expect_str(r, "StreamViewType")?.into_owned()),
+            "StreamViewType" => rec.view_type = Some(expect_str(r, "StreamViewType")?),
             _ => r.skip_value()?,
         }
     }
@@ -275,7 +275,7 @@ fn capture(r: &mut Reader<'_>, names: &[String], out: &mut [Option<String>]) -> 
 
 /// After a record failed: its `eventID` and `SequenceNumber`, as far as they can be found.
 /// Consumes the record's value.
-pub(crate) fn salvage(r: &mut Reader<'_>, rec: &mut RawRecord) -> Result<(), Syntax> {
+pub(crate) fn salvage<'a>(r: &mut Reader<'a>, rec: &mut RawRecord<'a>) -> Result<(), Syntax> {
     if r.peek() != Some(b'{') {
         return r.skip_value();
     }

@@ -22,7 +22,7 @@ pub(crate) fn build(
     if keys.is_empty() {
         return Err(RecordError::new(RecordErrorKind::Id, "Keys is empty"));
     }
-    let mut id = String::new();
+    let mut id = String::with_capacity(keys.iter().map(|k| k.text.len() + 1).sum());
     let mut n = 0;
     match order {
         Some(order) => {

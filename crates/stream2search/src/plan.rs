@@ -226,7 +226,7 @@ impl Planner {
     }
 
     /// The items one well-formed record makes (none for a skipped TTL delete).
-    fn items_for(&self, raw: &mut RawRecord, position: usize) -> Result<Vec<Item>, RecordError> {
+    fn items_for(&self, raw: &mut RawRecord<'_>, position: usize) -> Result<Vec<Item>, RecordError> {
         let err = |kind, msg: String| Err(RecordError::new(kind, msg));
         if !raw.has_keys {
             return err(RecordErrorKind::Shape, "record has no dynamodb.Keys".into());
@@ -320,13 +320,19 @@ impl Planner {
 }
 
 /// (index, id) → slot. SipHash with fixed keys: deterministic, as the core must be.
-type Keys = HashMap<(String, String), usize, BuildHasherDefault<std::hash::DefaultHasher>>;
+/// Keyed by a 64-bit hash of (index, id); a hit is confirmed against the item itself, and the
+/// astronomically rare collision of two different keys only costs the dedup of one of them.
+type Keys = HashMap<u64, usize, BuildHasherDefault<std::hash::DefaultHasher>>;
 
 /// Adds `item`, superseding an earlier item for the same (index, id).
 fn add(slots: &mut Vec<Option<Item>>, by_key: &mut Keys, mut item: Item) {
+    use std::hash::{BuildHasher, Hash, Hasher};
+    let mut h = by_key.hasher().build_hasher();
+    (&item.index, &item.id).hash(&mut h);
     let slot = slots.len();
-    let earlier = by_key.insert((item.index.clone(), item.id.clone()), slot);
-    if let Some(prev) = earlier.and_then(|old| slots[old].take()) {
+    let earlier = by_key.insert(h.finish(), slot);
+    let same = |old: &Option<Item>| old.as_ref().is_some_and(|o| o.index == item.index && o.id == item.id);
+    if let Some(prev) = earlier.filter(|&old| same(&slots[old])).and_then(|old| slots[old].take()) {
         let mut records = prev.records;
         records.append(&mut item.records);
         item.records = records;
