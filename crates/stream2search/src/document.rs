@@ -217,7 +217,7 @@ fn expect_string<'a>(r: &mut Reader<'a>, tag: &str) -> Result<Str<'a>, Fault> {
     if r.peek() != Some(b'"') {
         return fail(RecordErrorKind::Value, format!("{tag} must hold a string"));
     }
-    Ok(r.string()?)
+    Ok(r.string_at_quote()?)
 }
 
 fn expect_array(r: &mut Reader<'_>, tag: &str) -> Result<(), Fault> {

@@ -100,7 +100,11 @@ impl<'a> Reader<'a> {
 
     #[inline]
     fn ws(&mut self) {
-        while let Some(b' ' | b'\n' | b'\r' | b'\t') = self.buf.get(self.pos) {
+        while let Some(&b) = self.buf.get(self.pos) {
+            // Most bytes are above the space: one comparison in the common case.
+            if b > b' ' || !matches!(b, b' ' | b'\n' | b'\r' | b'\t') {
+                return;
+            }
             self.pos += 1;
         }
     }
@@ -141,12 +145,17 @@ impl<'a> Reader<'a> {
                 self.pos += 1;
                 return Ok(None);
             }
-            Some(b',') if !*first => self.pos += 1,
+            Some(b',') if !*first => {
+                self.pos += 1;
+                if self.peek() != Some(b'"') {
+                    return self.err("expected a string");
+                }
+            }
             Some(b'"') if *first => {}
             _ => return self.err("expected `,` or `}` in object"),
         }
         *first = false;
-        let key = self.string()?;
+        let key = self.string_at_quote()?;
         self.eat(b':', "expected `:` after object key")?;
         Ok(Some(key))
     }
@@ -199,6 +208,19 @@ impl<'a> Reader<'a> {
     #[inline]
     pub fn string(&mut self) -> Result<Str<'a>, Syntax> {
         self.eat(b'"', "expected a string")?;
+        self.string_body()
+    }
+
+    /// A string literal whose opening quote [`Reader::peek`] has just seen.
+    #[inline]
+    pub fn string_at_quote(&mut self) -> Result<Str<'a>, Syntax> {
+        debug_assert_eq!(self.buf.get(self.pos), Some(&b'"'));
+        self.pos += 1;
+        self.string_body()
+    }
+
+    #[inline]
+    fn string_body(&mut self) -> Result<Str<'a>, Syntax> {
         let start = self.pos;
         let mut escaped = false;
         loop {
