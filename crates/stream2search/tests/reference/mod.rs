@@ -25,23 +25,38 @@ pub mod number;
 use json::Json;
 use number::Decimal;
 
-/// Top-level document fields that OpenSearch reserves for metadata and rejects inside a document.
-/// Kept in one place so it can follow what the real server does.
+/// Top-level document fields that OpenSearch reserves for metadata and refuses inside a document.
+/// Kept in one place so it can follow what the real server does: this is the list recorded from
+/// OpenSearch 2.19.1 in `tests/fixtures/opensearch/metadata_field.json` (rejected with "is a
+/// metadata field") plus `_primary_term` (accepted, then every later write to the index fails:
+/// `metadata_field_primary_term.json`). `_type` is accepted there as an ordinary field, so it is
+/// not renamed.
 pub const RESERVED_NAMES: &[&str] = &[
-    "_id",
-    "_index",
-    "_source",
-    "_routing",
-    "_version",
-    "_seq_no",
-    "_primary_term",
-    "_field_names",
-    "_ignored",
-    "_type",
-    "_nested_path",
     "_data_stream_timestamp",
     "_doc_count",
+    "_feature",
+    "_field_names",
+    "_id",
+    "_ignored",
+    "_index",
+    "_nested_path",
+    "_primary_term",
+    "_routing",
+    "_seq_no",
+    "_source",
+    "_version",
 ];
+
+/// Is this top-level name one OpenSearch refuses? The server also refuses a dotted name whose first
+/// segment is reserved (`_id.x`, same fixture).
+pub fn is_reserved(name: &str) -> bool {
+    RESERVED_NAMES.iter().any(|r| {
+        name == *r
+            || name
+                .strip_prefix(r)
+                .is_some_and(|rest| rest.starts_with('.'))
+    })
+}
 
 /// DynamoDB's nesting limit for M and L.
 pub const MAX_NESTING: usize = 32;
@@ -354,7 +369,7 @@ fn document(
             continue;
         }
         let value = attribute_value(av, name, 1, opts).map_err(|e| format!("{name}: {e}"))?;
-        let field = if RESERVED_NAMES.contains(&name.as_str()) {
+        let field = if is_reserved(name) {
             match &opts.reserved_prefix {
                 Some(prefix) => format!("{prefix}{name}"),
                 None => return Err(format!("reserved attribute name {name}")),
