@@ -17,7 +17,8 @@ pub enum ItemOutcome {
     AlreadyGone,
     /// The index holds a newer version (409 under external versioning): this change is stale.
     Stale,
-    /// Worth sending again (429, rejected execution, circuit breaker, 5xx, cluster blocks).
+    /// Worth sending again (429, rejected execution, circuit breaker, 5xx, cluster blocks: none of
+    /// them is the record's fault).
     Retryable {
         /// The item's status.
         status: u16,
@@ -196,7 +197,8 @@ fn item_outcome(action: Action, item: &ItemBody) -> ItemOutcome {
             || status >= 500
             || matches!(
                 kind.as_str(),
-                "es_rejected_execution_exception"
+                "rejected_execution_exception"
+                    | "es_rejected_execution_exception"
                     | "circuit_breaking_exception"
                     | "cluster_block_exception"
                     | "unavailable_shards_exception"
