@@ -100,7 +100,9 @@ fn encode(args: Encode) -> ExitCode {
         reserved: if args.reject_reserved {
             ReservedNames::Reject
         } else {
-            ReservedNames::Rename { prefix: args.reserved_prefix }
+            ReservedNames::Rename {
+                prefix: args.reserved_prefix,
+            }
         },
         numbers_as_strings: args.numbers_as_strings,
         include: args.include,
@@ -142,12 +144,18 @@ fn encode(args: Encode) -> ExitCode {
     let stderr = io::stderr();
     let mut err = stderr.lock();
     for rec in plan.records() {
-        let RecordStatus::Invalid(e) = &rec.status else { continue };
+        let RecordStatus::Invalid(e) = &rec.status else {
+            continue;
+        };
         skipped += 1;
         let seq = rec.sequence_number.as_ref().map_or("-", |s| s.as_str());
         let _ = writeln!(err, "record {} {seq}: {e}", rec.position);
     }
-    if skipped > 0 { ExitCode::from(1) } else { ExitCode::SUCCESS }
+    if skipped > 0 {
+        ExitCode::from(1)
+    } else {
+        ExitCode::SUCCESS
+    }
 }
 
 fn read_input(path: &PathBuf) -> io::Result<Vec<u8>> {

@@ -26,12 +26,18 @@ impl Backoff {
     /// The longest delay for `attempt` (0 for the first retry).
     pub fn ceiling(&self, attempt: u32) -> Duration {
         let factor = 1u32.checked_shl(attempt.min(31)).unwrap_or(u32::MAX);
-        self.base.checked_mul(factor).map_or(self.cap, |d| d.min(self.cap))
+        self.base
+            .checked_mul(factor)
+            .map_or(self.cap, |d| d.min(self.cap))
     }
 
     /// The delay before retry `attempt`, for `random` drawn uniformly from `[0, 1)` (clamped).
     pub fn delay(&self, attempt: u32, random: f64) -> Duration {
-        let r = if random.is_finite() { random.clamp(0.0, 1.0) } else { 0.0 };
+        let r = if random.is_finite() {
+            random.clamp(0.0, 1.0)
+        } else {
+            0.0
+        };
         self.ceiling(attempt).mul_f64(r)
     }
 }
@@ -39,7 +45,10 @@ impl Backoff {
 impl Default for Backoff {
     /// 50 ms doubling up to 5 s.
     fn default() -> Self {
-        Backoff { base: Duration::from_millis(50), cap: Duration::from_secs(5) }
+        Backoff {
+            base: Duration::from_millis(50),
+            cap: Duration::from_secs(5),
+        }
     }
 }
 
@@ -50,7 +59,10 @@ mod tests {
     #[test]
     fn full_jitter_stays_under_a_capped_exponential() {
         let b = Backoff::new(Duration::from_millis(100), Duration::from_secs(1)).unwrap();
-        assert_eq!(b.delay(0, 0.999_999), Duration::from_millis(100).mul_f64(0.999_999));
+        assert_eq!(
+            b.delay(0, 0.999_999),
+            Duration::from_millis(100).mul_f64(0.999_999)
+        );
         assert_eq!(b.ceiling(3), Duration::from_millis(800));
         assert_eq!(b.ceiling(4), Duration::from_secs(1));
         assert_eq!(b.ceiling(200), Duration::from_secs(1));

@@ -67,7 +67,11 @@ fn write_u64(out: &mut Vec<u8>, mut v: u64) {
 
 /// Splits items of the given encoded sizes into consecutive ranges of at most `max_bytes` and
 /// `max_actions`; an item larger than `max_bytes` goes alone.
-pub(crate) fn chunks(sizes: impl IntoIterator<Item = usize>, max_bytes: usize, max_actions: usize) -> Vec<Range<usize>> {
+pub(crate) fn chunks(
+    sizes: impl IntoIterator<Item = usize>,
+    max_bytes: usize,
+    max_actions: usize,
+) -> Vec<Range<usize>> {
     let mut out = Vec::new();
     let (mut start, mut bytes, mut n) = (0, 0, 0);
     for (i, size) in sizes.into_iter().enumerate() {

@@ -61,7 +61,10 @@ impl RecordOutcome {
 
     /// Whether this is a poison record: retrying cannot help.
     pub fn is_poison(&self) -> bool {
-        matches!(self, RecordOutcome::Rejected { .. } | RecordOutcome::Invalid(_))
+        matches!(
+            self,
+            RecordOutcome::Rejected { .. } | RecordOutcome::Invalid(_)
+        )
     }
 }
 
@@ -113,9 +116,13 @@ impl Checkpoint {
     /// The response to return, or `None` for [`Checkpoint::RetryBatch`] (return an error instead).
     pub fn response(&self) -> Option<BatchResponse> {
         match self {
-            Checkpoint::Complete => Some(BatchResponse { batch_item_failures: Vec::new() }),
+            Checkpoint::Complete => Some(BatchResponse {
+                batch_item_failures: Vec::new(),
+            }),
             Checkpoint::ResumeFrom(seq) => Some(BatchResponse {
-                batch_item_failures: vec![ItemFailure { item_identifier: seq.clone() }],
+                batch_item_failures: vec![ItemFailure {
+                    item_identifier: seq.clone(),
+                }],
             }),
             Checkpoint::RetryBatch { .. } => None,
         }
@@ -133,7 +140,11 @@ pub fn checkpoint(results: &[RecordResult], durable: impl Fn(&RecordResult) -> b
             match anchor {
                 Some(seq) if lowest.is_none_or(|l| seq < l) => lowest = Some(seq),
                 Some(_) => {}
-                None => return Checkpoint::RetryBatch { position: r.position },
+                None => {
+                    return Checkpoint::RetryBatch {
+                        position: r.position,
+                    };
+                }
             }
         }
         if r.sequence_number.is_some() {

@@ -24,7 +24,9 @@ pub enum ReservedNames {
 
 impl Default for ReservedNames {
     fn default() -> Self {
-        ReservedNames::Rename { prefix: "ddb".into() }
+        ReservedNames::Rename {
+            prefix: "ddb".into(),
+        }
     }
 }
 

@@ -88,7 +88,10 @@ impl PathTree {
     }
 
     fn child(&self, key: &Str<'_>) -> Option<&PathTree> {
-        self.children.iter().find(|(n, _)| key.is(n)).map(|(_, t)| t)
+        self.children
+            .iter()
+            .find(|(n, _)| key.is(n))
+            .map(|(_, t)| t)
     }
 }
 
@@ -107,7 +110,9 @@ pub(crate) struct Shape {
 
 impl Shape {
     fn keeps(&self, name: &str) -> bool {
-        self.include.as_ref().is_none_or(|inc| inc.iter().any(|n| n == name))
+        self.include
+            .as_ref()
+            .is_none_or(|inc| inc.iter().any(|n| n == name))
             && !self.exclude.iter().any(|n| n == name)
     }
 }
@@ -123,7 +128,10 @@ pub(crate) fn write_image<'a>(
     names: &mut Vec<Cow<'a, str>>,
 ) -> Result<(), Fault> {
     if r.peek() != Some(b'{') {
-        return fail(RecordErrorKind::Shape, "image must be an object of attributes");
+        return fail(
+            RecordErrorKind::Shape,
+            "image must be an object of attributes",
+        );
     }
     r.begin_object()?;
     names.clear();
@@ -237,7 +245,12 @@ fn write_number(out: &mut Vec<u8>, s: &Str<'_>, as_string: bool) -> Result<(), F
     let text = s.text();
     let n = match number::normalize(&text) {
         Ok(n) => n,
-        Err(e) => return fail(RecordErrorKind::Number, format!("invalid number {text:?}: {e}")),
+        Err(e) => {
+            return fail(
+                RecordErrorKind::Number,
+                format!("invalid number {text:?}: {e}"),
+            );
+        }
     };
     if as_string {
         out.push(b'"');
@@ -304,7 +317,10 @@ fn value(
     strings: Option<&PathTree>,
 ) -> Result<(), Fault> {
     if r.peek() != Some(b'{') {
-        return fail(RecordErrorKind::TypeTag, "expected an AttributeValue object such as {\"S\": \"...\"}");
+        return fail(
+            RecordErrorKind::TypeTag,
+            "expected an AttributeValue object such as {\"S\": \"...\"}",
+        );
     }
     r.begin_object()?;
     let mut first = true;
@@ -316,7 +332,10 @@ fn value(
         }
         None => {
             let Some(tag) = r.next_key(&mut first)? else {
-                return fail(RecordErrorKind::TypeTag, "AttributeValue {} has no type tag");
+                return fail(
+                    RecordErrorKind::TypeTag,
+                    "AttributeValue {} has no type tag",
+                );
             };
             decoded = tag.text();
             &*decoded
@@ -342,7 +361,11 @@ fn value(
         "BOOL" => match r.peek() {
             Some(b't' | b'f') => {
                 let lit = r.literal()?;
-                out.extend_from_slice(if lit == Literal::True { b"true" } else { b"false" });
+                out.extend_from_slice(if lit == Literal::True {
+                    b"true"
+                } else {
+                    b"false"
+                });
             }
             _ => return fail(RecordErrorKind::Value, "BOOL must hold true or false"),
         },
@@ -362,7 +385,9 @@ fn value(
                 let s = expect_string(r, tag).map_err(|f| f.within(format!("[{i}]")))?;
                 match tag {
                     "SS" => write_raw_str(out, &s),
-                    "NS" => write_number(out, &s, as_string).map_err(|f| f.within(format!("[{i}]")))?,
+                    "NS" => {
+                        write_number(out, &s, as_string).map_err(|f| f.within(format!("[{i}]")))?
+                    }
                     _ => write_binary(out, &s).map_err(|f| f.within(format!("[{i}]")))?,
                 }
                 i += 1;
@@ -421,7 +446,10 @@ fn value(
 #[inline]
 fn close(r: &mut Reader<'_>, mut first: bool, (): ()) -> Result<(), Fault> {
     if r.next_key(&mut first)?.is_some() {
-        return fail(RecordErrorKind::TypeTag, "AttributeValue has more than one type tag");
+        return fail(
+            RecordErrorKind::TypeTag,
+            "AttributeValue has more than one type tag",
+        );
     }
     Ok(())
 }
@@ -461,25 +489,37 @@ pub(crate) fn read_keys(r: &mut Reader<'_>, keys: &mut Vec<KeyPart>) -> Result<(
 
 fn key_value(r: &mut Reader<'_>) -> Result<String, Fault> {
     if r.peek() != Some(b'{') {
-        return fail(RecordErrorKind::TypeTag, "expected an AttributeValue object");
+        return fail(
+            RecordErrorKind::TypeTag,
+            "expected an AttributeValue object",
+        );
     }
     r.begin_object()?;
     let mut first = true;
     let Some(tag) = r.next_key(&mut first)? else {
-        return fail(RecordErrorKind::TypeTag, "AttributeValue {} has no type tag");
+        return fail(
+            RecordErrorKind::TypeTag,
+            "AttributeValue {} has no type tag",
+        );
     };
     let tag = tag.text();
     let s = match tag.as_ref() {
         "S" | "N" | "B" => expect_string(r, &tag)?,
         other => {
-            return fail(RecordErrorKind::TypeTag, format!("key attributes are S, N or B, not {other:?}"));
+            return fail(
+                RecordErrorKind::TypeTag,
+                format!("key attributes are S, N or B, not {other:?}"),
+            );
         }
     };
     let text = s.text().into_owned();
     match tag.as_ref() {
         "N" => {
             if let Err(e) = number::normalize(&text) {
-                return fail(RecordErrorKind::Number, format!("invalid number {text:?}: {e}"));
+                return fail(
+                    RecordErrorKind::Number,
+                    format!("invalid number {text:?}: {e}"),
+                );
             }
         }
         "B" => {
@@ -490,7 +530,10 @@ fn key_value(r: &mut Reader<'_>) -> Result<String, Fault> {
         _ => {}
     }
     if r.next_key(&mut first)?.is_some() {
-        return fail(RecordErrorKind::TypeTag, "AttributeValue has more than one type tag");
+        return fail(
+            RecordErrorKind::TypeTag,
+            "AttributeValue has more than one type tag",
+        );
     }
     Ok(text)
 }

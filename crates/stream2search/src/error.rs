@@ -28,7 +28,10 @@ pub enum EventError {
 
 impl From<crate::json::Syntax> for EventError {
     fn from(s: crate::json::Syntax) -> Self {
-        EventError::Syntax { offset: s.pos, what: s.what }
+        EventError::Syntax {
+            offset: s.pos,
+            what: s.what,
+        }
     }
 }
 
@@ -78,7 +81,11 @@ pub struct RecordError {
 
 impl RecordError {
     pub(crate) fn new(kind: RecordErrorKind, message: impl Into<String>) -> Self {
-        RecordError { kind, message: message.into(), path: Vec::new() }
+        RecordError {
+            kind,
+            message: message.into(),
+            path: Vec::new(),
+        }
     }
 
     pub(crate) fn within(mut self, segment: impl Into<String>) -> Self {

@@ -36,7 +36,10 @@ impl SequenceNumber {
 impl Ord for SequenceNumber {
     fn cmp(&self, other: &Self) -> Ordering {
         let (a, b) = (self.significant(), other.significant());
-        a.len().cmp(&b.len()).then_with(|| a.cmp(b)).then_with(|| self.0.cmp(&other.0))
+        a.len()
+            .cmp(&b.len())
+            .then_with(|| a.cmp(b))
+            .then_with(|| self.0.cmp(&other.0))
     }
 }
 
@@ -173,7 +176,11 @@ fn read_ttl_identity(r: &mut Reader<'_>) -> Result<bool, Fault> {
         match (want, r.peek()) {
             (Some(want), Some(b'"')) => {
                 let is = r.string()?.is(want);
-                if key.raw == "type" { service = is } else { dynamodb = is }
+                if key.raw == "type" {
+                    service = is
+                } else {
+                    dynamodb = is
+                }
             }
             _ => r.skip_value()?,
         }
@@ -252,7 +259,9 @@ fn read_seconds(r: &mut Reader<'_>) -> Result<Option<Option<u64>>, Syntax> {
             return Ok(Some(None));
         }
     };
-    Ok(Some(number::floor_u64(&text).map(|v| if v >= MILLIS_FROM { v / 1000 } else { v })))
+    Ok(Some(
+        number::floor_u64(&text).map(|v| if v >= MILLIS_FROM { v / 1000 } else { v }),
+    ))
 }
 
 /// Reads the scalar text of the named top-level attributes of an image; skips the rest.

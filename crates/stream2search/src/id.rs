@@ -51,7 +51,10 @@ pub(crate) fn build(
     match policy {
         LongIdPolicy::Reject => Err(RecordError::new(
             RecordErrorKind::Id,
-            format!("document id is {} bytes, over OpenSearch's {MAX_ID_BYTES}", id.len()),
+            format!(
+                "document id is {} bytes, over OpenSearch's {MAX_ID_BYTES}",
+                id.len()
+            ),
         )),
         LongIdPolicy::Hash => Ok(hashed(&id)),
     }

@@ -24,17 +24,23 @@ impl IndexSpec {
         let mut rest = template;
         while let Some(open) = rest.find(['{', '}']) {
             if rest.as_bytes()[open] == b'}' {
-                return Err(ConfigError(format!("index template {template:?} has an unmatched `}}`")));
+                return Err(ConfigError(format!(
+                    "index template {template:?} has an unmatched `}}`"
+                )));
             }
             let Some(close) = rest[open..].find('}') else {
-                return Err(ConfigError(format!("index template {template:?} has an unmatched `{{`")));
+                return Err(ConfigError(format!(
+                    "index template {template:?} has an unmatched `{{`"
+                )));
             };
             if open > 0 {
                 parts.push(Part::Text(rest[..open].to_owned()));
             }
             let name = &rest[open + 1..open + close];
             if name.is_empty() || name.contains('{') {
-                return Err(ConfigError(format!("index template {template:?} has an empty or nested placeholder")));
+                return Err(ConfigError(format!(
+                    "index template {template:?} has an empty or nested placeholder"
+                )));
             }
             parts.push(Part::Attr(name.to_owned()));
             rest = &rest[open + close + 1..];
@@ -51,7 +57,11 @@ impl IndexSpec {
             .collect();
         if attrs.is_empty() {
             validate(template).map_err(|why| ConfigError(format!("index {template:?}: {why}")))?;
-            return Ok(IndexSpec { parts, prefix: template.to_owned(), attrs });
+            return Ok(IndexSpec {
+                parts,
+                prefix: template.to_owned(),
+                attrs,
+            });
         }
         let prefix = match (prefix, parts.first()) {
             (Some(p), _) => p.to_owned(),
@@ -66,7 +76,11 @@ impl IndexSpec {
             return Err(ConfigError("index_prefix must not be empty".into()));
         }
         validate(&prefix).map_err(|why| ConfigError(format!("index prefix {prefix:?}: {why}")))?;
-        Ok(IndexSpec { parts, prefix, attrs })
+        Ok(IndexSpec {
+            parts,
+            prefix,
+            attrs,
+        })
     }
 
     /// The attributes the template reads, in placeholder order.
@@ -100,7 +114,10 @@ impl IndexSpec {
         if !name.starts_with(&self.prefix) {
             return Err(RecordError::new(
                 RecordErrorKind::Index,
-                format!("index {name:?} does not start with the allowed prefix {:?}", self.prefix),
+                format!(
+                    "index {name:?} does not start with the allowed prefix {:?}",
+                    self.prefix
+                ),
             ));
         }
         validate(&name).map_err(|why| {

@@ -62,7 +62,9 @@ fn plain_run(buf: &[u8], mut pos: usize) -> usize {
     const LO: u64 = 0x0101_0101_0101_0101;
     const HI: u64 = 0x8080_8080_8080_8080;
     while let Some(word) = buf.get(pos..pos + 8) {
-        let w = u64::from_le_bytes([word[0], word[1], word[2], word[3], word[4], word[5], word[6], word[7]]);
+        let w = u64::from_le_bytes([
+            word[0], word[1], word[2], word[3], word[4], word[5], word[6], word[7],
+        ]);
         let quote = w ^ (LO * u64::from(b'"'));
         let backslash = w ^ (LO * u64::from(b'\\'));
         let found = (quote.wrapping_sub(LO) & !quote)
@@ -91,11 +93,18 @@ pub(crate) struct Reader<'a> {
 
 impl<'a> Reader<'a> {
     pub fn new(text: &'a str) -> Self {
-        Reader { text, buf: text.as_bytes(), pos: 0 }
+        Reader {
+            text,
+            buf: text.as_bytes(),
+            pos: 0,
+        }
     }
 
     fn err<T>(&self, what: &'static str) -> Result<T, Syntax> {
-        Err(Syntax { pos: self.pos, what })
+        Err(Syntax {
+            pos: self.pos,
+            what,
+        })
     }
 
     #[inline]
@@ -424,7 +433,11 @@ struct Brackets {
 
 impl Default for Brackets {
     fn default() -> Self {
-        Brackets { len: 0, near: [0; 64], far: Vec::new() }
+        Brackets {
+            len: 0,
+            near: [0; 64],
+            far: Vec::new(),
+        }
     }
 }
 
@@ -497,9 +510,8 @@ pub(crate) fn unescape(raw: &str, out: &mut String) {
 }
 
 fn hex(d: &[u8]) -> u32 {
-    d.iter().fold(0, |v, &c| {
-        v * 16 + char::from(c).to_digit(16).unwrap_or(0)
-    })
+    d.iter()
+        .fold(0, |v, &c| v * 16 + char::from(c).to_digit(16).unwrap_or(0))
 }
 
 /// Appends `s` as a JSON string literal, quotes included.
@@ -537,7 +549,16 @@ mod tests {
 
     #[test]
     fn plain_run_finds_the_first_stop_byte() {
-        for text in ["", "abc", "abcdefgh", "abcdefghijklmnop\"", "é😀\"", "0123456\\", "01234567\u{1}", "\u{7f}\u{80}\u{ff}x\""] {
+        for text in [
+            "",
+            "abc",
+            "abcdefgh",
+            "abcdefghijklmnop\"",
+            "é😀\"",
+            "0123456\\",
+            "01234567\u{1}",
+            "\u{7f}\u{80}\u{ff}x\"",
+        ] {
             let b = text.as_bytes();
             let want = b.iter().position(|&c| STOP[c as usize]).unwrap_or(b.len());
             assert_eq!(plain_run(b, 0), want, "{text:?}");

@@ -78,7 +78,14 @@ fn parse(text: &str) -> Result<Parts<'_>, NumberError> {
     } else {
         return Err(NumberError::Syntax);
     };
-    Ok(Parts { negative, plus, int, frac, exp_text, exp })
+    Ok(Parts {
+        negative,
+        plus,
+        int,
+        frac,
+        exp_text,
+        exp,
+    })
 }
 
 /// Checks `text` against DynamoDB's number rules and returns the JSON number text with exactly
@@ -156,8 +163,7 @@ fn is_plain(b: &[u8]) -> bool {
 pub(crate) fn floor_u64(text: &str) -> Option<u64> {
     let p = parse(text).ok()?;
     let frac = p.frac.unwrap_or("");
-    let negative_nonzero =
-        p.negative && p.int.bytes().chain(frac.bytes()).any(|d| d != b'0');
+    let negative_nonzero = p.negative && p.int.bytes().chain(frac.bytes()).any(|d| d != b'0');
     if negative_nonzero {
         return None;
     }
@@ -186,14 +192,29 @@ mod tests {
 
     #[test]
     fn keeps_valid_json_text_verbatim() {
-        for t in ["0", "-0", "1.500", "1E+2", "12345678901234567890123456789012345678", "-1e-130"] {
+        for t in [
+            "0",
+            "-0",
+            "1.500",
+            "1E+2",
+            "12345678901234567890123456789012345678",
+            "-1e-130",
+        ] {
             assert_eq!(normalize(t).unwrap(), t);
         }
     }
 
     #[test]
     fn rewrites_only_what_json_forbids() {
-        let cases = [("+5", "5"), ("007", "7"), (".5", "0.5"), ("5.", "5"), ("-.5e3", "-0.5e3"), ("00.10", "0.10"), ("+0", "0")];
+        let cases = [
+            ("+5", "5"),
+            ("007", "7"),
+            (".5", "0.5"),
+            ("5.", "5"),
+            ("-.5e3", "-0.5e3"),
+            ("00.10", "0.10"),
+            ("+0", "0"),
+        ];
         for (t, want) in cases {
             assert_eq!(normalize(t).unwrap(), want, "{t}");
         }
@@ -201,15 +222,26 @@ mod tests {
 
     #[test]
     fn enforces_dynamodb_limits() {
-        assert_eq!(normalize("123456789012345678901234567890123456789"), Err(NumberError::Precision));
+        assert_eq!(
+            normalize("123456789012345678901234567890123456789"),
+            Err(NumberError::Precision)
+        );
         assert!(normalize("1234567890123456789012345678901234567800000").is_ok());
-        assert!(normalize("0.000000000000000000000000000000000000000012345678901234567890123456789012345678").is_ok());
+        assert!(
+            normalize(
+                "0.000000000000000000000000000000000000000012345678901234567890123456789012345678"
+            )
+            .is_ok()
+        );
         assert_eq!(normalize("1E-131"), Err(NumberError::Range));
         assert!(normalize("1E-130").is_ok());
         assert!(normalize("9.9999999999999999999999999999999999999E+125").is_ok());
         assert_eq!(normalize("1E+126"), Err(NumberError::Range));
         assert!(normalize("0E+999999").is_ok());
-        for bad in ["", "-", ".", "1e", "1e+", " 1", "1 ", "0x10", "NaN", "Infinity", "1..2", "1e5.5", "--1"] {
+        for bad in [
+            "", "-", ".", "1e", "1e+", " 1", "1 ", "0x10", "NaN", "Infinity", "1..2", "1e5.5",
+            "--1",
+        ] {
             assert_eq!(normalize(bad), Err(NumberError::Syntax), "{bad:?}");
         }
     }

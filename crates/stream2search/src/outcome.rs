@@ -98,9 +98,9 @@ impl From<ItemOutcome> for Final {
             ItemOutcome::AlreadyGone => Final::AlreadyGone,
             ItemOutcome::Stale => Final::Stale,
             ItemOutcome::Rejected { status, reason } => Final::Rejected { status, reason },
-            ItemOutcome::Retryable { status, reason } => {
-                Final::NotDurable { reason: format!("{status}: {reason}") }
-            }
+            ItemOutcome::Retryable { status, reason } => Final::NotDurable {
+                reason: format!("{status}: {reason}"),
+            },
         }
     }
 }
@@ -123,9 +123,17 @@ struct ItemBody {
 fn reason(error: Option<&Value>) -> (String, String) {
     match error {
         Some(Value::Object(e)) => {
-            let kind = e.get("type").and_then(Value::as_str).unwrap_or("").to_owned();
+            let kind = e
+                .get("type")
+                .and_then(Value::as_str)
+                .unwrap_or("")
+                .to_owned();
             let why = e.get("reason").and_then(Value::as_str).unwrap_or("");
-            let text = if why.is_empty() { kind.clone() } else { format!("{kind}: {why}") };
+            let text = if why.is_empty() {
+                kind.clone()
+            } else {
+                format!("{kind}: {why}")
+            };
             (kind, text)
         }
         Some(Value::String(s)) => (String::new(), s.clone()),
@@ -149,20 +157,42 @@ pub fn classify(status: u16, body: &[u8], actions: &[Action]) -> Response {
     match status {
         200..=299 => {}
         413 => return Response::TooLarge,
-        401 | 403 => return Response::Unauthorized { status, reason: whole_reason(body) },
-        429 | 500..=599 => return Response::RetryAll { status, reason: whole_reason(body) },
-        _ => return Response::RejectAll { status, reason: whole_reason(body) },
+        401 | 403 => {
+            return Response::Unauthorized {
+                status,
+                reason: whole_reason(body),
+            };
+        }
+        429 | 500..=599 => {
+            return Response::RetryAll {
+                status,
+                reason: whole_reason(body),
+            };
+        }
+        _ => {
+            return Response::RejectAll {
+                status,
+                reason: whole_reason(body),
+            };
+        }
     }
     let parsed: Body = match serde_json::from_slice(body) {
         Ok(b) => b,
         Err(e) => {
-            return Response::RetryAll { status, reason: format!("unreadable bulk response: {e}") };
+            return Response::RetryAll {
+                status,
+                reason: format!("unreadable bulk response: {e}"),
+            };
         }
     };
     if parsed.items.len() != actions.len() {
         return Response::RetryAll {
             status,
-            reason: format!("bulk response has {} items for {} actions", parsed.items.len(), actions.len()),
+            reason: format!(
+                "bulk response has {} items for {} actions",
+                parsed.items.len(),
+                actions.len()
+            ),
         };
     }
     let mut out = Vec::with_capacity(actions.len());
@@ -170,11 +200,17 @@ pub fn classify(status: u16, body: &[u8], actions: &[Action]) -> Response {
         let Some(body) = item.get(action.as_str()) else {
             return Response::RetryAll {
                 status,
-                reason: format!("bulk response item {i} does not answer a `{}` action", action.as_str()),
+                reason: format!(
+                    "bulk response item {i} does not answer a `{}` action",
+                    action.as_str()
+                ),
             };
         };
         let Ok(body) = ItemBody::deserialize(body) else {
-            return Response::RetryAll { status, reason: format!("bulk response item {i} is unreadable") };
+            return Response::RetryAll {
+                status,
+                reason: format!("bulk response item {i} is unreadable"),
+            };
         };
         out.push(item_outcome(action, &body));
     }
@@ -188,7 +224,8 @@ fn item_outcome(action: Action, item: &ItemBody) -> ItemOutcome {
         (200..=299, Action::Index) => ItemOutcome::Indexed,
         (200..=299, Action::Delete) => ItemOutcome::Deleted,
         (404, Action::Delete)
-            if item.result.as_deref() == Some("not_found") || kind == "index_not_found_exception" =>
+            if item.result.as_deref() == Some("not_found")
+                || kind == "index_not_found_exception" =>
         {
             ItemOutcome::AlreadyGone
         }
@@ -204,8 +241,14 @@ fn item_outcome(action: Action, item: &ItemBody) -> ItemOutcome {
                     | "unavailable_shards_exception"
             ) =>
         {
-            ItemOutcome::Retryable { status, reason: text }
+            ItemOutcome::Retryable {
+                status,
+                reason: text,
+            }
         }
-        _ => ItemOutcome::Rejected { status, reason: text },
+        _ => ItemOutcome::Rejected {
+            status,
+            reason: text,
+        },
     }
 }

@@ -98,17 +98,23 @@ impl Planner {
         }
         if let Some(keys) = &config.id_keys {
             if keys.is_empty() {
-                return Err(ConfigError("id_keys, when set, must name at least one key".into()));
+                return Err(ConfigError(
+                    "id_keys, when set, must name at least one key".into(),
+                ));
             }
         }
         if let Some(field) = &config.indexed_at {
             if field.is_empty() || document::is_reserved(field) {
-                return Err(ConfigError(format!("indexed_at field {field:?} is not a usable name")));
+                return Err(ConfigError(format!(
+                    "indexed_at field {field:?} is not a usable name"
+                )));
             }
         }
         for path in &config.numbers_as_strings {
             if path.split('.').any(str::is_empty) {
-                return Err(ConfigError(format!("number path {path:?} has an empty segment")));
+                return Err(ConfigError(format!(
+                    "number path {path:?} has an empty segment"
+                )));
             }
         }
         let mut captures: Vec<String> = index.attrs().to_vec();
@@ -128,7 +134,12 @@ impl Planner {
             indexed_at: config.indexed_at.clone(),
             captures,
         };
-        Ok(Planner { config, index, shape, routing_slot })
+        Ok(Planner {
+            config,
+            index,
+            shape,
+            routing_slot,
+        })
     }
 
     /// The configuration this planner was built from.
@@ -141,11 +152,14 @@ impl Planner {
     /// only a payload that is not an event at all is an error.
     pub fn plan(&self, event: &[u8], indexed_at: Option<&str>) -> Result<Plan, EventError> {
         let event = event.strip_prefix(b"\xEF\xBB\xBF").unwrap_or(event);
-        let text = std::str::from_utf8(event)
-            .map_err(|e| EventError::Utf8 { offset: e.valid_up_to() })?;
+        let text = std::str::from_utf8(event).map_err(|e| EventError::Utf8 {
+            offset: e.valid_up_to(),
+        })?;
         let mut r = Reader::new(text);
         if r.peek() != Some(b'{') {
-            return Err(EventError::NotAnEvent("expected an object with a `Records` array"));
+            return Err(EventError::NotAnEvent(
+                "expected an object with a `Records` array",
+            ));
         }
         let mut plan = Plan {
             docs: Vec::with_capacity(event.len()),
@@ -175,7 +189,14 @@ impl Planner {
                 let start = r.pos;
                 let mark = plan.docs.len();
                 let mut raw = RawRecord::default();
-                let read = event::read(&mut r, &mut raw, &mut plan.docs, &self.shape, indexed_at, &mut names);
+                let read = event::read(
+                    &mut r,
+                    &mut raw,
+                    &mut plan.docs,
+                    &self.shape,
+                    indexed_at,
+                    &mut names,
+                );
                 let status = match read {
                     Ok(()) => match self.items_for(&mut raw, position) {
                         Ok(items) => {
@@ -210,7 +231,10 @@ impl Planner {
             }
         }
         if !r.at_end() {
-            return Err(EventError::Syntax { offset: r.pos, what: "unexpected text after the event" });
+            return Err(EventError::Syntax {
+                offset: r.pos,
+                what: "unexpected text after the event",
+            });
         }
         if !found {
             return Err(EventError::NotAnEvent("no `Records` member"));
@@ -219,14 +243,25 @@ impl Planner {
         plan.meta.reserve(plan.items.len() * 128);
         for item in &mut plan.items {
             let start = plan.meta.len();
-            bulk::write_action(&mut plan.meta, item.action, &item.index, &item.id, item.version, item.routing.as_deref());
+            bulk::write_action(
+                &mut plan.meta,
+                item.action,
+                &item.index,
+                &item.id,
+                item.version,
+                item.routing.as_deref(),
+            );
             item.meta = start..plan.meta.len();
         }
         Ok(plan)
     }
 
     /// The items one well-formed record makes (none for a skipped TTL delete).
-    fn items_for(&self, raw: &mut RawRecord<'_>, position: usize) -> Result<Vec<Item>, RecordError> {
+    fn items_for(
+        &self,
+        raw: &mut RawRecord<'_>,
+        position: usize,
+    ) -> Result<Vec<Item>, RecordError> {
         let err = |kind, msg: String| Err(RecordError::new(kind, msg));
         if !raw.has_keys {
             return err(RecordErrorKind::Shape, "record has no dynamodb.Keys".into());
@@ -297,7 +332,11 @@ impl Planner {
                         format!(
                             "{} record has no NewImage (stream view type {view}); set the table's \
                              stream view type to NEW_IMAGE or NEW_AND_OLD_IMAGES",
-                            if name == EventName::Insert { "INSERT" } else { "MODIFY" }
+                            if name == EventName::Insert {
+                                "INSERT"
+                            } else {
+                                "MODIFY"
+                            }
                         ),
                     );
                 };
@@ -331,8 +370,14 @@ fn add(slots: &mut Vec<Option<Item>>, by_key: &mut Keys, mut item: Item) {
     (&item.index, &item.id).hash(&mut h);
     let slot = slots.len();
     let earlier = by_key.insert(h.finish(), slot);
-    let same = |old: &Option<Item>| old.as_ref().is_some_and(|o| o.index == item.index && o.id == item.id);
-    if let Some(prev) = earlier.filter(|&old| same(&slots[old])).and_then(|old| slots[old].take()) {
+    let same = |old: &Option<Item>| {
+        old.as_ref()
+            .is_some_and(|o| o.index == item.index && o.id == item.id)
+    };
+    if let Some(prev) = earlier
+        .filter(|&old| same(&slots[old]))
+        .and_then(|old| slots[old].take())
+    {
         let mut records = prev.records;
         records.append(&mut item.records);
         item.records = records;
@@ -359,7 +404,11 @@ impl Plan {
 
     /// Consecutive item ranges within the configured byte and action limits.
     pub fn chunks(&self) -> Vec<Range<usize>> {
-        bulk::chunks((0..self.items.len()).map(|i| self.item_len(i)), self.max_bytes, self.max_actions)
+        bulk::chunks(
+            (0..self.items.len()).map(|i| self.item_len(i)),
+            self.max_bytes,
+            self.max_actions,
+        )
     }
 
     /// Appends the NDJSON for `items` (indices into [`Plan::items`], any subset, any order).
@@ -385,7 +434,9 @@ impl Plan {
         for (i, item) in self.items.iter().enumerate() {
             let outcome = match finals.get(i) {
                 Some(f) => record_outcome(f),
-                None => RecordOutcome::NotDurable { reason: "no outcome reported for its bulk item".into() },
+                None => RecordOutcome::NotDurable {
+                    reason: "no outcome reported for its bulk item".into(),
+                },
             };
             for &p in &item.records {
                 let slot = &mut decided[p];
@@ -429,8 +480,13 @@ fn record_outcome(f: &Final) -> RecordOutcome {
         Final::Deleted => RecordOutcome::Deleted,
         Final::AlreadyGone => RecordOutcome::AlreadyGone,
         Final::Stale => RecordOutcome::Stale,
-        Final::Rejected { status, reason } => RecordOutcome::Rejected { status: *status, reason: reason.clone() },
-        Final::NotDurable { reason } => RecordOutcome::NotDurable { reason: reason.clone() },
+        Final::Rejected { status, reason } => RecordOutcome::Rejected {
+            status: *status,
+            reason: reason.clone(),
+        },
+        Final::NotDurable { reason } => RecordOutcome::NotDurable {
+            reason: reason.clone(),
+        },
     }
 }
 

@@ -1,0 +1,130 @@
+//! `stream2search encode`, run as a user runs it.
+
+use std::io::Write;
+use std::process::{Command, Output, Stdio};
+
+fn sample() -> String {
+    format!(
+        "{}/../../examples/events/products.json",
+        env!("CARGO_MANIFEST_DIR")
+    )
+}
+
+fn encode(args: &[&str], stdin: Option<&[u8]>) -> Output {
+    let mut child = Command::new(env!("CARGO_BIN_EXE_stream2search"))
+        .arg("encode")
+        .args(args)
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    if let Some(input) = stdin {
+        child.stdin.take().unwrap().write_all(input).unwrap();
+    }
+    drop(child.stdin.take());
+    child.wait_with_output().unwrap()
+}
+
+fn text(b: &[u8]) -> &str {
+    std::str::from_utf8(b).unwrap()
+}
+
+const ONE_INSERT: &str = r#"{"Records":[{"eventID":"1","eventName":"INSERT","dynamodb":{"ApproximateCreationDateTime":1700000000,"Keys":{"id":{"S":"a|b"}},"NewImage":{"id":{"S":"a|b"},"n":{"N":"007.50"}},"SequenceNumber":"5"}}]}"#;
+
+#[test]
+fn sample_event_prints_the_exact_bulk_body_and_reports_the_bad_record() {
+    let out = encode(&["--index", "products", &sample()], None);
+    // Written by hand from the event: ids from productId, versions = floor(seconds) * 1e6,
+    // numbers as their decimal text (+19.5 -> 19.5), `_id` renamed, record 3 (1E+999) refused.
+    let want = concat!(
+        r#"{"index":{"_index":"products","_id":"p-100","version":1767225600000000,"version_type":"external_gte"}}"#,
+        "\n",
+        r#"{"productId":"p-100","name":"Titanium water bottle","price":24.90,"stock":12345678901234567890123456789012345678,"inStock":false,"note":"","tags":["outdoor","kitchen"],"sizes":[0.5,1E+0],"thumbnail":"iVBORw0KGgo=","dims":{"h":24,"w":7.5},"history":["created",null],"ddb_id":"legacy-id"}"#,
+        "\n",
+        r#"{"index":{"_index":"products","_id":"p-101","version":1767225601000000,"version_type":"external_gte"}}"#,
+        "\n",
+        r#"{"productId":"p-101","name":"Bamboo cutting board","price":19.5}"#,
+        "\n",
+        r#"{"delete":{"_index":"products","_id":"p-102","version":1767225602000000,"version_type":"external_gte"}}"#,
+        "\n",
+    );
+    assert_eq!(text(&out.stdout), want);
+    let err = text(&out.stderr);
+    assert_eq!(err.lines().count(), 1, "{err}");
+    assert!(
+        err.starts_with("record 3 111000000000000000000000000000000000004: NewImage.price: invalid number \"1E+999\""),
+        "{err}"
+    );
+    assert_eq!(out.status.code(), Some(1));
+}
+
+#[test]
+fn all_records_converting_exits_zero_with_nothing_on_stderr() {
+    let out = encode(&["--index", "t", "-"], Some(ONE_INSERT.as_bytes()));
+    assert_eq!(out.status.code(), Some(0), "{}", text(&out.stderr));
+    assert_eq!(text(&out.stderr), "");
+    assert_eq!(
+        text(&out.stdout),
+        concat!(
+            r#"{"index":{"_index":"t","_id":"a\\|b","version":1700000000000000,"version_type":"external_gte"}}"#,
+            "\n",
+            r#"{"id":"a|b","n":7.50}"#,
+            "\n"
+        )
+    );
+}
+
+#[test]
+fn options_change_versions_and_stamp_documents() {
+    let out = encode(
+        &[
+            "--index",
+            "t",
+            "--no-version",
+            "--indexed-at",
+            "seen",
+            "--now",
+            "2026-01-02T03:04:05Z",
+            "-",
+        ],
+        Some(ONE_INSERT.as_bytes()),
+    );
+    assert_eq!(out.status.code(), Some(0));
+    let lines: Vec<serde_json::Value> = text(&out.stdout)
+        .lines()
+        .map(|l| serde_json::from_str(l).unwrap())
+        .collect();
+    assert_eq!(
+        lines[0],
+        serde_json::json!({"index": {"_index": "t", "_id": "a\\|b"}})
+    );
+    assert_eq!(lines[1]["seen"], "2026-01-02T03:04:05Z");
+}
+
+#[test]
+fn payload_that_is_not_an_event_exits_two() {
+    for input in [&b"[1,2]"[..], b"{\"Records\":[", b"not json", b"{}"] {
+        let out = encode(&["-"], Some(input));
+        assert_eq!(out.status.code(), Some(2), "{:?}", text(input));
+        assert!(
+            text(&out.stderr).starts_with("stream2search: "),
+            "{}",
+            text(&out.stderr)
+        );
+        assert_eq!(out.stdout, b"");
+    }
+}
+
+#[test]
+fn usage_errors_exit_two() {
+    let missing = encode(&["/nonexistent/event.json"], None);
+    assert_eq!(missing.status.code(), Some(2));
+    let bad_index = encode(&["--index", "Bad Index", &sample()], None);
+    assert_eq!(bad_index.status.code(), Some(2));
+    assert!(
+        text(&bad_index.stderr).contains("invalid configuration"),
+        "{}",
+        text(&bad_index.stderr)
+    );
+}
