@@ -100,15 +100,6 @@ impl OpenSearch {
         &self.version
     }
 
-    /// The major version, e.g. 2.
-    pub fn major_version(&self) -> u32 {
-        self.version
-            .split('.')
-            .next()
-            .and_then(|m| m.parse().ok())
-            .unwrap_or(0)
-    }
-
     /// A new uniquely named index (not yet created: the first write creates it, or call
     /// [`TestIndex::create`]), deleted when the returned guard is dropped.
     pub fn index(&self, purpose: &str) -> TestIndex {

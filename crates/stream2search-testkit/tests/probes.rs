@@ -382,8 +382,8 @@ const REJECTED_METADATA_NAMES: [&str; 12] = [
 ];
 
 /// Every `_` name that a metadata mapper of OpenSearch (or of Elasticsearch, old or new) uses,
-/// and a few more; `_primary_term` has a probe of its own (it breaks the index).
-const CANDIDATE_NAMES: [&str; 31] = [
+/// and a few more; [`POISON_NAMES`] have a probe of their own (they break the index).
+const CANDIDATE_NAMES: [&str; 30] = [
     "_id",
     "_index",
     "_source",
@@ -407,7 +407,6 @@ const CANDIDATE_NAMES: [&str; 31] = [
     "_timestamp",
     "_ttl",
     "_recovery_source",
-    "_tombstone",
     "_soft_deletes",
     "_doc",
     "_score",
@@ -477,8 +476,9 @@ fn metadata_field_names_inside_a_document_are_rejected_per_item() {
              each with item 400 mapper_parsing_exception (caused_by: \"Field [<name>] is a \
              metadata field and cannot be added inside a document\"): {}. Accepted (201) as \
              ordinary fields: every other name here, including _type, _size, _tier, _meta, \
-             _all, _uid, _parent. Not in this request: _primary_term, which is accepted and \
-             then breaks the index (see metadata_field_primary_term). A metadata name below the \
+             _all, _uid, _parent. Not in this request: _primary_term, _tombstone and \
+             __soft_deletes, which are accepted and then break the index (see \
+             metadata_field_poison). A metadata name below the \
              top level ({{\"o\":{{\"_id\":\"x\"}}}}) is fine; a dotted top-level name starting \
              with one (\"_id.x\") is rejected too.",
             REJECTED_METADATA_NAMES.join(" ")
@@ -487,30 +487,55 @@ fn metadata_field_names_inside_a_document_are_rejected_per_item() {
     );
 }
 
+/// Field names of the engine's own Lucene fields, which no metadata mapper guards: a document
+/// carrying one at the top level is accepted, and then every write to its index fails.
+const POISON_NAMES: [&str; 3] = ["_primary_term", "_tombstone", "__soft_deletes"];
+
 #[test]
-fn a_primary_term_field_is_accepted_and_then_breaks_every_write_to_the_index() {
+fn lucene_field_names_are_accepted_and_then_break_every_write_to_the_index() {
     let Some(os) = OpenSearch::from_env() else {
         return;
     };
-    let index = os.index("primary-term");
-    let first = Bulk::default().index(index.name(), "a", Some(VERSION), r#"{"_primary_term":"x"}"#);
-    assert_eq!(items(&first, &first.send(&os)), [ok(201)]);
-    let bulk = Bulk::default()
-        .index(index.name(), "b", Some(VERSION), r#"{"a":1}"#)
-        .delete(index.name(), "a", Some(NEWER));
+    let indices: Vec<TestIndex> = POISON_NAMES.iter().map(|name| os.index(name)).collect();
+    let mut first = Bulk::default();
+    for (index, name) in indices.iter().zip(POISON_NAMES) {
+        first = first.index(
+            index.name(),
+            "a",
+            Some(VERSION),
+            &format!(r#"{{"{name}":"x"}}"#),
+        );
+    }
+    assert_eq!(items(&first, &first.send(&os)), [ok(201), ok(201), ok(201)]);
+    for index in &indices {
+        index.refresh(); // on 3.8 _primary_term breaks the index once its segment is refreshed
+    }
+    let mut bulk = Bulk::default();
+    for index in &indices {
+        bulk = bulk
+            .index(index.name(), "b", Some(VERSION), r#"{"a":1}"#)
+            .delete(index.name(), "missing", Some(VERSION));
+    }
     let response = bulk.send(&os);
 
     let broken = err(400, "illegal_argument_exception");
-    assert_eq!(items(&bulk, &response), [broken.clone(), broken]);
+    assert_eq!(items(&bulk, &response), vec![broken; 6]);
     bulk.record(
         &os,
-        "metadata_field_primary_term",
-        "A document {\"_primary_term\":\"x\"} into a new index is accepted (201; dynamic mapping \
-         adds a text field named _primary_term, which clashes with the engine's own \
-         _primary_term Lucene field). From then on the shard fails on every write and every \
-         item, of any document and any action, gets 400 illegal_argument_exception \"cannot \
-         change field \\\"_primary_term\\\" ...\", as this request shows: an ordinary index and a \
-         delete. The core must never send a top-level _primary_term.",
+        "metadata_field_poison",
+        &format!(
+            "First, one document per index with a single top-level field named {}, one name \
+             per index: each is accepted (201; dynamic mapping adds an ordinary field under a \
+             name the engine uses for its own Lucene field). Then this request: an ordinary \
+             index and a delete of a missing id for each of those indices, sent after a refresh. \
+             Every item gets 400 illegal_argument_exception (\"Inconsistency of field data \
+             structures across documents for field [...]\" or \"cannot change field ...\"): \
+             the shard fails on every write from now on, and deleting the index is the only way \
+             out. (On 3.8, writes to a _primary_term index still succeed until its first \
+             segment is refreshed, about a second later by default; on 2.19 they fail at once.) \
+             The core must never send these names at the top level of a document.",
+            POISON_NAMES.join(", ")
+        ),
         &response,
     );
 }
