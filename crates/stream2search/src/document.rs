@@ -7,7 +7,7 @@
 use std::borrow::Cow;
 
 use crate::error::{RecordError, RecordErrorKind};
-use crate::json::{self, Literal, Reader, Str, Syntax};
+use crate::json::{self, Literal, Reader, Scalar, Str, Syntax};
 use crate::number;
 
 /// Deepest nesting of M and L values DynamoDB stores.
@@ -16,7 +16,7 @@ pub const MAX_DEPTH: usize = 32;
 /// Top-level field names OpenSearch refuses inside a document, as the real server showed them
 /// (`tests/fixtures/opensearch/metadata_field*.json`): each is rejected with
 /// `mapper_parsing_exception`, except `_primary_term`, which is accepted and then breaks every
-/// later write to the shard. A dotted name whose first segment is one of these (`_id.x`) is
+/// later write to the shard, as do `_tombstone` and `__soft_deletes`. A dotted name whose first segment is one of these (`_id.x`) is
 /// refused too. `_type` is an ordinary field name.
 pub const RESERVED_NAMES: &[&str] = &[
     "_data_stream_timestamp",
@@ -31,7 +31,9 @@ pub const RESERVED_NAMES: &[&str] = &[
     "_routing",
     "_seq_no",
     "_source",
+    "_tombstone",
     "_version",
+    "__soft_deletes",
 ];
 
 /// Why walking stopped: the input is not JSON (the whole event is lost), or one record is bad.
@@ -140,15 +142,13 @@ pub(crate) fn write_image<'a>(
     let mut renamed = false;
     while let Some(key) = r.next_key(&mut first)? {
         let name = key.text();
-        let capture = shape.captures.iter().position(|c| *c == *name);
+        if let Some(slot) = shape.captures.iter().position(|c| *c == *name) {
+            // The value's text as keys give it (S decoded, N and B literal), so that an index
+            // or routing made from a new image, an old image or the keys always agree.
+            captured[slot] = key_value(&mut r.fork()).ok();
+        }
         if !shape.keeps(&name) {
-            if let Some(slot) = capture {
-                let mut scratch = Vec::new();
-                value(r, &mut scratch, 1, None).map_err(|f| f.within(name.as_ref()))?;
-                captured[slot] = scalar_text(&scratch);
-            } else {
-                r.skip_value()?;
-            }
+            r.skip_value()?;
             continue;
         }
         if !names.is_empty() {
@@ -169,16 +169,12 @@ pub(crate) fn write_image<'a>(
             out.push(b'"');
         }
         out.push(b':');
-        let start = out.len();
         let strings = shape.strings.as_ref().and_then(|t| t.child(&key));
         value(r, out, 1, strings).map_err(|f| f.within(name.as_ref()))?;
-        if let Some(slot) = capture {
-            captured[slot] = scalar_text(&out[start..]);
-        }
         names.push(name);
     }
     if renamed {
-        check_renames(shape, names)?;
+        check_renames(shape, names, indexed_at.is_some())?;
     }
     if let (Some(field), Some(at)) = (&shape.indexed_at, indexed_at) {
         if names.iter().any(|n| n == field) {
@@ -198,27 +194,22 @@ pub(crate) fn write_image<'a>(
     Ok(())
 }
 
-fn check_renames(shape: &Shape, names: &[Cow<'_, str>]) -> Result<(), Fault> {
+/// A renamed attribute must not land on another attribute's name, nor on the indexed-at field.
+fn check_renames(shape: &Shape, names: &[Cow<'_, str>], stamping: bool) -> Result<(), Fault> {
     let prefix = shape.reserved_prefix.as_deref().unwrap_or("");
+    let stamp = shape.indexed_at.as_deref().filter(|_| stamping);
     for n in names.iter().filter(|n| is_reserved(n)) {
         let new = format!("{prefix}{n}");
-        if names.iter().any(|m| *m == new) {
+        if names.iter().any(|m| *m == new) || stamp == Some(new.as_str()) {
             return fail(
                 RecordErrorKind::ReservedName,
-                format!("attribute `{n}` would be renamed `{new}`, which the item also has"),
+                format!(
+                    "attribute `{n}` would be renamed `{new}`, a name the document already has"
+                ),
             );
         }
     }
     Ok(())
-}
-
-/// The text of a written scalar: a string's decoded content or a number's literal.
-fn scalar_text(written: &[u8]) -> Option<String> {
-    match written.first()? {
-        b'"' => serde_json::from_slice::<String>(written).ok(),
-        b'-' | b'0'..=b'9' => std::str::from_utf8(written).ok().map(str::to_owned),
-        _ => None,
-    }
 }
 
 fn expect_string<'a>(r: &mut Reader<'a>, tag: &str) -> Result<Str<'a>, Fault> {
@@ -316,6 +307,23 @@ fn value(
     depth: usize,
     strings: Option<&PathTree>,
 ) -> Result<(), Fault> {
+    let as_string = strings.is_some_and(|t| t.here);
+    match r.compact_scalar() {
+        Some(Scalar::S(s)) => {
+            write_raw_str(out, &s);
+            return Ok(());
+        }
+        Some(Scalar::N(s)) => return write_number(out, &s, as_string),
+        Some(Scalar::Bool(b)) => {
+            out.extend_from_slice(if b { b"true" } else { b"false" });
+            return Ok(());
+        }
+        Some(Scalar::Null) => {
+            out.extend_from_slice(b"null");
+            return Ok(());
+        }
+        None => {}
+    }
     if r.peek() != Some(b'{') {
         return fail(
             RecordErrorKind::TypeTag,
@@ -341,7 +349,6 @@ fn value(
             &*decoded
         }
     };
-    let as_string = strings.is_some_and(|t| t.here);
     // The scalar tags first, by length and byte: no string comparison on the hot path.
     match tag.as_bytes() {
         [b'S'] => {

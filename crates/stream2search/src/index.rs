@@ -144,9 +144,6 @@ pub fn validate(name: &str) -> Result<(), &'static str> {
     if name.contains(['\\', '/', '*', '?', '"', '<', '>', '|', ' ', ',', '#', ':']) {
         return Err("index name contains a character OpenSearch forbids");
     }
-    if name.chars().any(|c| c.is_control()) {
-        return Err("index name contains a control character");
-    }
     if name.to_lowercase() != name {
         return Err("index name must be lower case");
     }

@@ -100,6 +100,15 @@ impl<'a> Reader<'a> {
         }
     }
 
+    /// A second reader at the same place, for a look ahead that leaves this one where it is.
+    pub fn fork(&self) -> Reader<'a> {
+        Reader {
+            text: self.text,
+            buf: self.buf,
+            pos: self.pos,
+        }
+    }
+
     fn err<T>(&self, what: &'static str) -> Result<T, Syntax> {
         Err(Syntax {
             pos: self.pos,
@@ -185,6 +194,49 @@ impl<'a> Reader<'a> {
         let tag = &self.text[self.pos + 1..self.pos + 1 + len];
         self.pos += len + 3;
         Some(tag)
+    }
+
+    /// A whole scalar AttributeValue written compactly — `{"S":"..."}`, `{"N":"..."}`,
+    /// `{"BOOL":true}`, `{"BOOL":false}`, `{"NULL":true}` — consumed in one step. `None` leaves
+    /// the reader where it was, for the general path.
+    #[inline]
+    pub fn compact_scalar(&mut self) -> Option<Scalar<'a>> {
+        self.ws();
+        let b = self.buf.get(self.pos..)?;
+        if b.len() < 6 || b[0] != b'{' || b[1] != b'"' {
+            return None;
+        }
+        match (b[2], b[3], b[4], b[5]) {
+            (tag @ (b'S' | b'N'), b'"', b':', b'"') => {
+                let save = self.pos;
+                self.pos += 6;
+                if let Ok(s) = self.string_body() {
+                    if self.buf.get(self.pos) == Some(&b'}') {
+                        self.pos += 1;
+                        return Some(if tag == b'S' {
+                            Scalar::S(s)
+                        } else {
+                            Scalar::N(s)
+                        });
+                    }
+                }
+                self.pos = save;
+                None
+            }
+            (b'B', b'O', b'O', b'L') if b.starts_with(b"{\"BOOL\":true}") => {
+                self.pos += 13;
+                Some(Scalar::Bool(true))
+            }
+            (b'B', b'O', b'O', b'L') if b.starts_with(b"{\"BOOL\":false}") => {
+                self.pos += 14;
+                Some(Scalar::Bool(false))
+            }
+            (b'N', b'U', b'L', b'L') if b.starts_with(b"{\"NULL\":true}") => {
+                self.pos += 13;
+                Some(Scalar::Null)
+            }
+            _ => None,
+        }
     }
 
     /// Consumes `[`.
@@ -461,6 +513,14 @@ impl Brackets {
         }
         self.len = self.len.saturating_sub(1);
     }
+}
+
+/// A scalar AttributeValue read by [`Reader::compact_scalar`].
+pub(crate) enum Scalar<'a> {
+    S(Str<'a>),
+    N(Str<'a>),
+    Bool(bool),
+    Null,
 }
 
 /// A JSON literal.
