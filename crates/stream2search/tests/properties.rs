@@ -641,7 +641,7 @@ fn options() -> impl Strategy<Value = (Options, Option<&'static str>)> {
         any::<bool>(),
         any::<bool>(),
         any::<bool>(),
-        0u8..4,
+        0u8..6,
     )
         .prop_map(
             |(versioning, ttl_skip, reject_reserved, indexed_at, extra)| {
@@ -661,6 +661,13 @@ fn options() -> impl Strategy<Value = (Options, Option<&'static str>)> {
                 }
                 if extra == 3 {
                     o.numbers_as_strings = vec!["a".into(), "b".into()];
+                }
+                if extra == 4 {
+                    o.routing = Some("pk".into());
+                }
+                if extra == 5 {
+                    // Random key text as an index name: mostly refused, never steered.
+                    o.index = "t-{sk}".into();
                 }
                 let ts = if indexed_at {
                     o.indexed_at = Some("indexed_at".into());

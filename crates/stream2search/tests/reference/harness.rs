@@ -5,7 +5,7 @@
 
 use super::json::{self, Json};
 use super::number::{self, Decimal};
-use super::{Expect, Expected, Id, Item, Kind, MAX_ID_BYTES, Options, Status};
+use super::{Expect, Expected, Id, IndexCheck, Item, Kind, MAX_ID_BYTES, Options, Status};
 use stream2search::{
     Action, Config, LongIdPolicy, Plan, Planner, RecordStatus, ReservedNames, TtlPolicy,
 };
@@ -177,12 +177,7 @@ pub fn match_items(exp: &Expected, plan: &Plan) -> Result<Vec<usize>, String> {
         if kind != want.kind {
             return Err(format!("item {n}: {kind:?}, expected {:?}", want.kind));
         }
-        if item.index != want.index {
-            return Err(format!(
-                "item {n}: index {:?}, expected {:?}",
-                item.index, want.index
-            ));
-        }
+        check_index(&item.index, want).map_err(|e| format!("item {n}: {e}"))?;
         check_id(&item.id, &want.id).map_err(|e| format!("item {n}: {e}"))?;
         if item.version != want.version {
             return Err(format!(
@@ -213,6 +208,20 @@ pub fn match_items(exp: &Expected, plan: &Plan) -> Result<Vec<usize>, String> {
         ));
     }
     Ok(order)
+}
+
+/// The index is the expected one, or for a name built from a number, a valid name under the
+/// prefix.
+pub fn check_index(got: &str, want: &Item) -> Result<(), String> {
+    match &want.index_check {
+        IndexCheck::Exact if got == want.index => Ok(()),
+        IndexCheck::ValidUnder(prefix)
+            if got.starts_with(prefix.as_str()) && super::is_valid_index_name(got) =>
+        {
+            Ok(())
+        }
+        _ => Err(format!("index {got:?}, expected {:?}", want.index)),
+    }
 }
 
 /// An `_id` is as expected: exactly, or for a long one, a deterministic replacement.
@@ -314,13 +323,10 @@ pub fn check_action_line(line: &Json, want: &Item) -> Result<(), String> {
         return Err(format!("members {got_keys:?}, expected {want_keys:?}"));
     }
     let get = |k: &str| &meta.iter().find(|(n, _)| n == k).unwrap().1;
-    if get("_index").as_str() != Some(want.index.as_str()) {
-        return Err(format!(
-            "_index {:?}, expected {:?}",
-            get("_index"),
-            want.index
-        ));
-    }
+    check_index(
+        get("_index").as_str().ok_or("_index is not a string")?,
+        want,
+    )?;
     check_id(get("_id").as_str().ok_or("_id is not a string")?, &want.id)?;
     if let Some(v) = want.version {
         let got = match get("version") {

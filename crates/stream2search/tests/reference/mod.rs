@@ -9,12 +9,19 @@
 //! - Nesting: a value may be inside at most 32 M/L containers (a top-level `{"M":{}}` is one).
 //! - `numbers_as_strings` paths are dotted map paths from the top-level attribute; list elements
 //!   and set members share their container's path.
+//! - Routing and index template values may be S, N or B, written as in an id part (the crate
+//!   accepts B for both; the issue names no type). Template values are lower-cased.
 //! - Index templates and routing read the attribute from `Keys` first, then from the image the
-//!   action uses (NewImage for index, OldImage for delete). Template values are lower-cased.
+//!   action uses (NewImage for index, OldImage for delete).
 //! - Items are listed in the order of their first record; the checker accepts first- or
 //!   last-record order (both send the same final state).
 //! - Sets are arrays in input order, duplicates kept (DynamoDB would refuse them; we do not drop
 //!   data).
+//! - The id is built before the TTL-skip check, so a record without its id keys is invalid even
+//!   when it would be skipped (the crate does the same).
+//! - An index name filled from an N value is only checked to be valid under the prefix (literal
+//!   text as in ids, or rewritten as in documents: the issue does not say).
+//! - Reserved names: see [`RESERVED_NAMES`]; a dotted name under one (`_id.x`) is renamed too.
 
 #![allow(dead_code)] // each test file uses a different part
 
@@ -28,9 +35,9 @@ use number::Decimal;
 /// Top-level document fields that OpenSearch reserves for metadata and refuses inside a document.
 /// Kept in one place so it can follow what the real server does: this is the list recorded from
 /// OpenSearch 2.19.1 in `tests/fixtures/opensearch/metadata_field.json` (rejected with "is a
-/// metadata field") plus `_primary_term` (accepted, then every later write to the index fails:
-/// `metadata_field_primary_term.json`). `_type` is accepted there as an ordinary field, so it is
-/// not renamed.
+/// metadata field") plus the names that are accepted once and then make every later write to the
+/// index fail (`metadata_field_poison.json`: `_primary_term`, `_tombstone`, `__soft_deletes`).
+/// `_type` is accepted there as an ordinary field, so it is not renamed.
 pub const RESERVED_NAMES: &[&str] = &[
     "_data_stream_timestamp",
     "_doc_count",
@@ -45,6 +52,8 @@ pub const RESERVED_NAMES: &[&str] = &[
     "_seq_no",
     "_source",
     "_version",
+    "_tombstone",
+    "__soft_deletes",
 ];
 
 /// Is this top-level name one OpenSearch refuses? The server also refuses a dotted name whose first
@@ -165,10 +174,20 @@ impl Id {
     }
 }
 
+/// How exactly the index name is known. A template filled from an N attribute is only known to
+/// be a valid name under the prefix: the issue does not say whether N text goes in literally (as
+/// in ids) or rewritten for JSON (as in documents).
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum IndexCheck {
+    Exact,
+    ValidUnder(String),
+}
+
 #[derive(Clone, Debug)]
 pub struct Item {
     pub kind: Kind,
     pub index: String,
+    pub index_check: IndexCheck,
     pub id: Id,
     pub version: Option<u64>,
     pub routing: Option<String>,
@@ -195,6 +214,7 @@ pub struct Expected {
 struct Action {
     kind: Kind,
     index: String,
+    index_check: IndexCheck,
     id: Id,
     version: Option<u64>,
     routing: Option<String>,
@@ -229,6 +249,7 @@ pub fn expect(event: &[u8], opts: &Options, indexed_at: Option<&str>) -> Result<
                 match same {
                     Some(item) => {
                         item.kind = action.kind;
+                        item.index_check = action.index_check;
                         item.id = action.id;
                         item.version = action.version;
                         item.routing = action.routing;
@@ -238,6 +259,7 @@ pub fn expect(event: &[u8], opts: &Options, indexed_at: Option<&str>) -> Result<
                     None => items.push(Item {
                         kind: action.kind,
                         index: action.index,
+                        index_check: action.index_check,
                         id: action.id,
                         version: action.version,
                         routing: action.routing,
@@ -311,14 +333,17 @@ fn record(rec: &Json, opts: &Options, indexed_at: Option<&str>) -> Result<Option
         }
     };
 
-    let index = index_name(keys, image, opts)?;
+    let (index, index_check) = index_name(keys, image, opts)?;
     let routing = match &opts.routing {
         None => None,
-        Some(attr) => Some(scalar_text(lookup(attr, keys, image)?, attr)?),
+        // Like an id part: S as is, N as its text, B as its base64 (the crate accepts B too;
+        // the issue names no type).
+        Some(attr) => Some(key_text(lookup(attr, keys, image)?)?),
     };
     Ok(Some(Action {
         kind,
         index,
+        index_check,
         id,
         version,
         routing,
@@ -536,33 +561,27 @@ fn lookup<'a>(
         .ok_or_else(|| format!("attribute {name} is missing"))
 }
 
-/// S or N value as text (index names, routing).
-fn scalar_text(av: &Json, name: &str) -> Result<String, String> {
-    match av.as_object() {
-        Some([(tag, Json::String(s))]) if tag == "S" => Ok(s.clone()),
-        Some([(tag, Json::String(s))]) if tag == "N" && number::is_valid_n(s) => Ok(s.clone()),
-        _ => Err(format!("attribute {name} is not S or N")),
-    }
-}
-
 /// The index: fixed, or a template whose `{attr}` placeholders are filled from the record and
 /// whose result must be a valid OpenSearch index name under the allowed prefix.
 fn index_name(
     keys: &[(String, Json)],
     image: Option<&[(String, Json)]>,
     opts: &Options,
-) -> Result<String, String> {
+) -> Result<(String, IndexCheck), String> {
     let template = &opts.index;
     let Some(first) = template.find('{') else {
-        return Ok(template.clone());
+        return Ok((template.clone(), IndexCheck::Exact));
     };
+    let mut from_number = false;
     let mut name = String::new();
     let mut rest = template.as_str();
     while let Some(open) = rest.find('{') {
         name.push_str(&rest[..open]);
         let close = rest[open..].find('}').ok_or("unclosed placeholder")? + open;
         let attr = &rest[open + 1..close];
-        name.push_str(&scalar_text(lookup(attr, keys, image)?, attr)?.to_lowercase());
+        let value = lookup(attr, keys, image)?;
+        from_number |= value.get("N").is_some();
+        name.push_str(&key_text(value)?.to_lowercase());
         rest = &rest[close + 1..];
     }
     name.push_str(rest);
@@ -576,7 +595,12 @@ fn index_name(
     if !is_valid_index_name(&name) {
         return Err(format!("invalid index name {name:?}"));
     }
-    Ok(name)
+    let check = if from_number {
+        IndexCheck::ValidUnder(prefix)
+    } else {
+        IndexCheck::Exact
+    };
+    Ok((name, check))
 }
 
 /// OpenSearch's index name rules.
