@@ -2759,3 +2759,77 @@ fn number_paths_reach_through_lists_of_maps() {
     );
     harness::check_event(&event(&[r]), &o, None).unwrap();
 }
+
+#[test]
+fn timestamps_from_1e11_on_are_milliseconds() {
+    for (ts, want) in [
+        ("99999999999", 99_999_999_999_000_000u64),
+        ("99999999999.999", 99_999_999_999_000_000),
+        ("100000000000", 100_000_000_000_000),
+        ("1E11", 100_000_000_000_000),
+        ("100000000999.5", 100_000_000_000_000),
+    ] {
+        let p = plan(&[Rec::insert("k").at(ts)]);
+        assert_eq!(p.items()[0].version, Some(want), "{ts}");
+    }
+}
+
+#[test]
+fn exclude_does_not_change_the_id() {
+    let o = Options {
+        exclude: vec!["pk".into()],
+        ..opts()
+    };
+    let p = plan_with(&o, &[Rec::insert("k").attr("v", &s("x"))]);
+    assert_eq!(p.items()[0].id, "k");
+    assert_doc(&doc_of(&p, 0), r#"{"v":"x"}"#);
+}
+
+#[test]
+fn indexed_at_without_a_timestamp_adds_nothing_and_never_panics() {
+    let o = Options {
+        indexed_at: Some("indexed_at".into()),
+        ..opts()
+    };
+    let p = harness::planner(&o)
+        .plan(&event(&[Rec::insert("k")]), None)
+        .unwrap();
+    if is_planned(&p, 0) {
+        assert!(
+            doc_of(&p, 0)
+                .get("indexed_at")
+                .is_none_or(|v| !matches!(v, Json::String(s) if s.is_empty()))
+        );
+    }
+    // A timestamp that needs escaping is written as a JSON string.
+    let p = harness::planner(&o)
+        .plan(&event(&[Rec::insert("k")]), Some("a\"b\\c\n"))
+        .unwrap();
+    assert_eq!(
+        field(&doc_of(&p, 0), "indexed_at"),
+        &Json::String("a\"b\\c\n".into())
+    );
+}
+
+#[test]
+fn gzip_request_fixture_is_indexed_and_already_gone() {
+    assert_eq!(
+        items("gzip_request"),
+        [ItemOutcome::Indexed, ItemOutcome::AlreadyGone]
+    );
+}
+
+#[test]
+fn items_under_an_operator_write_block_are_retried_not_dead_lettered() {
+    // Not a rule of the issue; the safe reading: a block someone set (403 cluster_block_exception
+    // inside a 200) says nothing wrong about the record, so it must not become a poison record.
+    let got = items("write_blocked");
+    assert_eq!(got.len(), 3);
+    for o in &got[..2] {
+        assert!(
+            matches!(o, ItemOutcome::Retryable { status: 403, .. }),
+            "{o:?}"
+        );
+    }
+    assert_eq!(got[2], ItemOutcome::Indexed);
+}
