@@ -145,7 +145,7 @@ pub(crate) fn write_image<'a>(
         if let Some(slot) = shape.captures.iter().position(|c| *c == *name) {
             // The value's text as keys give it (S decoded, N and B literal), so that an index
             // or routing made from a new image, an old image or the keys always agree.
-            captured[slot] = key_value(&mut r.fork()).ok();
+            captured[slot] = key_value(&mut r.fork()).ok().map(Cow::into_owned);
         }
         if !shape.keeps(&name) {
             r.skip_value()?;
@@ -473,13 +473,13 @@ fn too_deep(depth: usize) -> Result<(), Fault> {
 
 /// One key attribute, as text for the document id.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub(crate) struct KeyPart {
-    pub name: String,
-    pub text: String,
+pub(crate) struct KeyPart<'a> {
+    pub name: Cow<'a, str>,
+    pub text: Cow<'a, str>,
 }
 
 /// Reads the `Keys` map: S, N or B values only.
-pub(crate) fn read_keys(r: &mut Reader<'_>, keys: &mut Vec<KeyPart>) -> Result<(), Fault> {
+pub(crate) fn read_keys<'a>(r: &mut Reader<'a>, keys: &mut Vec<KeyPart<'a>>) -> Result<(), Fault> {
     if r.peek() != Some(b'{') {
         return fail(RecordErrorKind::Shape, "Keys must be an object");
     }
@@ -487,14 +487,14 @@ pub(crate) fn read_keys(r: &mut Reader<'_>, keys: &mut Vec<KeyPart>) -> Result<(
     keys.clear();
     let mut first = true;
     while let Some(name) = r.next_key(&mut first)? {
-        let name = name.text().into_owned();
+        let name = name.text();
         let text = key_value(r).map_err(|f| f.within(format!("Keys.{name}")))?;
         keys.push(KeyPart { name, text });
     }
     Ok(())
 }
 
-fn key_value(r: &mut Reader<'_>) -> Result<String, Fault> {
+fn key_value<'a>(r: &mut Reader<'a>) -> Result<Cow<'a, str>, Fault> {
     if r.peek() != Some(b'{') {
         return fail(
             RecordErrorKind::TypeTag,
@@ -519,7 +519,7 @@ fn key_value(r: &mut Reader<'_>) -> Result<String, Fault> {
             );
         }
     };
-    let text = s.text().into_owned();
+    let text = s.text();
     match tag.as_ref() {
         "N" => {
             if let Err(e) = number::normalize(&text) {

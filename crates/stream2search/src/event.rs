@@ -94,7 +94,7 @@ pub(crate) struct RawRecord<'a> {
     pub view_type: Option<Cow<'a, str>>,
     /// `ApproximateCreationDateTime` in whole seconds: `Some(None)` when present but unusable.
     pub seconds: Option<Option<u64>>,
-    pub keys: Vec<KeyPart>,
+    pub keys: Vec<KeyPart<'a>>,
     pub has_keys: bool,
     /// Where `NewImage`'s document lies in the document buffer.
     pub doc: Option<Range<usize>>,
@@ -221,6 +221,7 @@ fn read_dynamodb<'a>(
                 capture(r, &shape.captures, &mut captured).map_err(|f| within(f, "OldImage"))?;
                 rec.old_captures = Some(captured);
             }
+            "OldImage" => r.skip_image()?,
             "SequenceNumber" => {
                 let text = expect_str(r, "SequenceNumber")?;
                 rec.sequence_number = SequenceNumber::parse(&text);

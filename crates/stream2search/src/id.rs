@@ -15,7 +15,7 @@ pub const MAX_ID_BYTES: usize = 512;
 
 /// Builds the id from `keys`, in `order` when given, else by attribute name.
 pub(crate) fn build(
-    keys: &mut [KeyPart],
+    keys: &mut [KeyPart<'_>],
     order: Option<&[String]>,
     policy: LongIdPolicy,
 ) -> Result<String, RecordError> {

@@ -415,6 +415,21 @@ impl<'a> Reader<'a> {
         Ok(lit)
     }
 
+    /// Skips an object of AttributeValues (an image), taking compact scalars in one step each.
+    pub fn skip_image(&mut self) -> Result<(), Syntax> {
+        if self.peek() != Some(b'{') {
+            return self.skip_value();
+        }
+        self.begin_object()?;
+        let mut first = true;
+        while self.next_key(&mut first)?.is_some() {
+            if self.compact_scalar().is_none() {
+                self.skip_value()?;
+            }
+        }
+        Ok(())
+    }
+
     /// Skips one value of any kind, without recursion.
     pub fn skip_value(&mut self) -> Result<(), Syntax> {
         let mut open = Brackets::default();

@@ -281,7 +281,7 @@ impl Planner {
         let keys = &mut raw.keys;
         let id = id::build(keys, self.config.id_keys.as_deref(), self.config.long_ids)?;
         let name = raw.event_name.unwrap_or(EventName::Remove);
-        let key_value = |attr: &str| keys.iter().find(|k| k.name == attr).map(|k| k.text.clone());
+        let key_value = |attr: &str| keys.iter().find(|k| k.name == attr).map(|k| k.text.to_string());
         let values = |captured: &[Option<String>]| -> Vec<Option<String>> {
             self.shape
                 .captures
