@@ -212,6 +212,7 @@ fn check_renames(shape: &Shape, names: &[Cow<'_, str>], stamping: bool) -> Resul
     Ok(())
 }
 
+#[inline]
 fn expect_string<'a>(r: &mut Reader<'a>, tag: &str) -> Result<Str<'a>, Fault> {
     if r.peek() != Some(b'"') {
         return fail(RecordErrorKind::Value, format!("{tag} must hold a string"));
@@ -226,12 +227,14 @@ fn expect_array(r: &mut Reader<'_>, tag: &str) -> Result<(), Fault> {
     Ok(r.begin_array()?)
 }
 
+#[inline]
 fn write_raw_str(out: &mut Vec<u8>, s: &Str<'_>) {
     out.push(b'"');
     out.extend_from_slice(s.raw.as_bytes());
     out.push(b'"');
 }
 
+#[inline]
 fn write_number(out: &mut Vec<u8>, s: &Str<'_>, as_string: bool) -> Result<(), Fault> {
     let text = s.text();
     let n = match number::normalize(&text) {

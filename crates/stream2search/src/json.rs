@@ -22,6 +22,7 @@ pub(crate) struct Str<'a> {
 
 impl<'a> Str<'a> {
     /// The decoded text.
+    #[inline]
     pub fn text(&self) -> Cow<'a, str> {
         if self.escaped {
             let mut out = String::with_capacity(self.raw.len());
@@ -33,6 +34,7 @@ impl<'a> Str<'a> {
     }
 
     /// Whether the decoded text equals `s`.
+    #[inline]
     pub fn is(&self, s: &str) -> bool {
         if self.escaped {
             self.text() == s
