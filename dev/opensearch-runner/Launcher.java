@@ -5,7 +5,7 @@ import org.codelibs.opensearch.runner.OpenSearchRunner;
 /**
  * Runs one OpenSearch node in this JVM until it is killed, for dev/opensearch.
  *
- * <p>Usage: {@code java Launcher.java <basePath> <clusterName> [setting=value ...]}. Unlike the
+ * <p>Usage: {@code java -cp <jars> Launcher <basePath> <clusterName> [setting=value ...]}. Unlike the
  * runner's own main, a failure to start prints its stack trace. Prints "READY" once the cluster
  * is yellow.
  */
