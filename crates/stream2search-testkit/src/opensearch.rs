@@ -27,9 +27,13 @@ impl OpenSearch {
         Self::locate("OPENSEARCH_URL", "dev/opensearch start")
     }
 
-    /// The constrained node (a write thread pool of one thread and a queue of one), from
-    /// `OPENSEARCH_CONSTRAINED_URL`; only the probe that provokes 429 uses it.
-    /// Missing, it skips or fails like [`OpenSearch::from_env`].
+    /// The constrained node (a write thread pool of one thread and a queue of one, a 1 MiB
+    /// indexing pressure limit), from `OPENSEARCH_CONSTRAINED_URL`; only the probes that
+    /// provoke 429 use it.
+    ///
+    /// Unlike [`OpenSearch::from_env`], an unset variable is a loud skip even under
+    /// `STREAM2SEARCH_REQUIRE_OPENSEARCH=1`: that node is optional. Set but unreachable, it
+    /// fails like the main node.
     pub fn constrained_from_env() -> Option<OpenSearch> {
         Self::locate(
             "OPENSEARCH_CONSTRAINED_URL",
@@ -61,13 +65,14 @@ impl OpenSearch {
     }
 
     fn locate(var: &str, start: &str) -> Option<OpenSearch> {
-        let found = match env::var(var) {
-            Ok(url) => Self::connect(&url),
-            Err(_) => Err(format!("{var} is not set")),
+        let optional = var != "OPENSEARCH_URL";
+        let (found, may_skip) = match env::var(var) {
+            Ok(url) => (Self::connect(&url), false),
+            Err(_) => (Err(format!("{var} is not set")), optional),
         };
         match found {
             Ok(opensearch) => Some(opensearch),
-            Err(why) if env::var(REQUIRE_VAR).is_ok_and(|v| v == "1") => {
+            Err(why) if !may_skip && env::var(REQUIRE_VAR).is_ok_and(|v| v == "1") => {
                 panic!(
                     "OpenSearch is required ({REQUIRE_VAR}=1) but {why}; start it with `{start}`"
                 )

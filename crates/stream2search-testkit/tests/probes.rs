@@ -541,6 +541,47 @@ fn lucene_field_names_are_accepted_and_then_break_every_write_to_the_index() {
 }
 
 #[test]
+fn empty_and_badly_dotted_field_names_are_rejected_per_item_with_400() {
+    let Some(os) = OpenSearch::from_env() else {
+        return;
+    };
+    // Each document into an index of its own, so that no mapping from one affects another.
+    let cases = [
+        (r#"{"":1}"#, err(400, "mapper_parsing_exception")),
+        (r#"{"o":{"":1}}"#, err(400, "mapper_parsing_exception")),
+        (r#"{".":1}"#, err(400, "mapper_parsing_exception")),
+        (r#"{"a..b":1}"#, err(400, "mapper_parsing_exception")),
+        (r#"{".a":1}"#, err(400, "mapper_parsing_exception")),
+        (r#"{"x":1,"x.y":2}"#, err(400, "illegal_argument_exception")),
+        (r#"{"a.":1}"#, ok(201)),
+        (r#"{" ":1}"#, ok(201)),
+        (r#"{"a.b":1}"#, ok(201)),
+    ];
+    let indices: Vec<TestIndex> = cases.iter().map(|_| os.index("field-names")).collect();
+    let mut bulk = Bulk::default();
+    for (index, (doc, _)) in indices.iter().zip(&cases) {
+        bulk = bulk.index(index.name(), "k", Some(VERSION), doc);
+    }
+    let response = bulk.send(&os);
+
+    let expected: Vec<_> = cases.iter().map(|(_, item)| item.clone()).collect();
+    assert_eq!(items(&bulk, &response), expected);
+    bulk.record(
+        &os,
+        "field_name",
+        "One document per index. Rejected per item with 400 mapper_parsing_exception \
+         (caused_by illegal_argument_exception): an empty field name, also inside an object \
+         (\"field name cannot be an empty string\"); a name that is only dots; a name with an \
+         empty segment between or before dots (\"a..b\", \".a\": \"object field starting or \
+         ending with a [.] makes object resolution ambiguous\"). {\"x\":1,\"x.y\":2} fails \
+         with 400 illegal_argument_exception (\"can't merge a non object mapping [x] with an \
+         object mapping\"): a dotted name is an object path. Accepted: \"a.\" (as field a), \
+         \" \", \"a.b\" (as object a with field b).",
+        &response,
+    );
+}
+
+#[test]
 fn an_id_over_512_bytes_fails_the_whole_request_with_400() {
     let Some(os) = OpenSearch::from_env() else {
         return;
