@@ -278,7 +278,7 @@ const BASE64: [u8; 256] = {
 
 /// Canonical, padded, standard-alphabet base64 (as DynamoDB Streams emit it).
 pub(crate) fn check_base64(b: &[u8]) -> Result<(), &'static str> {
-    if b.len() % 4 != 0 {
+    if !b.len().is_multiple_of(4) {
         return Err("length is not a multiple of 4");
     }
     let pad = b.iter().rev().take_while(|&&c| c == b'=').count();
@@ -548,6 +548,13 @@ fn key_value<'a>(r: &mut Reader<'a>) -> Result<Cow<'a, str>, Fault> {
     Ok(text)
 }
 
+/// Whether OpenSearch refuses `name` as a top-level field: a metadata field name, or a dotted
+/// name whose first segment is one.
+pub fn is_reserved(name: &str) -> bool {
+    let head = name.split('.').next().unwrap_or(name);
+    RESERVED_NAMES.contains(&head)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -561,11 +568,4 @@ mod tests {
             assert!(check_base64(bad.as_bytes()).is_err(), "{bad}");
         }
     }
-}
-
-/// Whether OpenSearch refuses `name` as a top-level field: a metadata field name, or a dotted
-/// name whose first segment is one.
-pub fn is_reserved(name: &str) -> bool {
-    let head = name.split('.').next().unwrap_or(name);
-    RESERVED_NAMES.contains(&head)
 }

@@ -212,15 +212,15 @@ impl<'a> Reader<'a> {
             (tag @ (b'S' | b'N'), b'"', b':', b'"') => {
                 let save = self.pos;
                 self.pos += 6;
-                if let Ok(s) = self.string_body() {
-                    if self.buf.get(self.pos) == Some(&b'}') {
-                        self.pos += 1;
-                        return Some(if tag == b'S' {
-                            Scalar::S(s)
-                        } else {
-                            Scalar::N(s)
-                        });
-                    }
+                if let Ok(s) = self.string_body()
+                    && self.buf.get(self.pos) == Some(&b'}')
+                {
+                    self.pos += 1;
+                    return Some(if tag == b'S' {
+                        Scalar::S(s)
+                    } else {
+                        Scalar::N(s)
+                    });
                 }
                 self.pos = save;
                 None

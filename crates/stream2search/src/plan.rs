@@ -89,22 +89,28 @@ impl Planner {
         if config.max_chunk_bytes == 0 || config.max_chunk_actions == 0 {
             return Err(ConfigError("chunk limits must be positive".into()));
         }
-        if let ReservedNames::Rename { prefix } = &config.reserved {
-            if prefix.is_empty() || prefix.starts_with('_') {
+        if let ReservedNames::Rename { prefix } = &config.reserved
+            && (prefix.is_empty() || prefix.starts_with('_'))
+        {
+            {
                 return Err(ConfigError(
                     "reserved-name prefix must be non-empty and not start with `_`".into(),
                 ));
             }
         }
-        if let Some(keys) = &config.id_keys {
-            if keys.is_empty() {
+        if let Some(keys) = &config.id_keys
+            && keys.is_empty()
+        {
+            {
                 return Err(ConfigError(
                     "id_keys, when set, must name at least one key".into(),
                 ));
             }
         }
-        if let Some(field) = &config.indexed_at {
-            if field.is_empty() || document::is_reserved(field) {
+        if let Some(field) = &config.indexed_at
+            && (field.is_empty() || document::is_reserved(field))
+        {
+            {
                 return Err(ConfigError(format!(
                     "indexed_at field {field:?} is not a usable name"
                 )));
@@ -281,7 +287,11 @@ impl Planner {
         let keys = &mut raw.keys;
         let id = id::build(keys, self.config.id_keys.as_deref(), self.config.long_ids)?;
         let name = raw.event_name.unwrap_or(EventName::Remove);
-        let key_value = |attr: &str| keys.iter().find(|k| k.name == attr).map(|k| k.text.to_string());
+        let key_value = |attr: &str| {
+            keys.iter()
+                .find(|k| k.name == attr)
+                .map(|k| k.text.to_string())
+        };
         let values = |captured: &[Option<String>]| -> Vec<Option<String>> {
             self.shape
                 .captures
@@ -344,12 +354,11 @@ impl Planner {
                 let mut items = Vec::with_capacity(1);
                 // A change that moves the document to another index or shard also deletes the
                 // copy where the old image put it.
-                if let Some(old) = raw.old_captures.as_deref() {
-                    if let Ok(old) = target(&values(old)) {
-                        if old != new {
-                            items.push(make(Action::Delete, old, None));
-                        }
-                    }
+                if let Some(old) = raw.old_captures.as_deref()
+                    && let Ok(old) = target(&values(old))
+                    && old != new
+                {
+                    items.push(make(Action::Delete, old, None));
                 }
                 items.push(make(Action::Index, new, Some(doc)));
                 Ok(items)
@@ -365,11 +374,10 @@ type Keys = HashMap<u64, usize, BuildHasherDefault<std::hash::DefaultHasher>>;
 
 /// Adds `item`, superseding an earlier item for the same (index, id).
 fn add(slots: &mut Vec<Option<Item>>, by_key: &mut Keys, mut item: Item) {
-    use std::hash::{BuildHasher, Hash, Hasher};
-    let mut h = by_key.hasher().build_hasher();
-    (&item.index, &item.id).hash(&mut h);
+    use std::hash::BuildHasher;
+    let hash = by_key.hasher().hash_one((&item.index, &item.id));
     let slot = slots.len();
-    let earlier = by_key.insert(h.finish(), slot);
+    let earlier = by_key.insert(hash, slot);
     let same = |old: &Option<Item>| {
         old.as_ref()
             .is_some_and(|o| o.index == item.index && o.id == item.id)

@@ -340,10 +340,10 @@ pub fn check_action_line(line: &Json, want: &Item) -> Result<(), String> {
             return Err(format!("version_type {:?}", get("version_type")));
         }
     }
-    if let Some(r) = &want.routing {
-        if get("routing").as_str() != Some(r.as_str()) {
-            return Err(format!("routing {:?}, expected {r:?}", get("routing")));
-        }
+    if let Some(r) = &want.routing
+        && get("routing").as_str() != Some(r.as_str())
+    {
+        return Err(format!("routing {:?}, expected {r:?}", get("routing")));
     }
     Ok(())
 }

@@ -385,10 +385,10 @@ fn document(
 ) -> Result<Expect, String> {
     let mut fields: Vec<(String, Expect)> = Vec::new();
     for (name, av) in image {
-        if let Some(keep) = &opts.include {
-            if !keep.contains(name) {
-                continue;
-            }
+        if let Some(keep) = &opts.include
+            && !keep.contains(name)
+        {
+            continue;
         }
         if opts.exclude.contains(name) {
             continue;
@@ -496,7 +496,7 @@ fn attribute_value(av: &Json, path: &str, level: usize, opts: &Options) -> Resul
 pub fn is_base64(text: &str) -> bool {
     let alphabet = |c: u8| c.is_ascii_alphanumeric() || c == b'+' || c == b'/';
     let b = text.as_bytes();
-    if b.len() % 4 != 0 {
+    if !b.len().is_multiple_of(4) {
         return false;
     }
     let padding = b.iter().rev().take_while(|&&c| c == b'=').count();

@@ -119,11 +119,11 @@ pub fn parse_lenient(text: &str) -> Option<Decimal> {
     let b = text.as_bytes();
     let mut i = 0;
     let mut negative = false;
-    if let Some(&s) = b.first() {
-        if s == b'+' || s == b'-' {
-            negative = s == b'-';
-            i = 1;
-        }
+    if let Some(&s) = b.first()
+        && (s == b'+' || s == b'-')
+    {
+        negative = s == b'-';
+        i = 1;
     }
     let int_start = i;
     while i < b.len() && b[i].is_ascii_digit() {
