@@ -44,7 +44,8 @@ pub enum LongIdPolicy {
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Config {
     /// A fixed index name, or a template such as `products-{category}` whose placeholders are
-    /// top-level S or N attributes (values are lower-cased; the result is validated).
+    /// top-level S, N or B attributes, taken from the image or the keys as their text (values are
+    /// lower-cased; the result is validated).
     pub index: String,
     /// Templated names must start with this; by default, the template's text before its first
     /// placeholder (which must then be non-empty).
@@ -68,7 +69,7 @@ pub struct Config {
     pub exclude: Vec<String>,
     /// Name of a field set to the timestamp passed to [`crate::Planner::plan`].
     pub indexed_at: Option<String>,
-    /// Top-level S or N attribute whose value is the shard routing.
+    /// Top-level S, N or B attribute whose text is the shard routing.
     pub routing: Option<String>,
     /// Most bytes in one bulk request body (a single larger action goes alone).
     pub max_chunk_bytes: usize,

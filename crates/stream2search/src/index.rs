@@ -103,7 +103,7 @@ impl IndexSpec {
                     let Some(v) = values.get(i).and_then(Option::as_deref) else {
                         return Err(RecordError::new(
                             RecordErrorKind::Index,
-                            format!("index template needs attribute `{a}` as S or N"),
+                            format!("index template needs attribute `{a}` as S, N or B"),
                         ));
                     };
                     name.push_str(&v.to_lowercase());

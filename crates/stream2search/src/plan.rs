@@ -308,7 +308,7 @@ impl Planner {
                     RecordError::new(
                         RecordErrorKind::Routing,
                         format!(
-                            "routing attribute `{}` is missing or not S or N",
+                            "routing attribute `{}` is missing or not S, N or B",
                             self.config.routing.as_deref().unwrap_or("")
                         ),
                     )
