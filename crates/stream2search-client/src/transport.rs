@@ -78,14 +78,16 @@ fn request_error(e: hyper_util::client::legacy::Error) -> Error {
     let mut bad_certificate = false;
     let mut source: Option<&(dyn StdError + 'static)> = e.source();
     while let Some(s) = source {
-        if let Some(io) = s.downcast_ref::<std::io::Error>() {
+        // io::Error::source skips the error it wraps (hyper-rustls nests io::Error in io::Error
+        // around the rustls::Error), so unwrap those by hand.
+        let mut inner = Some(s);
+        while let Some(io) = inner.and_then(|i| i.downcast_ref::<std::io::Error>()) {
             timed_out |= io.kind() == std::io::ErrorKind::TimedOut;
-            // io::Error::source skips the wrapped error itself; look at it directly.
-            bad_certificate |= io
-                .get_ref()
-                .and_then(|inner| inner.downcast_ref::<rustls::Error>())
-                .is_some_and(|tls| matches!(tls, rustls::Error::InvalidCertificate(_)));
+            inner = io.get_ref().map(|i| i as &(dyn StdError + 'static));
         }
+        bad_certificate |= inner
+            .and_then(|i| i.downcast_ref::<rustls::Error>())
+            .is_some_and(|tls| matches!(tls, rustls::Error::InvalidCertificate(_)));
         source = s.source();
     }
     let kind = if bad_certificate {
