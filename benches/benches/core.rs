@@ -9,16 +9,18 @@
 //! - `stream2search`: `Planner::plan` + `Plan::encode` of every chunk into a
 //!   reused buffer.
 //!
-//! Run: `cargo bench -p stream2search-benches --bench core`.
+//! Run: `cargo bench -p stream2search-benches --bench core`
+//! (`STREAM2SEARCH_BENCH_CLOCK=cpu` to measure CPU time on a busy machine).
 
 use std::collections::BTreeMap;
 use std::hint::black_box;
 
 use aws_lambda_events::event::dynamodb::Event;
+use criterion::measurement::Measurement;
 use criterion::{Criterion, Throughput};
 use serde_json::{Value, json};
 use stream2search::{Config, Planner};
-use stream2search_benches::corpus;
+use stream2search_benches::{clock, corpus};
 
 /// The corpus files measured; `edge` is for correctness, not speed.
 const CORPORA: [&str; 3] = ["small", "large", "wide"];
@@ -87,7 +89,7 @@ fn stream2search(planner: &Planner, event: &[u8], buf: &mut Vec<u8>) -> usize {
     total
 }
 
-fn core(c: &mut Criterion) {
+fn core<M: Measurement>(c: &mut Criterion<M>) {
     let planner = Planner::new(Config {
         index: "products".into(),
         ..Default::default()
@@ -127,9 +129,18 @@ fn core(c: &mut Criterion) {
     group.finish();
 }
 
-// `criterion_main!` would define an undocumented `pub fn`; this is what it expands to.
+// `criterion_main!` would define an undocumented `pub fn`; this is what it expands to,
+// plus the choice of clock (`STREAM2SEARCH_BENCH_CLOCK=cpu`, see `clock`).
 fn main() {
-    let mut c = Criterion::default().configure_from_args();
-    core(&mut c);
-    c.final_summary();
+    if clock::cpu_requested() {
+        let mut c = Criterion::default()
+            .with_measurement(clock::ThreadCpu)
+            .configure_from_args();
+        core(&mut c);
+        c.final_summary();
+    } else {
+        let mut c = Criterion::default().configure_from_args();
+        core(&mut c);
+        c.final_summary();
+    }
 }
