@@ -1,0 +1,263 @@
+//! Poison records → dead-letter messages → SendMessageBatch requests (pure: no I/O here).
+//!
+//! One message per record: a JSON object with the record's `eventID`, `SequenceNumber`,
+//! position and the reason, and the record itself exactly as the event held it. A record too
+//! large for one SQS message keeps its identifiers and reason and carries a prefix of its text
+//! with a note saying so.
+
+use serde::Serialize;
+use serde_json::value::RawValue;
+
+/// SQS's limit for one message, and for all messages of one batch together.
+pub const MAX_MESSAGE_BYTES: usize = 256 * 1024;
+/// SQS's limit of entries per SendMessageBatch.
+pub const MAX_BATCH_ENTRIES: usize = 10;
+
+/// One poison record to dead-letter.
+#[derive(Debug, Clone, Copy)]
+pub struct Poison<'a> {
+    /// Position in `Records`.
+    pub position: usize,
+    /// `eventID`, if the record had one.
+    pub event_id: Option<&'a str>,
+    /// `dynamodb.SequenceNumber`, if the record had a valid one.
+    pub sequence_number: Option<&'a str>,
+    /// Why it is poison.
+    pub reason: &'a str,
+    /// The record's JSON text as it was in the event, when it could be located.
+    pub record: Option<&'a RawValue>,
+}
+
+/// One SQS message, ready for an entry of a batch.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Message {
+    /// Position of the record in `Records` (also the batch entry id, `r<position>`).
+    pub position: usize,
+    /// The message body.
+    pub body: String,
+}
+
+#[derive(Serialize)]
+struct Full<'a> {
+    source: &'static str,
+    #[serde(rename = "eventID")]
+    event_id: Option<&'a str>,
+    #[serde(rename = "SequenceNumber")]
+    sequence_number: Option<&'a str>,
+    position: usize,
+    reason: &'a str,
+    record: Option<&'a RawValue>,
+}
+
+#[derive(Serialize)]
+struct Truncated<'a> {
+    source: &'static str,
+    #[serde(rename = "eventID")]
+    event_id: Option<&'a str>,
+    #[serde(rename = "SequenceNumber")]
+    sequence_number: Option<&'a str>,
+    position: usize,
+    reason: &'a str,
+    truncated: bool,
+    note: String,
+    #[serde(rename = "recordPrefix")]
+    record_prefix: &'a str,
+}
+
+/// The message for `poison`, at most [`MAX_MESSAGE_BYTES`] long.
+pub fn message(poison: &Poison<'_>) -> Message {
+    let reason = cut(poison.reason, 4096);
+    let full = Full {
+        source: "stream2search",
+        event_id: poison.event_id,
+        sequence_number: poison.sequence_number,
+        position: poison.position,
+        reason,
+        record: poison.record,
+    };
+    let body = sanitize(serde_json::to_string(&full).unwrap_or_default());
+    if body.len() <= MAX_MESSAGE_BYTES {
+        return Message {
+            position: poison.position,
+            body,
+        };
+    }
+    let text = poison.record.map_or("", RawValue::get);
+    let note = format!(
+        "the record is {} bytes, more than one SQS message holds; recordPrefix is its beginning",
+        text.len()
+    );
+    // Escaping can grow the text up to six times (\u00XX); shrink until it fits.
+    let mut keep = MAX_MESSAGE_BYTES - 2048;
+    loop {
+        let t = Truncated {
+            source: "stream2search",
+            event_id: poison.event_id,
+            sequence_number: poison.sequence_number,
+            position: poison.position,
+            reason,
+            truncated: true,
+            note: note.clone(),
+            record_prefix: cut(text, keep),
+        };
+        let body = sanitize(serde_json::to_string(&t).unwrap_or_default());
+        if body.len() <= MAX_MESSAGE_BYTES || keep == 0 {
+            return Message {
+                position: poison.position,
+                body,
+            };
+        }
+        keep = keep * 3 / 4;
+    }
+}
+
+/// Groups messages into SendMessageBatch calls: at most [`MAX_BATCH_ENTRIES`] each, and at most
+/// [`MAX_MESSAGE_BYTES`] of bodies together. Returns index ranges into `messages`.
+pub fn batches(messages: &[Message]) -> Vec<std::ops::Range<usize>> {
+    let mut out = Vec::new();
+    let mut start = 0;
+    let mut bytes = 0;
+    for (i, m) in messages.iter().enumerate() {
+        let full = i - start == MAX_BATCH_ENTRIES || bytes + m.body.len() > MAX_MESSAGE_BYTES;
+        if i > start && full {
+            out.push(start..i);
+            start = i;
+            bytes = 0;
+        }
+        bytes += m.body.len();
+    }
+    if start < messages.len() {
+        out.push(start..messages.len());
+    }
+    out
+}
+
+/// The SendMessageBatch request body (SQS JSON protocol) for `messages`.
+pub fn request_body(queue_url: &str, messages: &[Message]) -> Vec<u8> {
+    #[derive(Serialize)]
+    struct Entry<'a> {
+        #[serde(rename = "Id")]
+        id: String,
+        #[serde(rename = "MessageBody")]
+        body: &'a str,
+    }
+    #[derive(Serialize)]
+    struct Body<'a> {
+        #[serde(rename = "QueueUrl")]
+        queue_url: &'a str,
+        #[serde(rename = "Entries")]
+        entries: Vec<Entry<'a>>,
+    }
+    let body = Body {
+        queue_url,
+        entries: messages
+            .iter()
+            .map(|m| Entry {
+                id: entry_id(m.position),
+                body: &m.body,
+            })
+            .collect(),
+    };
+    serde_json::to_vec(&body).unwrap_or_default()
+}
+
+/// The batch entry id of the record at `position`.
+pub fn entry_id(position: usize) -> String {
+    format!("r{position}")
+}
+
+/// The longest prefix of `s` of at most `max` bytes, ending on a character boundary.
+fn cut(s: &str, max: usize) -> &str {
+    if s.len() <= max {
+        return s;
+    }
+    let mut end = max;
+    while !s.is_char_boundary(end) {
+        end -= 1;
+    }
+    &s[..end]
+}
+
+/// SQS accepts only the XML character set; anything else (U+FFFE, U+FFFF) becomes U+FFFD.
+/// JSON escaping already turned control characters into `\uXXXX`.
+fn sanitize(body: String) -> String {
+    if body.chars().all(allowed) {
+        return body;
+    }
+    body.chars()
+        .map(|c| if allowed(c) { c } else { '\u{FFFD}' })
+        .collect()
+}
+
+fn allowed(c: char) -> bool {
+    matches!(c, '\t' | '\n' | '\r' | '\u{20}'..='\u{D7FF}' | '\u{E000}'..='\u{FFFD}' | '\u{10000}'..)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn raw(s: &str) -> Box<RawValue> {
+        RawValue::from_string(s.to_owned()).unwrap()
+    }
+
+    #[test]
+    fn message_holds_the_record_text_verbatim_and_the_reason() {
+        let record = raw(r#"{"eventID":"e1","dynamodb":{"N":"1.500"}}"#);
+        let m = message(&Poison {
+            position: 3,
+            event_id: Some("e1"),
+            sequence_number: Some("111"),
+            reason: "mapper_parsing_exception: failed to parse",
+            record: Some(&record),
+        });
+        assert_eq!(
+            m.body,
+            r#"{"source":"stream2search","eventID":"e1","SequenceNumber":"111","position":3,"reason":"mapper_parsing_exception: failed to parse","record":{"eventID":"e1","dynamodb":{"N":"1.500"}}}"#
+        );
+    }
+
+    #[test]
+    fn oversized_record_is_truncated_with_a_note_and_keeps_its_ids() {
+        let big = format!(
+            r#"{{"eventID":"e9","pad":"{}"}}"#,
+            r#"\u0001\""#.repeat(50_000)
+        );
+        let record = raw(&big);
+        let m = message(&Poison {
+            position: 0,
+            event_id: Some("e9"),
+            sequence_number: Some("999"),
+            reason: "too big",
+            record: Some(&record),
+        });
+        assert!(m.body.len() <= MAX_MESSAGE_BYTES, "{}", m.body.len());
+        let v: serde_json::Value = serde_json::from_str(&m.body).unwrap();
+        assert_eq!(v["eventID"], "e9");
+        assert_eq!(v["SequenceNumber"], "999");
+        assert_eq!(v["truncated"], true);
+        assert!(v["note"].as_str().unwrap().contains("bytes"));
+    }
+
+    #[test]
+    fn batches_respect_ten_entries_and_the_byte_limit() {
+        let small = |p| Message {
+            position: p,
+            body: "x".into(),
+        };
+        let msgs: Vec<_> = (0..23).map(small).collect();
+        assert_eq!(batches(&msgs), vec![0..10, 10..20, 20..23]);
+        let big = |p| Message {
+            position: p,
+            body: "x".repeat(100 * 1024),
+        };
+        let msgs: Vec<_> = (0..5).map(big).collect();
+        assert_eq!(batches(&msgs), vec![0..2, 2..4, 4..5]);
+        assert!(batches(&[]).is_empty());
+    }
+
+    #[test]
+    fn characters_sqs_refuses_are_replaced() {
+        assert_eq!(sanitize("a\u{FFFF}b".into()), "a\u{FFFD}b");
+    }
+}

@@ -1,0 +1,69 @@
+//! # stream2search-lambda
+//!
+//! An AWS Lambda function that keeps an OpenSearch index exact and complete from a DynamoDB
+//! stream, built on the pure [`stream2search`] core and the [`stream2search_client`] transport.
+//!
+//! The whole `main.rs` of a function:
+//!
+//! ```no_run
+//! use stream2search_lambda::Handler;
+//!
+//! #[tokio::main]
+//! async fn main() -> Result<(), lambda_runtime::Error> {
+//!     stream2search_lambda::init_logging();
+//!     let handler = Handler::from_env()?; // checked at cold start: a clear error, never a panic
+//!     stream2search_lambda::run(handler).await
+//! }
+//! ```
+//!
+//! One invocation ([`Handler::handle`]):
+//!
+//! 1. the event's raw bytes go through the core's `Planner::plan` (no `Value` tree is built);
+//! 2. the client sends the bulk requests, retrying what can be retried, before Lambda's deadline
+//!    (a deadline already past or absent, as `cargo lambda watch` sends, means "unknown": the
+//!    invocation gets `STREAM2SEARCH_FALLBACK_BUDGET_SECS`);
+//! 3. poison records (rejected by OpenSearch, or not convertible) go to the dead-letter SQS queue
+//!    when `STREAM2SEARCH_DLQ_URL` is set, and then count as done;
+//! 4. the handler returns the partial batch response naming the lowest SequenceNumber that is not
+//!    durable (the event source mapping needs `FunctionResponseTypes: [ReportBatchItemFailures]`),
+//!    or fails the invocation when only a whole-batch retry is safe;
+//! 5. one summary log line and one CloudWatch Embedded Metric Format line are written.
+//!
+//! Authors who want to reshape, filter or route records add a [`Hook`]
+//! ([`Handler::with_hook`]). With the `aws_lambda_events` feature, [`Handler::call_typed`] takes
+//! `aws_lambda_events::event::dynamodb::Event` instead of raw JSON.
+
+mod config;
+pub mod dead_letter;
+mod deadline;
+mod handler;
+mod hooks;
+mod sqs;
+mod summary;
+
+pub use config::{ConfigError, DeadLetter, Secret, Settings};
+pub use deadline::deadline;
+pub use handler::{Error, Handler, Invocation};
+pub use hooks::{Hook, Verdict};
+pub use sqs::{Queue, QueueError};
+pub use summary::Summary;
+
+pub use lambda_runtime;
+
+use lambda_runtime::{LambdaEvent, service_fn};
+use serde_json::value::RawValue;
+
+/// Runs `handler` under the Lambda runtime until the sandbox ends.
+pub async fn run(handler: Handler) -> Result<(), lambda_runtime::Error> {
+    lambda_runtime::run(service_fn(move |event: LambdaEvent<Box<RawValue>>| {
+        let handler = handler.clone();
+        async move { handler.call(event).await }
+    }))
+    .await
+}
+
+/// Sets up `tracing` the Lambda way: JSON lines when `AWS_LAMBDA_LOG_FORMAT=JSON`, the level
+/// from `AWS_LAMBDA_LOG_LEVEL` or `RUST_LOG` (default `INFO`).
+pub fn init_logging() {
+    lambda_runtime::tracing::init_default_subscriber();
+}

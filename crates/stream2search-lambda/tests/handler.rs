@@ -1,0 +1,448 @@
+//! The handler called directly with event fixtures, against the project's real OpenSearch
+//! (`dev/opensearch start`, `OPENSEARCH_URL`) and moto's SQS (`dev/moto start`, `MOTO_URL`).
+//!
+//! Under `STREAM2SEARCH_REQUIRE_OPENSEARCH=1` / `STREAM2SEARCH_REQUIRE_MOTO=1` a missing server
+//! fails the test; otherwise the test prints `SKIPPED: ...` and returns.
+
+use std::collections::HashMap;
+use std::time::{Duration, Instant};
+
+use serde_json::{Value, json};
+use stream2search::checkpoint::{Checkpoint, RecordOutcome};
+use stream2search_lambda::{Handler, Settings, Verdict};
+use stream2search_testkit::{OpenSearch, TestIndex, http};
+
+fn fixture(name: &str) -> Vec<u8> {
+    std::fs::read(format!(
+        "{}/tests/fixtures/{name}",
+        env!("CARGO_MANIFEST_DIR")
+    ))
+    .unwrap()
+}
+
+fn settings(opensearch: &OpenSearch, index: &str, extra: &[(&str, &str)]) -> Settings {
+    let mut vars: HashMap<String, String> = [
+        ("OPENSEARCH_ENDPOINT", opensearch.url()),
+        ("OPENSEARCH_INDEX", index),
+        ("OPENSEARCH_AUTH", "none"),
+        ("OPENSEARCH_ALLOW_HTTP", "true"),
+        ("STREAM2SEARCH_METRICS", "false"),
+        ("AWS_REGION", "us-east-1"),
+        ("AWS_ACCESS_KEY_ID", "testing"),
+        ("AWS_SECRET_ACCESS_KEY", "testing"),
+    ]
+    .into_iter()
+    .map(|(k, v)| (k.to_owned(), v.to_owned()))
+    .collect();
+    for (k, v) in extra {
+        vars.insert((*k).to_owned(), (*v).to_owned());
+    }
+    Settings::from_lookup(|k| vars.get(k).cloned()).unwrap()
+}
+
+fn soon() -> Instant {
+    Instant::now() + Duration::from_secs(30)
+}
+
+/// An index whose `price` is a float, so an object there is a mapping error.
+fn products_index(opensearch: &OpenSearch, purpose: &str) -> TestIndex {
+    let index = opensearch.index(purpose);
+    index.create(json!({"mappings": {"properties": {"price": {"type": "float"}}}}));
+    index
+}
+
+fn source(index: &TestIndex, id: &str) -> Option<Value> {
+    let r = index.get_doc(id);
+    (r.status == 200).then(|| r.json()["_source"].clone())
+}
+
+fn resume_at(cp: &Checkpoint) -> Option<&str> {
+    match cp {
+        Checkpoint::ResumeFrom(seq) => Some(seq.as_str()),
+        _ => None,
+    }
+}
+
+/// moto's SQS, from `MOTO_URL`.
+struct Moto {
+    authority: String,
+}
+
+impl Moto {
+    fn from_env() -> Option<Moto> {
+        let required = std::env::var("STREAM2SEARCH_REQUIRE_MOTO").is_ok_and(|v| v == "1");
+        let fail = |why: String| {
+            if required {
+                panic!(
+                    "moto is required (STREAM2SEARCH_REQUIRE_MOTO=1): {why}; run dev/moto start"
+                );
+            }
+            eprintln!("SKIPPED: moto: {why}; run dev/moto start and export MOTO_URL");
+            None
+        };
+        let Ok(url) = std::env::var("MOTO_URL") else {
+            return fail("MOTO_URL is not set".into());
+        };
+        let authority = url
+            .trim_start_matches("http://")
+            .trim_end_matches('/')
+            .to_owned();
+        match http::request(&authority, "GET", "/moto-api/", &[], b"") {
+            Ok(r) if r.status == 200 => Some(Moto { authority }),
+            Ok(r) => fail(format!("{url} answered {}", r.status)),
+            Err(e) => fail(format!("{url} does not answer: {e}")),
+        }
+    }
+
+    fn call(&self, target: &str, body: Value) -> Value {
+        let r = http::request(
+            &self.authority,
+            "POST",
+            "/",
+            &[
+                ("Content-Type", "application/x-amz-json-1.0"),
+                ("X-Amz-Target", &format!("AmazonSQS.{target}")),
+                // moto routes by the signing scope's service name; it does not check signatures.
+                (
+                    "Authorization",
+                    "AWS4-HMAC-SHA256 Credential=testing/20260101/us-east-1/sqs/aws4_request, SignedHeaders=host, Signature=0",
+                ),
+            ],
+            body.to_string().as_bytes(),
+        )
+        .unwrap();
+        assert_eq!(r.status, 200, "{target}: {}", r.text());
+        r.json()
+    }
+
+    fn create_queue(&self, purpose: &str) -> String {
+        let name = format!(
+            "{purpose}-{}-{}",
+            std::process::id(),
+            std::time::SystemTime::now()
+                .duration_since(std::time::UNIX_EPOCH)
+                .unwrap()
+                .as_nanos()
+        );
+        let v = self.call("CreateQueue", json!({"QueueName": name}));
+        v["QueueUrl"].as_str().unwrap().to_owned()
+    }
+
+    fn receive_all(&self, queue_url: &str) -> Vec<Value> {
+        let mut out = Vec::new();
+        loop {
+            let v = self.call(
+                "ReceiveMessage",
+                json!({"QueueUrl": queue_url, "MaxNumberOfMessages": 10, "WaitTimeSeconds": 0}),
+            );
+            let Some(messages) = v["Messages"].as_array().filter(|m| !m.is_empty()) else {
+                return out;
+            };
+            for m in messages {
+                out.push(serde_json::from_str(m["Body"].as_str().unwrap()).unwrap());
+            }
+        }
+    }
+}
+
+#[tokio::test]
+async fn insert_modify_remove_reach_the_index_and_complete() {
+    let Some(opensearch) = OpenSearch::from_env() else {
+        return;
+    };
+    let index = products_index(&opensearch, "lambda insert modify remove");
+    let handler = Handler::new(settings(&opensearch, index.name(), &[])).unwrap();
+
+    let inv = handler
+        .handle(&fixture("insert.json"), soon())
+        .await
+        .unwrap();
+    assert_eq!(inv.checkpoint, Checkpoint::Complete);
+    assert_eq!(
+        serde_json::to_string(&inv.response().unwrap()).unwrap(),
+        r#"{"batchItemFailures":[]}"#
+    );
+    assert_eq!((inv.summary.records, inv.summary.indexed), (2, 2));
+    index.refresh();
+    assert_eq!(
+        source(&index, "p-1").unwrap(),
+        json!({"productId":"p-1","name":"Titanium water bottle","price":24.90,"inStock":false,"tags":["outdoor","kitchen"]})
+    );
+    assert_eq!(source(&index, "p-2").unwrap()["price"], json!(19.5));
+
+    let inv = handler
+        .handle(&fixture("modify.json"), soon())
+        .await
+        .unwrap();
+    assert_eq!(inv.checkpoint, Checkpoint::Complete);
+    index.refresh();
+    let p1 = source(&index, "p-1").unwrap();
+    assert_eq!(
+        (p1["price"].clone(), p1["inStock"].clone()),
+        (json!(22.00), json!(true))
+    );
+
+    let inv = handler
+        .handle(&fixture("remove.json"), soon())
+        .await
+        .unwrap();
+    assert_eq!(inv.checkpoint, Checkpoint::Complete);
+    assert_eq!(inv.summary.deleted, 1);
+    index.refresh();
+    assert_eq!(source(&index, "p-2"), None);
+
+    // A replay of the older insert is stale, not an error, and does not bring p-1's old price back.
+    let inv = handler
+        .handle(&fixture("insert.json"), soon())
+        .await
+        .unwrap();
+    assert_eq!(inv.checkpoint, Checkpoint::Complete);
+    assert_eq!(inv.results[0].outcome, RecordOutcome::Stale);
+    index.refresh();
+    assert_eq!(source(&index, "p-1").unwrap()["price"], json!(22.00));
+}
+
+#[tokio::test]
+async fn ttl_delete_removes_the_document_or_keeps_it_under_skip() {
+    let Some(opensearch) = OpenSearch::from_env() else {
+        return;
+    };
+    let index = products_index(&opensearch, "lambda ttl");
+    let delete = Handler::new(settings(&opensearch, index.name(), &[])).unwrap();
+    let skip = Handler::new(settings(
+        &opensearch,
+        index.name(),
+        &[("STREAM2SEARCH_TTL", "skip")],
+    ))
+    .unwrap();
+    delete
+        .handle(&fixture("insert.json"), soon())
+        .await
+        .unwrap();
+
+    let inv = skip
+        .handle(&fixture("ttl_remove.json"), soon())
+        .await
+        .unwrap();
+    assert_eq!(inv.checkpoint, Checkpoint::Complete);
+    assert_eq!(inv.summary.skipped, 1);
+    index.refresh();
+    assert!(source(&index, "p-1").is_some(), "skip keeps the document");
+
+    let inv = delete
+        .handle(&fixture("ttl_remove.json"), soon())
+        .await
+        .unwrap();
+    assert_eq!(inv.checkpoint, Checkpoint::Complete);
+    assert_eq!(inv.summary.deleted, 1);
+    index.refresh();
+    assert_eq!(source(&index, "p-1"), None);
+}
+
+#[tokio::test]
+async fn poison_without_a_queue_resumes_at_the_first_poison_record() {
+    let Some(opensearch) = OpenSearch::from_env() else {
+        return;
+    };
+    let index = products_index(&opensearch, "lambda poison no dlq");
+    let handler = Handler::new(settings(&opensearch, index.name(), &[])).unwrap();
+    let inv = handler
+        .handle(&fixture("poison.json"), soon())
+        .await
+        .unwrap();
+    // p-6 is refused by OpenSearch (an object into a float), p-7 cannot be converted.
+    assert!(matches!(
+        inv.results[1].outcome,
+        RecordOutcome::Rejected { status: 400, .. }
+    ));
+    assert!(matches!(inv.results[2].outcome, RecordOutcome::Invalid(_)));
+    assert_eq!(resume_at(&inv.checkpoint), Some("501"));
+    assert_eq!(
+        serde_json::to_string(&inv.response().unwrap()).unwrap(),
+        r#"{"batchItemFailures":[{"itemIdentifier":"501"}]}"#
+    );
+    assert_eq!(
+        (
+            inv.summary.indexed,
+            inv.summary.failed,
+            inv.summary.dead_lettered
+        ),
+        (2, 2, 0)
+    );
+    index.refresh();
+    assert!(source(&index, "p-5").is_some() && source(&index, "p-8").is_some());
+}
+
+#[tokio::test]
+async fn poison_with_a_queue_is_dead_lettered_and_the_batch_completes() {
+    let Some(opensearch) = OpenSearch::from_env() else {
+        return;
+    };
+    let Some(moto) = Moto::from_env() else {
+        return;
+    };
+    let index = products_index(&opensearch, "lambda poison dlq");
+    let queue_url = moto.create_queue("poison");
+    let handler = Handler::new(settings(
+        &opensearch,
+        index.name(),
+        &[
+            ("STREAM2SEARCH_DLQ_URL", &queue_url),
+            (
+                "STREAM2SEARCH_SQS_ENDPOINT",
+                &format!("http://{}", moto.authority),
+            ),
+        ],
+    ))
+    .unwrap();
+    let event = fixture("poison.json");
+    let inv = handler.handle(&event, soon()).await.unwrap();
+    assert_eq!(inv.checkpoint, Checkpoint::Complete);
+    assert_eq!(
+        (
+            inv.summary.indexed,
+            inv.summary.dead_lettered,
+            inv.summary.failed
+        ),
+        (2, 2, 0)
+    );
+
+    let mut messages = moto.receive_all(&queue_url);
+    messages.sort_by_key(|m| m["position"].as_u64());
+    assert_eq!(messages.len(), 2);
+    let records: Vec<Value> = serde_json::from_slice::<Value>(&event).unwrap()["Records"]
+        .as_array()
+        .unwrap()
+        .clone();
+    for (m, (position, seq)) in messages.iter().zip([(1, "501"), (2, "502")]) {
+        assert_eq!(m["position"], position);
+        assert_eq!(m["SequenceNumber"], seq);
+        assert_eq!(
+            m["record"], records[position],
+            "the record as the event held it"
+        );
+    }
+    assert!(
+        messages[0]["reason"]
+            .as_str()
+            .unwrap()
+            .contains("mapper_parsing_exception")
+    );
+    assert!(messages[1]["reason"].as_str().unwrap().contains("1E+999"));
+}
+
+#[tokio::test]
+async fn unreachable_queue_reports_poison_as_failures() {
+    let Some(opensearch) = OpenSearch::from_env() else {
+        return;
+    };
+    let index = products_index(&opensearch, "lambda dlq down");
+    // Nothing listens on port 9 of 127.0.0.1.
+    let handler = Handler::new(settings(
+        &opensearch,
+        index.name(),
+        &[
+            (
+                "STREAM2SEARCH_DLQ_URL",
+                "http://127.0.0.1:9/123456789012/gone",
+            ),
+            ("AWS_REGION", "us-east-1"),
+        ],
+    ))
+    .unwrap();
+    let inv = handler
+        .handle(&fixture("poison.json"), soon())
+        .await
+        .unwrap();
+    assert_eq!(resume_at(&inv.checkpoint), Some("501"));
+    assert_eq!((inv.summary.dead_lettered, inv.summary.failed), (0, 2));
+}
+
+#[tokio::test]
+async fn write_blocked_index_is_a_partial_failure_from_the_hooked_record() {
+    let Some(opensearch) = OpenSearch::from_env() else {
+        return;
+    };
+    let open = products_index(&opensearch, "lambda partial open");
+    let blocked = products_index(&opensearch, "lambda partial blocked");
+    blocked.put_settings(json!({"index.blocks.write": true}));
+    let blocked_name = blocked.name().to_owned();
+    let mut s = settings(&opensearch, open.name(), &[]);
+    s.client.max_attempts = 2;
+    s.client.backoff_base = Duration::from_millis(10);
+    s.client.backoff_cap = Duration::from_millis(20);
+    // p-2 goes to the blocked index: it stays retryable until attempts run out.
+    let handler = Handler::new(s).unwrap().with_hook(move |r: &mut Value| {
+        match r["dynamodb"]["Keys"]["productId"]["S"].as_str() {
+            Some("p-2") => Verdict::Index(blocked_name.clone()),
+            _ => Verdict::Keep,
+        }
+    });
+    let inv = handler
+        .handle(&fixture("insert.json"), soon())
+        .await
+        .unwrap();
+    assert_eq!(inv.results[0].outcome, RecordOutcome::Indexed);
+    assert!(matches!(
+        inv.results[1].outcome,
+        RecordOutcome::NotDurable { .. }
+    ));
+    assert_eq!(
+        serde_json::to_string(&inv.response().unwrap()).unwrap(),
+        r#"{"batchItemFailures":[{"itemIdentifier":"101"}]}"#
+    );
+    assert_eq!((inv.summary.indexed, inv.summary.failed), (1, 1));
+    assert!(inv.summary.retries >= 1);
+    blocked.put_settings(json!({"index.blocks.write": false}));
+}
+
+#[tokio::test]
+async fn hook_reshapes_drops_and_refuses_bad_index_names() {
+    let Some(opensearch) = OpenSearch::from_env() else {
+        return;
+    };
+    let index = products_index(&opensearch, "lambda hook");
+    let handler = Handler::new(settings(&opensearch, index.name(), &[]))
+        .unwrap()
+        .with_hook(
+            |r: &mut Value| match r["dynamodb"]["Keys"]["productId"]["S"].as_str() {
+                Some("p-1") => {
+                    r["dynamodb"]["NewImage"]["source"] = json!({"S": "hook"});
+                    Verdict::Keep
+                }
+                Some("p-2") => Verdict::Drop,
+                _ => Verdict::Index("Not A Valid Name".into()),
+            },
+        );
+    let inv = handler
+        .handle(&fixture("insert.json"), soon())
+        .await
+        .unwrap();
+    assert_eq!(inv.checkpoint, Checkpoint::Complete);
+    assert_eq!((inv.summary.indexed, inv.summary.deleted), (1, 1));
+    index.refresh();
+    assert_eq!(source(&index, "p-1").unwrap()["source"], "hook");
+    assert_eq!(source(&index, "p-2"), None);
+
+    let inv = handler
+        .handle(&fixture("poison.json"), soon())
+        .await
+        .unwrap();
+    assert!(
+        matches!(&inv.results[0].outcome, RecordOutcome::Rejected { status: 0, reason } if reason.contains("Not A Valid Name"))
+    );
+    assert_eq!(resume_at(&inv.checkpoint), Some("500"));
+}
+
+#[tokio::test]
+async fn a_payload_that_is_not_an_event_fails_the_invocation() {
+    let Some(opensearch) = OpenSearch::from_env() else {
+        return;
+    };
+    let handler = Handler::new(settings(&opensearch, "unused", &[])).unwrap();
+    let err = handler.handle(br#"{"hello":1}"#, soon()).await.unwrap_err();
+    assert!(
+        matches!(err, stream2search_lambda::Error::Event(_)),
+        "{err}"
+    );
+}
