@@ -134,16 +134,21 @@ fn from_lambda_env_reads_the_standard_variables() {
         assert!(authorization.contains("/ap-southeast-2/es/aws4_request"));
         return;
     }
-    let status = std::process::Command::new(std::env::current_exe().unwrap())
+    let child = std::process::Command::new(std::env::current_exe().unwrap())
         .args(["--exact", "from_lambda_env_reads_the_standard_variables"])
         .env("S2S_CLIENT_ENV_CHILD", "1")
         .env("AWS_REGION", "ap-southeast-2")
         .env("AWS_ACCESS_KEY_ID", KEY_ID)
         .env("AWS_SECRET_ACCESS_KEY", SECRET)
         .env("AWS_SESSION_TOKEN", TOKEN)
-        .status()
+        .output()
         .unwrap();
-    assert!(status.success());
+    assert!(
+        child.status.success(),
+        "{}{}",
+        String::from_utf8_lossy(&child.stdout),
+        String::from_utf8_lossy(&child.stderr)
+    );
 
     let status = std::process::Command::new(std::env::current_exe().unwrap())
         .args(["--exact", "from_lambda_env_reads_the_standard_variables"])

@@ -201,7 +201,7 @@ async fn a_server_slower_than_the_request_timeout_is_retried() {
         .respond_with(
             ResponseTemplate::new(200)
                 .set_body_json(slow.clone())
-                .set_delay(Duration::from_secs(3)),
+                .set_delay(Duration::from_secs(20)),
         )
         .up_to_n_times(1)
         .with_priority(1)
@@ -213,7 +213,8 @@ async fn a_server_slower_than_the_request_timeout_is_retried() {
         .mount(&server)
         .await;
     let mut config = config(&server.uri());
-    config.request_timeout = Duration::from_millis(300);
+    // Generous for a local answer even on a busy machine; far below the slow one.
+    config.request_timeout = Duration::from_secs(2);
 
     let report = Client::new(config)
         .unwrap()
@@ -316,8 +317,8 @@ async fn a_hanging_server_returns_before_the_deadline_with_items_not_durable() {
     });
     let mut config = config(&base);
     config.request_timeout = Duration::from_secs(60);
-    config.deadline_margin = Duration::from_millis(300);
-    let deadline = Instant::now() + Duration::from_millis(1500);
+    config.deadline_margin = Duration::from_millis(500);
+    let deadline = Instant::now() + Duration::from_secs(2);
 
     let report = Client::new(config)
         .unwrap()
