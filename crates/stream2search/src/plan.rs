@@ -176,6 +176,8 @@ impl Planner {
         let mut by_key = Keys::default();
         let mut slots: Vec<Option<Item>> = Vec::new();
         let mut names = Vec::new();
+        let mut keys = Vec::new();
+        let mut made = Vec::with_capacity(2);
         let mut found = false;
         r.begin_object()?;
         let mut first = true;
@@ -194,7 +196,10 @@ impl Planner {
                 let position = plan.records.len();
                 let start = r.pos;
                 let mark = plan.docs.len();
-                let mut raw = RawRecord::default();
+                let mut raw = RawRecord {
+                    keys: std::mem::take(&mut keys),
+                    ..RawRecord::default()
+                };
                 let read = event::read(
                     &mut r,
                     &mut raw,
@@ -204,14 +209,17 @@ impl Planner {
                     &mut names,
                 );
                 let status = match read {
-                    Ok(()) => match self.items_for(&mut raw, position) {
-                        Ok(items) => {
-                            let status = if items.is_empty() {
+                    Ok(()) => match {
+                        made.clear();
+                        self.items_for(&mut raw, position, &mut made)
+                    } {
+                        Ok(()) => {
+                            let status = if made.is_empty() {
                                 RecordStatus::Skipped(SkipReason::Ttl)
                             } else {
                                 RecordStatus::Planned
                             };
-                            for item in items {
+                            for item in made.drain(..) {
                                 add(&mut slots, &mut by_key, item);
                             }
                             status
@@ -227,6 +235,8 @@ impl Planner {
                         RecordStatus::Invalid(e)
                     }
                 };
+                keys = std::mem::take(&mut raw.keys);
+                keys.clear();
                 plan.records.push(Record {
                     position,
                     event_id: raw.event_id,
@@ -267,7 +277,8 @@ impl Planner {
         &self,
         raw: &mut RawRecord<'_>,
         position: usize,
-    ) -> Result<Vec<Item>, RecordError> {
+        out: &mut Vec<Item>,
+    ) -> Result<(), RecordError> {
         let err = |kind, msg: String| Err(RecordError::new(kind, msg));
         if !raw.has_keys {
             return err(RecordErrorKind::Shape, "record has no dynamodb.Keys".into());
@@ -329,10 +340,11 @@ impl Planner {
         match name {
             EventName::Remove => {
                 if raw.ttl && self.config.ttl == TtlPolicy::Skip {
-                    return Ok(Vec::new());
+                    return Ok(());
                 }
                 let old = values(raw.old_captures.as_deref().unwrap_or(&[]));
-                Ok(vec![make(Action::Delete, target(&old)?, None)])
+                out.push(make(Action::Delete, target(&old)?, None));
+                Ok(())
             }
             EventName::Insert | EventName::Modify => {
                 let Some(doc) = raw.doc.clone() else {
@@ -351,17 +363,16 @@ impl Planner {
                     );
                 };
                 let new = target(&values(&raw.new_captures))?;
-                let mut items = Vec::with_capacity(1);
                 // A change that moves the document to another index or shard also deletes the
                 // copy where the old image put it.
                 if let Some(old) = raw.old_captures.as_deref()
                     && let Ok(old) = target(&values(old))
                     && old != new
                 {
-                    items.push(make(Action::Delete, old, None));
+                    out.push(make(Action::Delete, old, None));
                 }
-                items.push(make(Action::Index, new, Some(doc)));
-                Ok(items)
+                out.push(make(Action::Index, new, Some(doc)));
+                Ok(())
             }
         }
     }
