@@ -73,6 +73,29 @@ impl Client {
     /// gzip-compressed unless turned off, and signed over the bytes that go on the wire.
     ///
     /// Useful to inspect what is sent, and to measure signing and compression alone.
+    ///
+    /// ```
+    /// use aws_credential_types::Credentials;
+    /// use stream2search_client::{Auth, Client, Config, Service, SigV4};
+    ///
+    /// # tokio::runtime::Builder::new_current_thread().build().unwrap().block_on(async {
+    /// let creds = Credentials::new("AKIDEXAMPLE", "secret", None, None, "example");
+    /// let mut config = Config::new("https://collection-id.eu-west-1.aoss.amazonaws.com");
+    /// config.auth = Auth::SigV4(SigV4::new(Service::Aoss, "eu-west-1", creds));
+    /// let client = Client::new(config)?;
+    ///
+    /// let request = client
+    ///     .bulk_request(b"{\"delete\":{\"_index\":\"products\",\"_id\":\"p-1\"}}\n")
+    ///     .await?;
+    /// assert_eq!(request.method(), "POST");
+    /// assert_eq!(request.uri().path(), "/_bulk");
+    /// assert_eq!(request.headers()["content-encoding"], "gzip");
+    /// assert!(request.headers().contains_key("x-amz-content-sha256"));
+    /// let auth = request.headers()["authorization"].to_str()?;
+    /// assert!(auth.contains("/eu-west-1/aoss/aws4_request"));
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// # }).unwrap();
+    /// ```
     pub async fn bulk_request(&self, ndjson: &[u8]) -> Result<Request<Bytes>, Error> {
         Ok(self.prepare(ndjson, SystemTime::now()).await?.request)
     }

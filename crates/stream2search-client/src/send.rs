@@ -73,7 +73,8 @@ fn backoff(config: &Config) -> Result<Backoff, Error> {
 
 impl Client {
     /// Sends every item of `plan` and returns one final outcome per item, never later than
-    /// `deadline` less [`Config::deadline_margin`].
+    /// `deadline` less [`Config::deadline_margin`] (a `tokio::time::Instant` converts with
+    /// `into_std()`; in Lambda, the invocation deadline).
     ///
     /// - Each of `plan.chunks()` is one bulk request, sent one after another on a kept-alive
     ///   connection.
