@@ -209,10 +209,7 @@ impl Planner {
                     &mut names,
                 );
                 let status = match read {
-                    Ok(()) => match {
-                        made.clear();
-                        self.items_for(&mut raw, position, &mut made)
-                    } {
+                    Ok(()) => match self.items_for(&mut raw, position, &mut made) {
                         Ok(()) => {
                             let status = if made.is_empty() {
                                 RecordStatus::Skipped(SkipReason::Ttl)
@@ -279,6 +276,7 @@ impl Planner {
         position: usize,
         out: &mut Vec<Item>,
     ) -> Result<(), RecordError> {
+        out.clear();
         let err = |kind, msg: String| Err(RecordError::new(kind, msg));
         if !raw.has_keys {
             return err(RecordErrorKind::Shape, "record has no dynamodb.Keys".into());
