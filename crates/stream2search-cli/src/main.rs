@@ -1,11 +1,15 @@
-//! `stream2search`: see what DynamoDB Streams events turn into.
+//! `stream2search`: see what DynamoDB Streams events turn into, and replay them.
 
 use std::io::{self, Read, Write};
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 use std::process::ExitCode;
+use std::time::{Duration, Instant};
 
 use clap::{Parser, Subcommand, ValueEnum};
+use stream2search::checkpoint::{self, Checkpoint, RecordOutcome, RecordResult};
+use stream2search::outcome::Final;
 use stream2search::{Config, Planner, RecordStatus, ReservedNames, TtlPolicy};
+use stream2search_client::{Auth, Client, Service, SigV4};
 
 #[derive(Parser)]
 #[command(name = "stream2search", version, about)]
@@ -21,6 +25,16 @@ enum Command {
     /// Exit status: 0 when every record converted, 1 when some were skipped (one line per
     /// record on stderr), 2 for usage errors and payloads that are not events.
     Encode(Encode),
+    /// Send saved event files to OpenSearch, as the Lambda function would.
+    ///
+    /// Each file goes through the same planner, client and checkpoint as the Lambda function.
+    /// Per file: one stderr line per record that did not end durable, and one summary line on
+    /// stdout with the counts and where Lambda would resume.
+    ///
+    /// Exit status: 0 when every record of every file is durable, 1 when some are not (rejected,
+    /// invalid or not durable), 2 for usage errors, unreadable files and payloads that are not
+    /// events (the other files are still sent).
+    Replay(Replay),
 }
 
 #[derive(Clone, Copy, ValueEnum)]
@@ -36,6 +50,54 @@ struct Encode {
     /// Index name, or a template such as `products-{category}`.
     #[arg(long, default_value = "documents")]
     index: String,
+    #[command(flatten)]
+    planner: PlannerArgs,
+}
+
+#[derive(clap::Args)]
+struct Replay {
+    /// Event files (Lambda DynamoDB Streams events, `{"Records":[...]}`); `-` for stdin.
+    #[arg(required = true)]
+    files: Vec<PathBuf>,
+    /// Index name, or a template such as `products-{category}`.
+    #[arg(long)]
+    index: String,
+    /// OpenSearch base URL, e.g. `https://search-x.eu-west-1.es.amazonaws.com`.
+    #[arg(long)]
+    endpoint: String,
+    /// Accept a plain `http://` endpoint (a local node).
+    #[arg(long)]
+    allow_http: bool,
+    /// How to authenticate: basic reads OPENSEARCH_USERNAME and OPENSEARCH_PASSWORD; SigV4 reads
+    /// AWS_ACCESS_KEY_ID, AWS_SECRET_ACCESS_KEY and AWS_SESSION_TOKEN.
+    #[arg(long, value_enum, default_value = "none")]
+    auth: AuthKind,
+    /// SigV4 signing region (default: AWS_REGION).
+    #[arg(long)]
+    region: Option<String>,
+    /// Overall deadline for sending one file, in seconds.
+    #[arg(long, default_value_t = 60, value_parser = clap::value_parser!(u64).range(2..))]
+    timeout: u64,
+    /// Send bulk bodies uncompressed.
+    #[arg(long)]
+    no_gzip: bool,
+    #[command(flatten)]
+    planner: PlannerArgs,
+}
+
+#[derive(Clone, Copy, PartialEq, Eq, ValueEnum)]
+enum AuthKind {
+    None,
+    Basic,
+    #[value(name = "sigv4-es")]
+    SigV4Es,
+    #[value(name = "sigv4-aoss")]
+    SigV4Aoss,
+}
+
+/// How records become bulk actions: the planner options `encode` and `replay` share.
+#[derive(clap::Args)]
+struct PlannerArgs {
     /// Allowed prefix for templated index names.
     #[arg(long)]
     index_prefix: Option<String>,
@@ -80,48 +142,57 @@ struct Encode {
     max_chunk_actions: usize,
 }
 
+impl PlannerArgs {
+    /// The planner for `index`, or the configuration error as a message.
+    fn planner(self, index: String) -> Result<Planner, String> {
+        let config = Config {
+            index,
+            index_prefix: self.index_prefix,
+            id_keys: self.id_keys,
+            versioning: !self.no_version,
+            ttl: match self.ttl {
+                Ttl::Delete => TtlPolicy::Delete,
+                Ttl::Skip => TtlPolicy::Skip,
+            },
+            reserved: if self.reject_reserved {
+                ReservedNames::Reject
+            } else {
+                ReservedNames::Rename {
+                    prefix: self.reserved_prefix,
+                }
+            },
+            numbers_as_strings: self.numbers_as_strings,
+            include: self.include,
+            exclude: self.exclude,
+            indexed_at: self.indexed_at,
+            routing: self.routing,
+            max_chunk_bytes: self.max_chunk_bytes,
+            max_chunk_actions: self.max_chunk_actions,
+            ..Config::default()
+        };
+        Planner::new(config).map_err(|e| e.to_string())
+    }
+}
+
 fn main() -> ExitCode {
     let cli = Cli::parse();
     match cli.command {
         Command::Encode(args) => encode(args),
+        Command::Replay(args) => replay(args),
     }
 }
 
 fn encode(args: Encode) -> ExitCode {
-    let config = Config {
-        index: args.index,
-        index_prefix: args.index_prefix,
-        id_keys: args.id_keys,
-        versioning: !args.no_version,
-        ttl: match args.ttl {
-            Ttl::Delete => TtlPolicy::Delete,
-            Ttl::Skip => TtlPolicy::Skip,
-        },
-        reserved: if args.reject_reserved {
-            ReservedNames::Reject
-        } else {
-            ReservedNames::Rename {
-                prefix: args.reserved_prefix,
-            }
-        },
-        numbers_as_strings: args.numbers_as_strings,
-        include: args.include,
-        exclude: args.exclude,
-        indexed_at: args.indexed_at,
-        routing: args.routing,
-        max_chunk_bytes: args.max_chunk_bytes,
-        max_chunk_actions: args.max_chunk_actions,
-        ..Config::default()
-    };
-    let planner = match Planner::new(config) {
+    let now = args.planner.now.clone();
+    let planner = match args.planner.planner(args.index) {
         Ok(p) => p,
-        Err(e) => return fatal(&e.to_string()),
+        Err(e) => return fatal(&e),
     };
     let input = match read_input(&args.file) {
         Ok(b) => b,
         Err(e) => return fatal(&format!("{}: {e}", args.file.display())),
     };
-    let now = args.now.unwrap_or_else(now_rfc3339);
+    let now = now.unwrap_or_else(now_rfc3339);
     let plan = match planner.plan(&input, Some(&now)) {
         Ok(p) => p,
         Err(e) => return fatal(&format!("{}: {e}", args.file.display())),
@@ -158,7 +229,185 @@ fn encode(args: Encode) -> ExitCode {
     }
 }
 
-fn read_input(path: &PathBuf) -> io::Result<Vec<u8>> {
+/// How one replayed file ended; the exit status is the worst over all files.
+#[derive(Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
+enum FileEnd {
+    /// Every record is durable.
+    Durable = 0,
+    /// Some record is rejected, invalid or not durable.
+    NotDurable = 1,
+    /// The file could not be read, or is not an event.
+    Unusable = 2,
+}
+
+fn replay(args: Replay) -> ExitCode {
+    let now = args.planner.now.clone();
+    let planner = match args.planner.planner(args.index) {
+        Ok(p) => p,
+        Err(e) => return fatal(&e),
+    };
+    let runtime = match tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+    {
+        Ok(r) => r,
+        Err(e) => return fatal(&format!("starting the runtime: {e}")),
+    };
+    let _entered = runtime.enter();
+    let auth = match auth(args.auth, args.region) {
+        Ok(a) => a,
+        Err(e) => return fatal(&e),
+    };
+    let mut config = stream2search_client::Config::new(args.endpoint);
+    config.allow_http = args.allow_http;
+    config.auth = auth;
+    config.gzip = !args.no_gzip;
+    let client = match Client::new(config) {
+        Ok(c) => c,
+        Err(e) => return fatal(&e.to_string()),
+    };
+    let timeout = Duration::from_secs(args.timeout);
+    let mut worst = FileEnd::Durable;
+    for file in &args.files {
+        let end = replay_file(&runtime, &planner, &client, file, now.as_deref(), timeout);
+        worst = worst.max(end);
+    }
+    ExitCode::from(worst as u8)
+}
+
+/// Plans, sends, resolves and checkpoints one file, printing its records and summary.
+fn replay_file(
+    runtime: &tokio::runtime::Runtime,
+    planner: &Planner,
+    client: &Client,
+    file: &Path,
+    now: Option<&str>,
+    timeout: Duration,
+) -> FileEnd {
+    let name = file.display();
+    let input = match read_input(file) {
+        Ok(b) => b,
+        Err(e) => {
+            fatal(&format!("{name}: {e}"));
+            return FileEnd::Unusable;
+        }
+    };
+    let now = now.map_or_else(now_rfc3339, str::to_string);
+    let plan = match planner.plan(&input, Some(&now)) {
+        Ok(p) => p,
+        Err(e) => {
+            fatal(&format!("{name}: {e}"));
+            return FileEnd::Unusable;
+        }
+    };
+    drop(input);
+    let deadline = Instant::now() + timeout;
+    let finals = match runtime.block_on(client.send(&plan, deadline)) {
+        Ok(report) => report.finals,
+        Err(e) => {
+            // Nothing is known to be applied: every item stays to be sent again.
+            fatal(&format!("{name}: {e}"));
+            let reason = e.to_string();
+            vec![Final::NotDurable { reason }; plan.items().len()]
+        }
+    };
+    let results = plan.resolve(&finals);
+    let cp = checkpoint::checkpoint(&results, |r| r.outcome.is_durable());
+
+    let stderr = io::stderr();
+    let mut err = stderr.lock();
+    for r in results.iter().filter(|r| !r.outcome.is_durable()) {
+        let seq = r.sequence_number.as_ref().map_or("-", |s| s.as_str());
+        let _ = writeln!(err, "record {} {seq}: {}", r.position, describe(&r.outcome));
+    }
+    drop(err);
+    let _ = writeln!(io::stdout().lock(), "{name}: {}", summary(&results, &cp));
+    if matches!(cp, Checkpoint::Complete) {
+        FileEnd::Durable
+    } else {
+        FileEnd::NotDurable
+    }
+}
+
+/// `N records, indexed X, ..., not durable D; resume at SEQ|complete`.
+fn summary(results: &[RecordResult], cp: &Checkpoint) -> String {
+    let count = |f: fn(&RecordOutcome) -> bool| results.iter().filter(|r| f(&r.outcome)).count();
+    let resume = match cp {
+        Checkpoint::Complete => "complete".to_string(),
+        Checkpoint::ResumeFrom(seq) => format!("resume at {seq}"),
+        Checkpoint::RetryBatch { position } => {
+            format!("resume at the first record (record {position} has no SequenceNumber)")
+        }
+    };
+    format!(
+        "{} records, indexed {}, deleted {}, already gone {}, stale {}, skipped {}, rejected {}, \
+         invalid {}, not durable {}; {resume}",
+        results.len(),
+        count(|o| matches!(o, RecordOutcome::Indexed)),
+        count(|o| matches!(o, RecordOutcome::Deleted)),
+        count(|o| matches!(o, RecordOutcome::AlreadyGone)),
+        count(|o| matches!(o, RecordOutcome::Stale)),
+        count(|o| matches!(o, RecordOutcome::Skipped(_))),
+        count(|o| matches!(o, RecordOutcome::Rejected { .. })),
+        count(|o| matches!(o, RecordOutcome::Invalid(_))),
+        count(|o| matches!(o, RecordOutcome::NotDurable { .. })),
+    )
+}
+
+/// One record's outcome for its stderr line.
+fn describe(outcome: &RecordOutcome) -> String {
+    match outcome {
+        RecordOutcome::Indexed => "indexed".into(),
+        RecordOutcome::Deleted => "deleted".into(),
+        RecordOutcome::AlreadyGone => "already gone".into(),
+        RecordOutcome::Stale => "stale".into(),
+        RecordOutcome::Skipped(_) => "skipped".into(),
+        RecordOutcome::Rejected { status, reason } => format!("rejected ({status}): {reason}"),
+        RecordOutcome::Invalid(e) => format!("invalid: {e}"),
+        RecordOutcome::NotDurable { reason } => format!("not durable: {reason}"),
+    }
+}
+
+/// The client's authentication for `--auth`, from the environment.
+fn auth(kind: AuthKind, region: Option<String>) -> Result<Auth, String> {
+    let var = |name: &str| std::env::var(name).ok().filter(|v| !v.is_empty());
+    let service = match kind {
+        AuthKind::None | AuthKind::Basic if region.is_some() => {
+            return Err("--region applies to --auth sigv4-es and sigv4-aoss only".into());
+        }
+        AuthKind::None => return Ok(Auth::None),
+        AuthKind::Basic => {
+            let (Some(user), Some(password)) =
+                (var("OPENSEARCH_USERNAME"), var("OPENSEARCH_PASSWORD"))
+            else {
+                return Err(
+                    "--auth basic needs OPENSEARCH_USERNAME and OPENSEARCH_PASSWORD".into(),
+                );
+            };
+            return Ok(Auth::basic(user, password));
+        }
+        AuthKind::SigV4Es => Service::Es,
+        AuthKind::SigV4Aoss => Service::Aoss,
+    };
+    let Some(region) = region else {
+        return SigV4::from_lambda_env(service)
+            .map(Auth::SigV4)
+            .map_err(|e| e.to_string());
+    };
+    let (Some(key), Some(secret)) = (var("AWS_ACCESS_KEY_ID"), var("AWS_SECRET_ACCESS_KEY")) else {
+        return Err("AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY must be set for SigV4".into());
+    };
+    let credentials = aws_credential_types::Credentials::new(
+        key,
+        secret,
+        var("AWS_SESSION_TOKEN"),
+        None,
+        "Environment",
+    );
+    Ok(Auth::SigV4(SigV4::new(service, region, credentials)))
+}
+
+fn read_input(path: &Path) -> io::Result<Vec<u8>> {
     if path.as_os_str() == "-" {
         let mut buf = Vec::new();
         io::stdin().lock().read_to_end(&mut buf)?;
