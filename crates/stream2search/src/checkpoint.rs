@@ -14,6 +14,8 @@ use crate::event::SequenceNumber;
 pub enum SkipReason {
     /// A TTL delete under [`crate::TtlPolicy::Skip`].
     Ttl,
+    /// Left out on purpose by the caller ([`crate::Plan::remove`]), e.g. a Lambda author's filter.
+    Filtered,
 }
 
 /// How one record ended.

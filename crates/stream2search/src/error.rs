@@ -68,6 +68,8 @@ pub enum RecordErrorKind {
     Timestamp,
     /// `SequenceNumber` is missing or not decimal digits.
     SequenceNumber,
+    /// Refused by the caller's own code (a Lambda author's hook), see [`RecordError::refused`].
+    Refused,
 }
 
 /// One record that could not be converted; the record's `Display` names what and where.
@@ -91,6 +93,11 @@ impl RecordError {
     pub(crate) fn within(mut self, segment: impl Into<String>) -> Self {
         self.path.push(segment.into());
         self
+    }
+
+    /// A record the caller's own code refuses (a hook's verdict), with its reason.
+    pub fn refused(reason: impl Into<String>) -> Self {
+        RecordError::new(RecordErrorKind::Refused, reason)
     }
 
     /// What kind of problem this is.
@@ -124,6 +131,11 @@ impl fmt::Display for RecordError {
 }
 
 impl std::error::Error for RecordError {}
+
+/// A change to a [`crate::Plan`] that cannot be made (see [`crate::Plan::set_document`]).
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("cannot edit the plan: {0}")]
+pub struct EditError(pub(crate) String);
 
 /// A configuration that cannot work; found when it is built, never while records flow.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]

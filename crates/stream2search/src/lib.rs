@@ -64,6 +64,6 @@ mod plan;
 
 pub use bulk::Action;
 pub use config::{Config, LongIdPolicy, ReservedNames, TtlPolicy};
-pub use error::{ConfigError, EventError, RecordError, RecordErrorKind};
+pub use error::{ConfigError, EditError, EventError, RecordError, RecordErrorKind};
 pub use event::{EventName, SequenceNumber};
 pub use plan::{Item, Plan, Planner, Record, RecordStatus, validate_index_name};

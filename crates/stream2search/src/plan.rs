@@ -8,7 +8,7 @@ use crate::bulk::{self, Action};
 use crate::checkpoint::{RecordOutcome, RecordResult, SkipReason};
 use crate::config::{Config, ReservedNames, TtlPolicy};
 use crate::document::{Fault, PathTree, Shape};
-use crate::error::{ConfigError, EventError, RecordError, RecordErrorKind};
+use crate::error::{ConfigError, EditError, EventError, RecordError, RecordErrorKind};
 use crate::event::{self, EventName, RawRecord, SequenceNumber};
 use crate::index::IndexSpec;
 use crate::json::Reader;
@@ -38,6 +38,8 @@ pub struct Record {
     pub event_name: Option<EventName>,
     /// Planned, skipped, or invalid.
     pub status: RecordStatus,
+    /// Where the record's JSON lies in the bytes given to [`Planner::plan`] (for dead letters).
+    pub span: Range<usize>,
 }
 
 /// A record's planning status.
@@ -157,7 +159,12 @@ impl Planner {
     /// `indexed_at` fills [`Config::indexed_at`]. Bad records are kept as [`RecordStatus::Invalid`];
     /// only a payload that is not an event at all is an error.
     pub fn plan(&self, event: &[u8], indexed_at: Option<&str>) -> Result<Plan, EventError> {
-        let event = event.strip_prefix(b"\xEF\xBB\xBF").unwrap_or(event);
+        let bom = if event.starts_with(b"\xEF\xBB\xBF") {
+            3
+        } else {
+            0
+        };
+        let event = &event[bom..];
         let text = std::str::from_utf8(event).map_err(|e| EventError::Utf8 {
             offset: e.valid_up_to(),
         })?;
@@ -194,6 +201,7 @@ impl Planner {
             let mut first = true;
             while r.next_element(&mut first)? {
                 let position = plan.records.len();
+                r.peek();
                 let start = r.pos;
                 let mark = plan.docs.len();
                 let mut raw = RawRecord {
@@ -240,6 +248,7 @@ impl Planner {
                     sequence_number: raw.sequence_number,
                     event_name: raw.event_name,
                     status,
+                    span: start + bom..r.pos + bom,
                 });
             }
         }
@@ -438,6 +447,70 @@ impl Plan {
                 out.push(b'\n');
             }
         }
+    }
+
+    /// Replaces the document of index item `i` (a hook's reshaping). `doc` must be one JSON
+    /// object; the same document then goes to every chunk that sends the item.
+    pub fn set_document(&mut self, i: usize, doc: &[u8]) -> Result<(), EditError> {
+        let item = self
+            .items
+            .get(i)
+            .ok_or_else(|| EditError(format!("no item {i}")))?;
+        if item.action != Action::Index {
+            return Err(EditError(format!(
+                "item {i} is a delete and has no document"
+            )));
+        }
+        let text =
+            std::str::from_utf8(doc).map_err(|_| EditError("document is not UTF-8".into()))?;
+        let mut r = Reader::new(text);
+        let is_object = r.peek() == Some(b'{') && r.skip_value().is_ok() && r.at_end();
+        if !is_object {
+            return Err(EditError("document must be one JSON object".into()));
+        }
+        let start = self.docs.len();
+        self.docs.extend_from_slice(text.trim().as_bytes());
+        self.items[i].doc = Some(start..self.docs.len());
+        Ok(())
+    }
+
+    /// Sends item `i` to another index (a hook's choice), checked against OpenSearch's rules.
+    pub fn set_index(&mut self, i: usize, index: &str) -> Result<(), EditError> {
+        let item = self
+            .items
+            .get_mut(i)
+            .ok_or_else(|| EditError(format!("no item {i}")))?;
+        index::validate(index).map_err(|why| EditError(format!("index {index:?}: {why}")))?;
+        item.index = index.to_owned();
+        let start = self.meta.len();
+        bulk::write_action(
+            &mut self.meta,
+            item.action,
+            &item.index,
+            &item.id,
+            item.version,
+            item.routing.as_deref(),
+        );
+        item.meta = start..self.meta.len();
+        Ok(())
+    }
+
+    /// Takes item `i` out of the plan; the records it decides get `status` instead (for example
+    /// `Skipped(SkipReason::Filtered)`, or `Invalid(RecordError::refused(..))` to dead-letter them).
+    /// Later items move down by one.
+    pub fn remove(&mut self, i: usize, status: RecordStatus) -> Result<(), EditError> {
+        if i >= self.items.len() {
+            return Err(EditError(format!("no item {i}")));
+        }
+        let item = self.items.remove(i);
+        for &p in &item.records {
+            // A record that also decides another item (a moved document's delete) keeps that one.
+            let elsewhere = self.items.iter().any(|other| other.records.contains(&p));
+            if !elsewhere {
+                self.records[p].status = status.clone();
+            }
+        }
+        Ok(())
     }
 
     /// The document of item `i`, for index items.
