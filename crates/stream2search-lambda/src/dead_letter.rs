@@ -6,7 +6,6 @@
 //! with a note saying so.
 
 use serde::Serialize;
-use serde_json::value::RawValue;
 
 /// SQS's limit for one message, and for all messages of one batch together.
 pub const MAX_MESSAGE_BYTES: usize = 256 * 1024;
@@ -24,8 +23,9 @@ pub struct Poison<'a> {
     pub sequence_number: Option<&'a str>,
     /// Why it is poison.
     pub reason: &'a str,
-    /// The record's JSON text as it was in the event, when it could be located.
-    pub record: Option<&'a RawValue>,
+    /// The record's JSON text exactly as the event held it (the core's `Record::span`), when it
+    /// could be located. It goes into the message as is: it must be one JSON value.
+    pub record: Option<&'a str>,
 }
 
 /// One SQS message, ready for an entry of a batch.
@@ -46,7 +46,6 @@ struct Full<'a> {
     sequence_number: Option<&'a str>,
     position: usize,
     reason: &'a str,
-    record: Option<&'a RawValue>,
 }
 
 #[derive(Serialize)]
@@ -73,16 +72,23 @@ pub fn message(poison: &Poison<'_>) -> Message {
         sequence_number: poison.sequence_number,
         position: poison.position,
         reason,
-        record: poison.record,
     };
-    let body = sanitize(serde_json::to_string(&full).unwrap_or_default());
+    // `"record"` is spliced in as the text it is: no second parse of the event or the record.
+    let head = serde_json::to_string(&full).unwrap_or_else(|_| "{}".into());
+    let record = poison.record.unwrap_or("null");
+    let mut body = String::with_capacity(head.len() + record.len() + 12);
+    body.push_str(head.strip_suffix('}').unwrap_or(&head));
+    body.push_str(",\"record\":");
+    body.push_str(record);
+    body.push('}');
+    let body = sanitize(body);
     if body.len() <= MAX_MESSAGE_BYTES {
         return Message {
             position: poison.position,
             body,
         };
     }
-    let text = poison.record.map_or("", RawValue::get);
+    let text = poison.record.unwrap_or("");
     let note = format!(
         "the record is {} bytes, more than one SQS message holds; recordPrefix is its beginning",
         text.len()
@@ -197,19 +203,15 @@ fn allowed(c: char) -> bool {
 mod tests {
     use super::*;
 
-    fn raw(s: &str) -> Box<RawValue> {
-        RawValue::from_string(s.to_owned()).unwrap()
-    }
-
     #[test]
     fn message_holds_the_record_text_verbatim_and_the_reason() {
-        let record = raw(r#"{"eventID":"e1","dynamodb":{"N":"1.500"}}"#);
+        let record = r#"{"eventID":"e1","dynamodb":{"N":"1.500"}}"#;
         let m = message(&Poison {
             position: 3,
             event_id: Some("e1"),
             sequence_number: Some("111"),
             reason: "mapper_parsing_exception: failed to parse",
-            record: Some(&record),
+            record: Some(record),
         });
         assert_eq!(
             m.body,
@@ -223,13 +225,13 @@ mod tests {
             r#"{{"eventID":"e9","pad":"{}"}}"#,
             r#"\u0001\""#.repeat(50_000)
         );
-        let record = raw(&big);
+        let record = &big;
         let m = message(&Poison {
             position: 0,
             event_id: Some("e9"),
             sequence_number: Some("999"),
             reason: "too big",
-            record: Some(&record),
+            record: Some(record),
         });
         assert!(m.body.len() <= MAX_MESSAGE_BYTES, "{}", m.body.len());
         let v: serde_json::Value = serde_json::from_str(&m.body).unwrap();

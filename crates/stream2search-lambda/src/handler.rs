@@ -1,16 +1,14 @@
 //! One invocation: plan → send → resolve → dead-letter poison → checkpoint → response.
 
-use std::collections::{HashMap, HashSet};
+use std::collections::HashSet;
 use std::fmt;
-use std::sync::{Arc, Mutex};
+use std::sync::Arc;
 use std::time::{Duration, Instant, SystemTime};
 
 use lambda_runtime::{Diagnostic, LambdaEvent, tracing};
-use serde::Deserialize;
-use serde_json::Value;
 use serde_json::value::RawValue;
 use stream2search::checkpoint::{self, BatchResponse, Checkpoint, RecordOutcome, RecordResult};
-use stream2search::{Planner, SequenceNumber};
+use stream2search::{Plan, Planner, RecordErrorKind, SequenceNumber};
 use stream2search_client::Client;
 
 use crate::config::{ConfigError, Settings};
@@ -32,8 +30,6 @@ struct Inner {
     client: Client,
     queue: Option<Queue>,
     hook: Option<Box<dyn Hook>>,
-    /// Planners for indices chosen by the hook, built on first use.
-    planners: Mutex<HashMap<String, Planner>>,
 }
 
 impl fmt::Debug for Handler {
@@ -137,12 +133,12 @@ impl Handler {
                 client,
                 queue,
                 hook: None,
-                planners: Mutex::new(HashMap::new()),
             }),
         })
     }
 
-    /// Adds a [`Hook`] that sees (and may edit, drop or route) every record before planning.
+    /// Adds a [`Hook`] that sees (and may reshape, skip, refuse or route) every planned item
+    /// before it is sent.
     ///
     /// # Panics
     /// If called after the handler was cloned.
@@ -174,6 +170,11 @@ impl Handler {
     }
 
     /// Handles an `aws_lambda_events` DynamoDB event (re-serialized, then planned as raw JSON).
+    ///
+    /// Prefer [`Handler::call`] when you can: the typed event costs a parse and a write, and
+    /// aws_lambda_events writes `ApproximateCreationDateTime` back as whole seconds, so changes
+    /// of one document within the same second get the same version, and the one sent last wins
+    /// (`external_gte`), even an older one delivered again.
     #[cfg(feature = "aws_lambda_events")]
     pub async fn call_typed(
         &self,
@@ -198,17 +199,16 @@ impl Handler {
     pub async fn handle(&self, payload: &[u8], deadline: Instant) -> Result<Invocation, Error> {
         let started = Instant::now();
         let inner = &*self.inner;
-        let (mut results, retries) = match &inner.hook {
-            None => {
-                let plan = inner.planner.plan(payload, None)?;
-                let report = inner.client.send(&plan, deadline).await?;
-                (plan.resolve(&report.finals), report.counters.retries)
-            }
-            Some(hook) => self.hooked(&**hook, payload, deadline).await?,
-        };
-        results.sort_by_key(|r| r.position);
+        let mut plan = inner.planner.plan(payload, None)?;
+        if let Some(hook) = &inner.hook {
+            hooks::apply(&**hook, payload, &mut plan);
+        }
+        let report = inner.client.send(&plan, deadline).await?;
+        let retries = report.counters.retries;
+        // One result per record, in event order.
+        let results = plan.resolve(&report.finals);
 
-        let dead_lettered = self.dead_letter(payload, &results, deadline).await;
+        let dead_lettered = self.dead_letter(payload, &plan, &results, deadline).await;
         for r in &results {
             log_failure(r, dead_lettered.contains(&r.position));
         }
@@ -249,85 +249,11 @@ impl Handler {
         })
     }
 
-    /// Plans and sends with the hook: one plan per target index.
-    async fn hooked(
-        &self,
-        hook: &dyn Hook,
-        payload: &[u8],
-        deadline: Instant,
-    ) -> Result<(Vec<RecordResult>, u32), Error> {
-        #[derive(Deserialize)]
-        struct Event {
-            #[serde(rename = "Records")]
-            records: Vec<Value>,
-        }
-        let body = payload.strip_prefix(b"\xEF\xBB\xBF").unwrap_or(payload);
-        let Ok(event) = serde_json::from_slice::<Event>(body) else {
-            // Let the core name what is wrong with it.
-            self.inner.planner.plan(payload, None)?;
-            return Err(Error::Event(stream2search::EventError::NotAnEvent(
-                "the hook could not read the event",
-            )));
-        };
-        let (groups, refused) = hooks::apply(hook, event.records);
-        let mut results: Vec<RecordResult> = refused
-            .into_iter()
-            .map(|r| RecordResult {
-                position: r.position,
-                sequence_number: r.sequence_number.as_deref().and_then(SequenceNumber::parse),
-                event_id: r.event_id,
-                // Status 0: refused here, not by OpenSearch (the core offers no hook error kind).
-                outcome: RecordOutcome::Rejected {
-                    status: 0,
-                    reason: r.reason,
-                },
-            })
-            .collect();
-        let mut retries = 0;
-        for group in groups {
-            let planner = match &group.index {
-                None => self.inner.planner.clone(),
-                Some(index) => self.planner_for(index)?,
-            };
-            let sub = serde_json::to_vec(&serde_json::json!({ "Records": group.records }))
-                .map_err(|_| {
-                    Error::Event(stream2search::EventError::NotAnEvent(
-                        "a hooked record could not be written back",
-                    ))
-                })?;
-            let plan = planner.plan(&sub, None)?;
-            let report = self.inner.client.send(&plan, deadline).await?;
-            retries += report.counters.retries;
-            results.extend(plan.resolve(&report.finals).into_iter().map(|mut r| {
-                r.position = group.positions[r.position];
-                r
-            }));
-        }
-        Ok((results, retries))
-    }
-
-    fn planner_for(&self, index: &str) -> Result<Planner, Error> {
-        let mut planners = self
-            .inner
-            .planners
-            .lock()
-            .unwrap_or_else(|p| p.into_inner());
-        if let Some(p) = planners.get(index) {
-            return Ok(p.clone());
-        }
-        let planner = Planner::new(stream2search::Config {
-            index: index.to_owned(),
-            index_prefix: None,
-            ..self.inner.settings.plan.clone()
-        })?;
-        planners.insert(index.to_owned(), planner.clone());
-        Ok(planner)
-    }
-
     /// Sends every poison record to the queue; returns the positions it accepted.
     async fn dead_letter(
         &self,
         payload: &[u8],
+        plan: &Plan,
         results: &[RecordResult],
         deadline: Instant,
     ) -> HashSet<usize> {
@@ -338,17 +264,6 @@ impl Handler {
         if poison.is_empty() {
             return HashSet::new();
         }
-        #[derive(Deserialize)]
-        struct RawEvent<'a> {
-            #[serde(rename = "Records", borrow)]
-            records: Vec<&'a RawValue>,
-        }
-        let body = payload.strip_prefix(b"\xEF\xBB\xBF").unwrap_or(payload);
-        let raw: Vec<&RawValue> = std::str::from_utf8(body)
-            .ok()
-            .and_then(|text| serde_json::from_str::<RawEvent<'_>>(text).ok())
-            .map(|e| e.records)
-            .unwrap_or_default();
         let reasons: Vec<String> = poison.iter().map(|r| reason(&r.outcome)).collect();
         let messages: Vec<_> = poison
             .iter()
@@ -359,7 +274,12 @@ impl Handler {
                     event_id: r.event_id.as_deref(),
                     sequence_number: r.sequence_number.as_ref().map(SequenceNumber::as_str),
                     reason,
-                    record: raw.get(r.position).copied(),
+                    // The record's text, as the event held it.
+                    record: plan
+                        .records()
+                        .get(r.position)
+                        .and_then(|rec| payload.get(rec.span.clone()))
+                        .and_then(|b| std::str::from_utf8(b).ok()),
                 })
             })
             .collect();
@@ -379,6 +299,9 @@ impl Handler {
 fn reason(outcome: &RecordOutcome) -> String {
     match outcome {
         RecordOutcome::Rejected { status, reason } => format!("rejected ({status}): {reason}"),
+        RecordOutcome::Invalid(e) if e.kind() == RecordErrorKind::Refused => {
+            format!("refused by the hook: {e}")
+        }
         RecordOutcome::Invalid(e) => format!("invalid: {e}"),
         RecordOutcome::NotDurable { reason } => format!("not durable: {reason}"),
         other => format!("{other:?}"),

@@ -1,161 +1,326 @@
-//! Author hooks: reshape or filter a record, choose its index.
+//! Author hooks: reshape, filter, refuse or route each planned item.
 //!
-//! The core plans straight from the event bytes and offers no way to edit a planned document,
-//! so a hook works one step earlier, on the stream record itself (DynamoDB JSON, where numbers
-//! are strings and stay exact). Only a handler with a hook pays for the `Value` tree this needs;
-//! the default path never builds one.
+//! The event is planned once, straight from its bytes; a hook then sees each bulk item of the
+//! plan ([`Item`]): its action, index, id, the document as it will be sent, and the record that
+//! made it. Its [`Verdict`] is applied with the core's plan edits (`Plan::set_document`,
+//! `Plan::set_index`, `Plan::remove`). Nothing here builds a `Value` tree unless the hook asks
+//! for one ([`Item::parse`]).
 
-use serde_json::Value;
+use std::panic::{self, AssertUnwindSafe};
 
-/// What to do with one record after the hook saw it.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub enum Verdict {
-    /// Plan it (as possibly edited) into the configured index.
-    Keep,
-    /// Plan it into this index instead. The name is checked with
-    /// [`stream2search::validate_index_name`]; a bad name makes the record poison.
-    Index(String),
-    /// Keep it out of the index: an INSERT or MODIFY becomes a delete of the document (so a
-    /// document that stops passing the filter does not linger), a REMOVE stays a delete.
-    Drop,
+use serde::Deserialize;
+use stream2search::checkpoint::SkipReason;
+use stream2search::{Action, Plan, Record, RecordError, RecordStatus};
+
+/// One bulk item of the plan, as a hook sees it.
+#[derive(Debug, Clone, Copy)]
+pub struct Item<'a> {
+    plan: &'a Plan,
+    i: usize,
+    payload: &'a [u8],
 }
 
-/// Called once per record, in order, before planning.
-///
-/// `record` is the stream record as Lambda delivered it (`eventName`, `dynamodb.Keys`,
-/// `dynamodb.NewImage`...). Edit `dynamodb.NewImage` to reshape the document.
+impl<'a> Item<'a> {
+    /// `Index` (an INSERT or MODIFY) or `Delete` (a REMOVE, or the old copy of a document whose
+    /// MODIFY moved it to another index).
+    pub fn action(&self) -> Action {
+        self.item().action
+    }
+
+    /// The index it is planned for.
+    pub fn index(&self) -> &'a str {
+        &self.item().index
+    }
+
+    /// The document id.
+    pub fn id(&self) -> &'a str {
+        &self.item().id
+    }
+
+    /// The document as it will be sent (one JSON object, DynamoDB types already converted);
+    /// `None` for a delete.
+    pub fn document(&self) -> Option<&'a [u8]> {
+        self.plan.document(self.i)
+    }
+
+    /// The document parsed as `T`: your own struct, `serde_json::Value` to edit it freely, or
+    /// `BTreeMap<String, Box<RawValue>>` to add or remove fields while every other value is
+    /// copied exactly. (A `Value` turns numbers into `f64` unless serde_json's
+    /// `arbitrary_precision` feature is on: `1.50` comes back as `1.5`, and an integer of more
+    /// than 15 digits may lose its last ones.) `None` for a delete.
+    pub fn parse<T: Deserialize<'a>>(&self) -> Option<Result<T, serde_json::Error>> {
+        self.document().map(serde_json::from_slice)
+    }
+
+    /// The record that made this item: `eventID`, `eventName`, `SequenceNumber`, position.
+    pub fn record(&self) -> &'a Record {
+        let last = *self.item().records.last().unwrap_or(&0);
+        &self.plan.records()[last]
+    }
+
+    /// Every record this item decides, in event order: earlier records of the batch for the same
+    /// document (superseded by it), then [`Item::record`].
+    pub fn records(&self) -> impl Iterator<Item = &'a Record> + 'a {
+        let plan = self.plan;
+        self.item().records.iter().map(move |&p| &plan.records()[p])
+    }
+
+    /// The stream record that made this item, as JSON text exactly as the event held it (for
+    /// `Keys`, `OldImage`, `userIdentity`...). Parse it only if you need it.
+    pub fn stream_record(&self) -> &'a str {
+        let span = self.record().span.clone();
+        self.payload
+            .get(span)
+            .and_then(|b| std::str::from_utf8(b).ok())
+            .unwrap_or("")
+    }
+
+    fn item(&self) -> &'a stream2search::Item {
+        &self.plan.items()[self.i]
+    }
+}
+
+/// What to do with one item after the hook saw it.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub enum Verdict {
+    /// Send it as planned.
+    #[default]
+    Keep,
+    /// Send it with a new document (one JSON object; only for an index item) and/or into another
+    /// index (checked against OpenSearch's rules). A change that cannot be made refuses the item.
+    Send {
+        /// The replacement document.
+        document: Option<Vec<u8>>,
+        /// The index to use instead of the planned one.
+        index: Option<String>,
+    },
+    /// Send nothing: its records count as skipped (`SkipReason::Filtered`) and are done. What
+    /// the index already holds for this document stays there.
+    Skip,
+    /// Its records are poison (`RecordErrorKind::Refused`, with this reason): dead-lettered when
+    /// a queue is configured, otherwise reported as failures.
+    Refuse(String),
+}
+
+impl Verdict {
+    /// Send this document instead.
+    pub fn document(document: impl Into<Vec<u8>>) -> Verdict {
+        Verdict::Send {
+            document: Some(document.into()),
+            index: None,
+        }
+    }
+
+    /// Send it into `index` instead.
+    pub fn index(index: impl Into<String>) -> Verdict {
+        Verdict::Send {
+            document: None,
+            index: Some(index.into()),
+        }
+    }
+}
+
+/// Called once per bulk item of the plan (from the last to the first).
 ///
 /// ```
-/// use serde_json::{Value, json};
-/// use stream2search_lambda::{Hook, Verdict};
+/// use std::collections::BTreeMap;
 ///
-/// /// Drafts stay out of the index; everything else loses its `internalNotes`.
+/// use serde_json::value::RawValue;
+/// use stream2search_lambda::{Hook, Item, Verdict};
+///
+/// /// Drafts are not sent; everything else loses its `internalNotes`.
 /// struct Products;
 /// impl Hook for Products {
-///     fn record(&self, record: &mut Value) -> Verdict {
-///         let image = &mut record["dynamodb"]["NewImage"];
-///         if image["status"]["S"] == "draft" {
-///             return Verdict::Drop;
+///     fn item(&self, item: &Item<'_>) -> Verdict {
+///         // Each field as its JSON text: what the hook does not touch is sent exactly.
+///         let Some(Ok(mut doc)) = item.parse::<BTreeMap<String, Box<RawValue>>>() else {
+///             return Verdict::Keep; // a delete
+///         };
+///         if doc.get("status").is_some_and(|s| s.get() == r#""draft""#) {
+///             return Verdict::Skip;
 ///         }
-///         if let Some(image) = image.as_object_mut() {
-///             image.remove("internalNotes");
+///         if doc.remove("internalNotes").is_none() {
+///             return Verdict::Keep;
 ///         }
-///         Verdict::Keep
+///         Verdict::document(serde_json::to_vec(&doc).unwrap_or_default())
 ///     }
 /// }
-/// # let mut r = json!({"eventName":"INSERT","dynamodb":{"NewImage":{"status":{"S":"draft"}}}});
-/// # assert_eq!(Products.record(&mut r), Verdict::Drop);
 /// ```
+///
+/// A closure `Fn(&Item<'_>) -> Verdict` is a hook too. A hook that panics refuses the item it
+/// was looking at; it never takes the invocation down.
 pub trait Hook: Send + Sync {
-    /// Edits `record` in place and says where it goes.
-    fn record(&self, record: &mut Value) -> Verdict;
+    /// Says what to do with `item`.
+    fn item(&self, item: &Item<'_>) -> Verdict;
 }
 
 impl<F> Hook for F
 where
-    F: Fn(&mut Value) -> Verdict + Send + Sync,
+    F: Fn(&Item<'_>) -> Verdict + Send + Sync,
 {
-    fn record(&self, record: &mut Value) -> Verdict {
-        self(record)
+    fn item(&self, item: &Item<'_>) -> Verdict {
+        self(item)
     }
 }
 
-/// Records planned together: one sub-event per target index (`None`: the configured one).
-#[derive(Debug, Default)]
-pub(crate) struct Group {
-    pub(crate) index: Option<String>,
-    pub(crate) records: Vec<Value>,
-    /// The original position of each record.
-    pub(crate) positions: Vec<usize>,
-}
-
-/// A record the hook made poison (an invalid index name).
-#[derive(Debug)]
-pub(crate) struct Refused {
-    pub(crate) position: usize,
-    pub(crate) event_id: Option<String>,
-    pub(crate) sequence_number: Option<String>,
-    pub(crate) reason: String,
-}
-
-/// Runs `hook` over each record of `records`, grouping them by target index in order of first
-/// appearance.
-pub(crate) fn apply(hook: &dyn Hook, records: Vec<Value>) -> (Vec<Group>, Vec<Refused>) {
-    let mut groups: Vec<Group> = Vec::new();
-    let mut refused = Vec::new();
-    for (position, mut record) in records.into_iter().enumerate() {
-        let index = match hook.record(&mut record) {
+/// Runs `hook` over every item of `plan` (planned from `payload`) and applies its verdicts.
+pub(crate) fn apply(hook: &dyn Hook, payload: &[u8], plan: &mut Plan) {
+    // From the end: removing item `i` moves only the items after it, which are done.
+    for i in (0..plan.items().len()).rev() {
+        let item = Item { plan, i, payload };
+        let verdict = match panic::catch_unwind(AssertUnwindSafe(|| hook.item(&item))) {
+            Ok(v) => v,
+            Err(panic) => Verdict::Refuse(format!("the hook panicked: {}", message(&*panic))),
+        };
+        let refused = match verdict {
             Verdict::Keep => None,
-            Verdict::Index(name) => match stream2search::validate_index_name(&name) {
-                Ok(()) => Some(name),
-                Err(why) => {
-                    refused.push(Refused {
-                        position,
-                        event_id: record["eventID"].as_str().map(str::to_owned),
-                        sequence_number: record["dynamodb"]["SequenceNumber"]
-                            .as_str()
-                            .map(str::to_owned),
-                        reason: format!("hook chose index {name:?}: {why}"),
-                    });
-                    continue;
-                }
-            },
-            Verdict::Drop => {
-                if let Some(obj) = record.as_object_mut() {
-                    obj.insert("eventName".into(), Value::from("REMOVE"));
-                    // A TTL marker would let STREAM2SEARCH_TTL=skip keep the document.
-                    obj.remove("userIdentity");
-                }
-                if let Some(d) = record["dynamodb"].as_object_mut() {
-                    d.remove("NewImage");
-                }
+            Verdict::Send { document, index } => document
+                .map_or(Ok(()), |d| plan.set_document(i, &d))
+                .and_then(|()| index.map_or(Ok(()), |x| plan.set_index(i, &x)))
+                .err()
+                .map(|e| format!("hook: {e}")),
+            Verdict::Skip => {
+                remove(plan, i, RecordStatus::Skipped(SkipReason::Filtered));
                 None
             }
+            Verdict::Refuse(reason) => Some(reason),
         };
-        let group = match groups.iter_mut().position(|g| g.index == index) {
-            Some(i) => &mut groups[i],
-            None => {
-                groups.push(Group {
-                    index,
-                    ..Group::default()
-                });
-                groups.last_mut().expect("just pushed")
-            }
-        };
-        group.records.push(record);
-        group.positions.push(position);
+        if let Some(reason) = refused {
+            remove(plan, i, RecordStatus::Invalid(RecordError::refused(reason)));
+        }
     }
-    (groups, refused)
+}
+
+fn remove(plan: &mut Plan, i: usize, status: RecordStatus) {
+    // `i` is in range: items are visited from the end, each removed at most once.
+    let _ = plan.remove(i, status);
+}
+
+fn message(panic: &(dyn std::any::Any + Send)) -> &str {
+    panic
+        .downcast_ref::<&str>()
+        .copied()
+        .or_else(|| panic.downcast_ref::<String>().map(String::as_str))
+        .unwrap_or("(no message)")
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
-    use serde_json::json;
+    use serde_json::value::RawValue;
+    use std::collections::BTreeMap;
+    use stream2search::checkpoint::RecordOutcome;
+    use stream2search::outcome::Final;
+    use stream2search::{Config, Planner, RecordErrorKind};
+
+    const EVENT: &str = r#"{"Records":[
+{"eventID":"a","eventName":"INSERT","dynamodb":{"Keys":{"k":{"S":"a"}},"NewImage":{"k":{"S":"a"},"n":{"N":"1.50"}},"SequenceNumber":"1"}},
+{"eventID":"b","eventName":"INSERT","dynamodb":{"Keys":{"k":{"S":"b"}},"NewImage":{"k":{"S":"b"}},"SequenceNumber":"2"}},
+{"eventID":"c","eventName":"INSERT","dynamodb":{"Keys":{"k":{"S":"c"}},"NewImage":{"k":{"S":"c"}},"SequenceNumber":"3"}},
+{"eventID":"d","eventName":"REMOVE","dynamodb":{"Keys":{"k":{"S":"d"}},"SequenceNumber":"4"}},
+{"eventID":"e","eventName":"REMOVE","dynamodb":{"Keys":{"k":{"S":"e"}},"SequenceNumber":"5"}},
+{"eventID":"f","eventName":"INSERT","dynamodb":{"Keys":{"k":{"S":"f"}},"NewImage":{"k":{"S":"f"}},"SequenceNumber":"6"}}
+]}"#;
+
+    fn planned() -> Plan {
+        Planner::new(Config {
+            index: "docs".into(),
+            versioning: false,
+            ..Config::default()
+        })
+        .unwrap()
+        .plan(EVENT.as_bytes(), None)
+        .unwrap()
+    }
+
+    fn body(plan: &Plan) -> String {
+        let mut out = Vec::new();
+        plan.encode(&(0..plan.items().len()).collect::<Vec<_>>(), &mut out);
+        String::from_utf8(out).unwrap()
+    }
 
     #[test]
-    fn records_are_grouped_by_index_and_bad_names_refused() {
-        let hook = |r: &mut Value| match r["dynamodb"]["Keys"]["k"]["S"].as_str() {
-            Some("a") => Verdict::Keep,
-            Some("b") => Verdict::Index("other".into()),
-            Some("c") => Verdict::Index("Bad Name".into()),
-            _ => Verdict::Drop,
+    fn verdicts_reshape_route_skip_and_refuse_each_item() {
+        let mut plan = planned();
+        let hook = |item: &Item<'_>| match item.id() {
+            "a" => {
+                // Raw values: the rest of the document is copied exactly (`1.50` stays `1.50`).
+                let mut doc: BTreeMap<String, Box<RawValue>> = item.parse().unwrap().unwrap();
+                doc.insert(
+                    "hooked".into(),
+                    RawValue::from_string("true".into()).unwrap(),
+                );
+                Verdict::document(serde_json::to_vec(&doc).unwrap())
+            }
+            "b" => Verdict::index("other"),
+            "c" => Verdict::Skip,
+            "d" => Verdict::Refuse("no deletes of d".into()),
+            "e" => panic!("boom"),
+            _ => Verdict::Keep,
         };
-        let rec = |k: &str| {
-            json!({"eventID": k, "eventName": "INSERT",
-                   "dynamodb": {"Keys": {"k": {"S": k}}, "NewImage": {"k": {"S": k}}, "SequenceNumber": "1"}})
-        };
-        let (groups, refused) = apply(&hook, vec![rec("a"), rec("b"), rec("c"), rec("d")]);
-        assert_eq!(groups.len(), 2);
+        apply(&hook, EVENT.as_bytes(), &mut plan);
         assert_eq!(
-            (groups[0].index.as_deref(), &groups[0].positions),
-            (None, &vec![0, 3])
+            body(&plan),
+            concat!(
+                "{\"index\":{\"_index\":\"docs\",\"_id\":\"a\"}}\n{\"hooked\":true,\"k\":\"a\",\"n\":1.50}\n",
+                "{\"index\":{\"_index\":\"other\",\"_id\":\"b\"}}\n{\"k\":\"b\"}\n",
+                "{\"index\":{\"_index\":\"docs\",\"_id\":\"f\"}}\n{\"k\":\"f\"}\n",
+            )
         );
-        assert_eq!(groups[1].index.as_deref(), Some("other"));
-        assert_eq!(groups[0].records[1]["eventName"], "REMOVE");
-        assert!(groups[0].records[1]["dynamodb"].get("NewImage").is_none());
-        assert_eq!(refused.len(), 1);
-        assert_eq!(refused[0].position, 2);
-        assert!(refused[0].reason.contains("Bad Name"));
+        let results = plan.resolve(&[Final::Indexed, Final::Indexed, Final::Indexed]);
+        assert_eq!(
+            results[2].outcome,
+            RecordOutcome::Skipped(SkipReason::Filtered)
+        );
+        for (position, why) in [(3, "no deletes of d"), (4, "the hook panicked: boom")] {
+            match &results[position].outcome {
+                RecordOutcome::Invalid(e) => {
+                    assert_eq!(e.kind(), RecordErrorKind::Refused);
+                    assert_eq!(e.to_string(), why);
+                }
+                other => panic!("{position}: {other:?}"),
+            }
+        }
+        assert_eq!(results[5].outcome, RecordOutcome::Indexed);
+    }
+
+    #[test]
+    fn edits_that_cannot_be_made_refuse_the_item() {
+        let mut plan = planned();
+        let hook = |item: &Item<'_>| match item.id() {
+            "a" => Verdict::document("not json"),
+            "b" => Verdict::index("Bad,Name"),
+            "d" => Verdict::document("{}"), // a delete has no document
+            _ => Verdict::Keep,
+        };
+        apply(&hook, EVENT.as_bytes(), &mut plan);
+        let results = plan.resolve(&[Final::Indexed, Final::Deleted, Final::Indexed]);
+        for position in [0, 1, 3] {
+            assert!(
+                matches!(&results[position].outcome, RecordOutcome::Invalid(e) if e.kind() == RecordErrorKind::Refused),
+                "{position}: {:?}",
+                results[position].outcome
+            );
+        }
+        assert_eq!(results[2].outcome, RecordOutcome::Indexed);
+    }
+
+    #[test]
+    fn an_item_shows_its_record_and_the_record_text() {
+        let plan = planned();
+        let item = Item {
+            plan: &plan,
+            i: 3,
+            payload: EVENT.as_bytes(),
+        };
+        assert_eq!(item.action(), Action::Delete);
+        assert_eq!(item.document(), None);
+        assert_eq!(item.record().event_id.as_deref(), Some("d"));
+        assert_eq!(item.records().count(), 1);
+        assert!(
+            item.stream_record()
+                .starts_with(r#"{"eventID":"d","eventName":"REMOVE""#)
+        );
+        assert!(item.stream_record().ends_with(r#""SequenceNumber":"4"}}"#));
     }
 }

@@ -29,8 +29,9 @@
 //!    or fails the invocation when only a whole-batch retry is safe;
 //! 5. one summary log line and one CloudWatch Embedded Metric Format line are written.
 //!
-//! Authors who want to reshape, filter or route records add a [`Hook`]
-//! ([`Handler::with_hook`]). With the `aws_lambda_events` feature, [`Handler::call_typed`] takes
+//! Authors who want to reshape, filter, refuse or route records add a [`Hook`]
+//! ([`Handler::with_hook`]): it sees each planned item and its verdict edits the plan, so the
+//! event is still parsed once. With the `aws_lambda_events` feature, `Handler::call_typed` takes
 //! `aws_lambda_events::event::dynamodb::Event` instead of raw JSON.
 
 mod config;
@@ -44,10 +45,12 @@ mod summary;
 pub use config::{ConfigError, DeadLetter, Secret, Settings};
 pub use deadline::deadline;
 pub use handler::{Error, Handler, Invocation};
-pub use hooks::{Hook, Verdict};
+pub use hooks::{Hook, Item, Verdict};
 pub use sqs::{Queue, QueueError};
 pub use summary::Summary;
 
+#[cfg(feature = "aws_lambda_events")]
+pub use aws_lambda_events;
 pub use lambda_runtime;
 
 use lambda_runtime::{LambdaEvent, service_fn};

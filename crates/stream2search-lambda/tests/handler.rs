@@ -8,8 +8,9 @@ use std::collections::HashMap;
 use std::time::{Duration, Instant};
 
 use serde_json::{Value, json};
-use stream2search::checkpoint::{Checkpoint, RecordOutcome};
-use stream2search_lambda::{Handler, Settings, Verdict};
+use stream2search::RecordErrorKind;
+use stream2search::checkpoint::{Checkpoint, RecordOutcome, SkipReason};
+use stream2search_lambda::{Handler, Item, Settings, Verdict};
 use stream2search_testkit::{OpenSearch, TestIndex, http};
 
 fn fixture(name: &str) -> Vec<u8> {
@@ -372,12 +373,12 @@ async fn write_blocked_index_is_a_partial_failure_from_the_hooked_record() {
     s.client.backoff_base = Duration::from_millis(10);
     s.client.backoff_cap = Duration::from_millis(20);
     // p-2 goes to the blocked index: it stays retryable until attempts run out.
-    let handler = Handler::new(s).unwrap().with_hook(move |r: &mut Value| {
-        match r["dynamodb"]["Keys"]["productId"]["S"].as_str() {
-            Some("p-2") => Verdict::Index(blocked_name.clone()),
+    let handler = Handler::new(s)
+        .unwrap()
+        .with_hook(move |item: &Item<'_>| match item.id() {
+            "p-2" => Verdict::index(blocked_name.clone()),
             _ => Verdict::Keep,
-        }
-    });
+        });
     let inv = handler
         .handle(&fixture("insert.json"), soon())
         .await
@@ -396,42 +397,159 @@ async fn write_blocked_index_is_a_partial_failure_from_the_hooked_record() {
     blocked.put_settings(json!({"index.blocks.write": false}));
 }
 
+/// p-1 gets a `source` field, p-2 is filtered out, anything else is routed to a bad index name.
+fn reshaping_hook(item: &Item<'_>) -> Verdict {
+    match item.id() {
+        "p-1" => {
+            let Some(Ok(mut doc)) = item.parse::<Value>() else {
+                return Verdict::Refuse("p-1 should have a document".into());
+            };
+            doc["source"] = json!("hook");
+            Verdict::document(doc.to_string())
+        }
+        "p-2" => Verdict::Skip,
+        _ => Verdict::index("Not A Valid Name"),
+    }
+}
+
 #[tokio::test]
-async fn hook_reshapes_drops_and_refuses_bad_index_names() {
+async fn hook_reshapes_skips_and_refuses_bad_index_names() {
     let Some(opensearch) = OpenSearch::from_env() else {
         return;
     };
     let index = products_index(&opensearch, "lambda hook");
     let handler = Handler::new(settings(&opensearch, index.name(), &[]))
         .unwrap()
-        .with_hook(
-            |r: &mut Value| match r["dynamodb"]["Keys"]["productId"]["S"].as_str() {
-                Some("p-1") => {
-                    r["dynamodb"]["NewImage"]["source"] = json!({"S": "hook"});
-                    Verdict::Keep
-                }
-                Some("p-2") => Verdict::Drop,
-                _ => Verdict::Index("Not A Valid Name".into()),
-            },
-        );
+        .with_hook(reshaping_hook);
     let inv = handler
         .handle(&fixture("insert.json"), soon())
         .await
         .unwrap();
     assert_eq!(inv.checkpoint, Checkpoint::Complete);
-    assert_eq!((inv.summary.indexed, inv.summary.deleted), (1, 1));
+    assert_eq!(
+        inv.results[1].outcome,
+        RecordOutcome::Skipped(SkipReason::Filtered)
+    );
+    assert_eq!(
+        (
+            inv.summary.indexed,
+            inv.summary.skipped,
+            inv.summary.deleted
+        ),
+        (1, 1, 0)
+    );
     index.refresh();
-    assert_eq!(source(&index, "p-1").unwrap()["source"], "hook");
+    assert_eq!(
+        source(&index, "p-1").unwrap(),
+        json!({"productId":"p-1","name":"Titanium water bottle","price":24.90,"inStock":false,"tags":["outdoor","kitchen"],"source":"hook"})
+    );
     assert_eq!(source(&index, "p-2"), None);
 
+    // A refused record is poison (not an OpenSearch rejection): with no queue, Lambda resumes there.
     let inv = handler
         .handle(&fixture("poison.json"), soon())
         .await
         .unwrap();
     assert!(
-        matches!(&inv.results[0].outcome, RecordOutcome::Rejected { status: 0, reason } if reason.contains("Not A Valid Name"))
+        matches!(&inv.results[0].outcome, RecordOutcome::Invalid(e) if e.kind() == RecordErrorKind::Refused && e.to_string().contains("Not A Valid Name")),
+        "{:?}",
+        inv.results[0].outcome
     );
     assert_eq!(resume_at(&inv.checkpoint), Some("500"));
+}
+
+#[tokio::test]
+async fn hook_refusals_and_panics_are_dead_lettered_with_their_record() {
+    let Some(opensearch) = OpenSearch::from_env() else {
+        return;
+    };
+    let Some(moto) = Moto::from_env() else {
+        return;
+    };
+    let index = products_index(&opensearch, "lambda hook dlq");
+    let queue_url = moto.create_queue("refused");
+    let handler = Handler::new(settings(
+        &opensearch,
+        index.name(),
+        &[
+            ("STREAM2SEARCH_DLQ_URL", &queue_url),
+            (
+                "STREAM2SEARCH_SQS_ENDPOINT",
+                &format!("http://{}", moto.authority),
+            ),
+        ],
+    ))
+    .unwrap()
+    .with_hook(|item: &Item<'_>| match item.id() {
+        "p-1" => Verdict::Refuse("no bottles".into()),
+        "p-2" => panic!("a bug in the hook"),
+        _ => Verdict::Keep,
+    });
+    let event = fixture("insert.json");
+    let inv = handler.handle(&event, soon()).await.unwrap();
+    assert_eq!(inv.checkpoint, Checkpoint::Complete);
+    assert_eq!(
+        (
+            inv.summary.indexed,
+            inv.summary.dead_lettered,
+            inv.summary.failed
+        ),
+        (0, 2, 0)
+    );
+    let mut messages = moto.receive_all(&queue_url);
+    messages.sort_by_key(|m| m["position"].as_u64());
+    let records = serde_json::from_slice::<Value>(&event).unwrap()["Records"].clone();
+    assert_eq!(messages.len(), 2);
+    for (position, m) in messages.iter().enumerate() {
+        assert_eq!(m["position"], position);
+        assert_eq!(
+            m["record"], records[position],
+            "the record as the event held it"
+        );
+    }
+    assert_eq!(messages[0]["reason"], "refused by the hook: no bottles");
+    assert_eq!(
+        messages[1]["reason"],
+        "refused by the hook: the hook panicked: a bug in the hook"
+    );
+    index.refresh();
+    assert_eq!((source(&index, "p-1"), source(&index, "p-2")), (None, None));
+}
+
+/// The same insert, given as `aws_lambda_events`' typed event.
+#[tokio::test]
+async fn typed_event_from_aws_lambda_events_is_indexed_like_the_raw_one() {
+    use stream2search_lambda::aws_lambda_events::event::dynamodb::Event;
+    use stream2search_lambda::lambda_runtime::{Context, LambdaEvent};
+
+    let Some(opensearch) = OpenSearch::from_env() else {
+        return;
+    };
+    let index = products_index(&opensearch, "lambda typed");
+    let handler = Handler::new(settings(&opensearch, index.name(), &[])).unwrap();
+    let event: Event = serde_json::from_slice(&fixture("insert.json")).unwrap();
+    let response = handler
+        .call_typed(LambdaEvent::new(event, Context::default()))
+        .await
+        .unwrap();
+    assert_eq!(
+        serde_json::to_string(&response).unwrap(),
+        r#"{"batchItemFailures":[]}"#
+    );
+    index.refresh();
+    // Written independently of the code under test: the fixture's images, DynamoDB types removed.
+    assert_eq!(
+        source(&index, "p-1").unwrap(),
+        json!({"productId":"p-1","name":"Titanium water bottle","price":24.90,"inStock":false,"tags":["outdoor","kitchen"]})
+    );
+    assert_eq!(source(&index, "p-2").unwrap()["price"], json!(19.5));
+    // Versions are microseconds of ApproximateCreationDateTime; aws_lambda_events writes it back
+    // as whole seconds, so p-2's `1767225601.5` loses its half second on this path.
+    let version = |id: &str| index.get_doc(id).json()["_version"].as_u64();
+    assert_eq!(
+        (version("p-1"), version("p-2")),
+        (Some(1_767_225_600_000_000), Some(1_767_225_601_000_000))
+    );
 }
 
 #[tokio::test]
