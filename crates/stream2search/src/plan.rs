@@ -495,6 +495,28 @@ impl Plan {
         Ok(())
     }
 
+    /// Turns index item `i` into a delete of the same document (same index, id, version and
+    /// routing): for a document that should leave the index, e.g. one a filter no longer passes.
+    pub fn set_delete(&mut self, i: usize) -> Result<(), EditError> {
+        let item = self
+            .items
+            .get_mut(i)
+            .ok_or_else(|| EditError(format!("no item {i}")))?;
+        item.action = Action::Delete;
+        item.doc = None;
+        let start = self.meta.len();
+        bulk::write_action(
+            &mut self.meta,
+            item.action,
+            &item.index,
+            &item.id,
+            item.version,
+            item.routing.as_deref(),
+        );
+        item.meta = start..self.meta.len();
+        Ok(())
+    }
+
     /// Takes item `i` out of the plan; the records it decides get `status` instead (for example
     /// `Skipped(SkipReason::Filtered)`, or `Invalid(RecordError::refused(..))` to dead-letter them).
     /// Later items move down by one.
@@ -513,9 +535,10 @@ impl Plan {
         Ok(())
     }
 
-    /// The document of item `i`, for index items.
+    /// The document of item `i`, for index items (`None` for a delete or no such item).
     pub fn document(&self, i: usize) -> Option<&[u8]> {
-        self.items[i].doc.as_ref().map(|d| &self.docs[d.clone()])
+        let doc = self.items.get(i)?.doc.as_ref()?;
+        self.docs.get(doc.clone())
     }
 
     /// Per-record results from one [`Final`] per item (a missing one counts as not durable).

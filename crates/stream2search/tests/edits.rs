@@ -111,3 +111,14 @@ fn removed_items_leave_their_records_filtered_or_refused() {
     assert!(results[0].outcome.is_durable() && !results[2].outcome.is_durable());
     assert!(p.remove(5, RecordStatus::Planned).is_err());
 }
+
+#[test]
+fn an_index_item_can_become_a_delete_of_the_same_document() {
+    let mut p = plan();
+    p.set_delete(0).unwrap();
+    assert_eq!(p.items()[0].action, Action::Delete);
+    assert_eq!(p.document(0), None);
+    assert!(body(&p).starts_with("{\"delete\":{\"_index\":\"docs\",\"_id\":\"1\"}}\n{\"delete\""));
+    assert!(p.set_delete(7).is_err());
+    assert_eq!(p.document(7), None);
+}
