@@ -95,8 +95,12 @@ pub enum Verdict {
         index: Option<String>,
     },
     /// Send nothing: its records count as skipped (`SkipReason::Filtered`) and are done. What
-    /// the index already holds for this document stays there.
+    /// the index already holds for this document stays there (use [`Verdict::Delete`] to take
+    /// it out).
     Skip,
+    /// Delete the document instead (same index, id, version and routing): for an item that no
+    /// longer belongs in the index, e.g. a product that went from published to draft.
+    Delete,
     /// Its records are poison (`RecordErrorKind::Refused`, with this reason): dead-lettered when
     /// a queue is configured, otherwise reported as failures.
     Refuse(String),
@@ -179,6 +183,7 @@ pub(crate) fn apply(hook: &dyn Hook, payload: &[u8], plan: &mut Plan) {
                 .and_then(|()| index.map_or(Ok(()), |x| plan.set_index(i, &x)))
                 .err()
                 .map(|e| format!("hook: {e}")),
+            Verdict::Delete => plan.set_delete(i).err().map(|e| format!("hook: {e}")),
             Verdict::Skip => {
                 remove(plan, i, RecordStatus::Skipped(SkipReason::Filtered));
                 None
@@ -282,6 +287,23 @@ mod tests {
             }
         }
         assert_eq!(results[5].outcome, RecordOutcome::Indexed);
+    }
+
+    #[test]
+    fn a_delete_verdict_sends_a_delete_of_the_same_document() {
+        let mut plan = planned();
+        let hook = |item: &Item<'_>| match item.id() {
+            "b" => Verdict::Delete,
+            _ => Verdict::Keep,
+        };
+        apply(&hook, EVENT.as_bytes(), &mut plan);
+        let mut body = Vec::new();
+        plan.encode(&[1], &mut body);
+        assert_eq!(
+            String::from_utf8(body).unwrap(),
+            "{\"delete\":{\"_index\":\"docs\",\"_id\":\"b\"}}\n"
+        );
+        assert_eq!(plan.items().len(), 6);
     }
 
     #[test]
