@@ -40,7 +40,8 @@ pub const RESERVED_NAMES: &[&str] = &[
 #[derive(Debug)]
 pub(crate) enum Fault {
     Syntax(Syntax),
-    Record(RecordError),
+    /// Boxed, so that `Result<(), Fault>` stays two words on the hot path.
+    Record(Box<RecordError>),
 }
 
 impl From<Syntax> for Fault {
@@ -52,14 +53,14 @@ impl From<Syntax> for Fault {
 impl Fault {
     fn within(self, seg: impl Into<String>) -> Self {
         match self {
-            Fault::Record(e) => Fault::Record(e.within(seg)),
+            Fault::Record(e) => Fault::Record(Box::new((*e).within(seg))),
             s => s,
         }
     }
 }
 
 pub(crate) fn fail<T>(kind: RecordErrorKind, msg: impl Into<String>) -> Result<T, Fault> {
-    Err(Fault::Record(RecordError::new(kind, msg)))
+    Err(Fault::Record(Box::new(RecordError::new(kind, msg))))
 }
 
 /// Attribute paths whose numbers are written as strings.

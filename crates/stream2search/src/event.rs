@@ -241,7 +241,7 @@ fn read_dynamodb<'a>(
 
 fn within(f: Fault, seg: &str) -> Fault {
     match f {
-        Fault::Record(e) => Fault::Record(e.within(seg)),
+        Fault::Record(e) => Fault::Record(Box::new((*e).within(seg))),
         s => s,
     }
 }

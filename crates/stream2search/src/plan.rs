@@ -237,7 +237,7 @@ impl Planner {
                         r.pos = start;
                         raw = RawRecord::default();
                         event::salvage(&mut r, &mut raw)?;
-                        RecordStatus::Invalid(e)
+                        RecordStatus::Invalid(*e)
                     }
                 };
                 keys = std::mem::take(&mut raw.keys);
