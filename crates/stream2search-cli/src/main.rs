@@ -1,4 +1,6 @@
-//! `stream2search`: see what DynamoDB Streams events turn into, and replay them.
+//! `stream2search`: see what DynamoDB Streams events turn into, replay them, poll a stream.
+
+mod poll;
 
 use std::io::{self, Read, Write};
 use std::path::{Path, PathBuf};
@@ -35,6 +37,17 @@ enum Command {
     /// invalid or not durable), 2 for usage errors, unreadable files and payloads that are not
     /// events (the other files are still sent).
     Replay(Replay),
+    /// Read a DynamoDB stream and hand each batch to the Lambda handler, in-process.
+    ///
+    /// A local stand-in for Lambda's event source mapping: every shard (a parent before its
+    /// children), batches shaped exactly like Lambda's events, partial batch responses honoured,
+    /// each shard's position kept in a checkpoint file. The handler is configured by the
+    /// function's environment variables (OPENSEARCH_ENDPOINT, OPENSEARCH_INDEX,
+    /// STREAM2SEARCH_DLQ_URL...; see the stream2search-lambda README), or the flags below.
+    ///
+    /// Exit status (with --once): 0 when the stream is drained, 1 when a batch failed
+    /// --max-attempts times, 2 for usage and configuration errors.
+    Poll(poll::Poll),
 }
 
 #[derive(Clone, Copy, ValueEnum)]
@@ -179,6 +192,7 @@ fn main() -> ExitCode {
     match cli.command {
         Command::Encode(args) => encode(args),
         Command::Replay(args) => replay(args),
+        Command::Poll(args) => poll::poll(args),
     }
 }
 

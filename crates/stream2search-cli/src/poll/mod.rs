@@ -1,0 +1,419 @@
+//! `stream2search poll`: a local stand-in for Lambda's event source mapping.
+//!
+//! The data's way: `streams` (DynamoDB Streams API: ListStreams, DescribeStream,
+//! GetShardIterator, GetRecords) → `batch` (records → the event Lambda would deliver) → the
+//! Lambda handler, in-process → `state` (per-shard positions in a local file; a parent shard
+//! before its children).
+//!
+//! For local development and single containers; at scale, run the real event source mapping.
+
+mod batch;
+mod state;
+mod streams;
+
+use std::collections::HashMap;
+use std::io::Write;
+use std::path::PathBuf;
+use std::process::ExitCode;
+use std::time::{Duration, Instant};
+
+use stream2search::checkpoint::Checkpoint;
+use stream2search_lambda::{Handler, Settings};
+
+use self::batch::Record;
+use self::state::{Position, State};
+use self::streams::{Shard, Streams};
+
+#[derive(clap::Args)]
+pub struct Poll {
+    /// Read the latest stream of this table (ListStreams).
+    #[arg(
+        long,
+        required_unless_present = "stream_arn",
+        conflicts_with = "stream_arn"
+    )]
+    table: Option<String>,
+    /// Read this stream.
+    #[arg(long)]
+    stream_arn: Option<String>,
+    /// DynamoDB Streams endpoint, e.g. `http://127.0.0.1:5055` for moto (default:
+    /// `https://streams.dynamodb.<region>.amazonaws.com`).
+    #[arg(long)]
+    streams_endpoint: Option<String>,
+    /// The stream's region (default: AWS_REGION). Requests are signed with AWS_ACCESS_KEY_ID,
+    /// AWS_SECRET_ACCESS_KEY and AWS_SESSION_TOKEN (for moto, any key).
+    #[arg(long)]
+    region: Option<String>,
+    /// The checkpoint file: each shard's position, so that a restart resumes where it stopped.
+    #[arg(long, default_value = "stream2search-poll.json")]
+    checkpoints: PathBuf,
+    /// Most records per batch (one handler call).
+    #[arg(long, default_value_t = 100, value_parser = clap::value_parser!(u64).range(1..=10_000))]
+    batch_size: u64,
+    /// Seconds to keep gathering records before a batch that is not full is delivered.
+    #[arg(long, default_value_t = 0, value_parser = clap::value_parser!(u64).range(0..=300))]
+    batching_window: u64,
+    /// Drain what the stream holds now, then exit.
+    #[arg(long)]
+    once: bool,
+    /// Give up (exit 1) when one batch has been delivered this many times without completing
+    /// (default: retry until it does, as Lambda does without a retry limit).
+    #[arg(long)]
+    max_attempts: Option<u32>,
+    /// Deadline of one handler call, in seconds (Lambda's function timeout).
+    #[arg(long, default_value_t = 60, value_parser = clap::value_parser!(u64).range(2..))]
+    timeout: u64,
+    /// OpenSearch base URL (else OPENSEARCH_ENDPOINT).
+    #[arg(long)]
+    endpoint: Option<String>,
+    /// Index name or template (else OPENSEARCH_INDEX).
+    #[arg(long)]
+    index: Option<String>,
+    /// OpenSearch authentication: es, aoss, basic or none (else OPENSEARCH_AUTH, default es).
+    #[arg(long)]
+    auth: Option<String>,
+    /// Accept a plain `http://` OpenSearch endpoint (a local node).
+    #[arg(long)]
+    allow_http: bool,
+}
+
+/// How one pass over a shard ended.
+enum Pass {
+    /// Nothing new.
+    Idle,
+    /// Records delivered, or the shard finished.
+    Progress,
+    /// A batch did not complete; it is read again from its checkpoint.
+    Failed,
+}
+
+/// Counts over the whole run.
+#[derive(Default)]
+struct Totals {
+    batches: u64,
+    records: u64,
+    dead_lettered: u64,
+    redeliveries: u64,
+}
+
+struct Poller {
+    streams: Streams,
+    handler: Handler,
+    stream: String,
+    region: String,
+    path: PathBuf,
+    state: State,
+    iterators: HashMap<String, String>,
+    attempts: HashMap<String, u32>,
+    batch_size: usize,
+    window: Duration,
+    timeout: Duration,
+    totals: Totals,
+}
+
+pub fn poll(args: Poll) -> ExitCode {
+    let runtime = match tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+    {
+        Ok(r) => r,
+        Err(e) => return crate::fatal(&format!("starting the runtime: {e}")),
+    };
+    runtime.block_on(run(args))
+}
+
+async fn run(args: Poll) -> ExitCode {
+    let var = |name: &str| std::env::var(name).ok().filter(|v| !v.trim().is_empty());
+    let Some(region) = args.region.clone().or_else(|| var("AWS_REGION")) else {
+        return crate::fatal("--region or AWS_REGION must name the stream's region");
+    };
+    let credentials = match (var("AWS_ACCESS_KEY_ID"), var("AWS_SECRET_ACCESS_KEY")) {
+        (Some(key), Some(secret)) => Some(aws_credential_types::Credentials::new(
+            key,
+            secret,
+            var("AWS_SESSION_TOKEN"),
+            None,
+            "Environment",
+        )),
+        // moto, too, routes requests by their signature (any key will do).
+        _ => return crate::fatal("AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY must be set"),
+    };
+    let endpoint = args
+        .streams_endpoint
+        .clone()
+        .unwrap_or_else(|| format!("https://streams.dynamodb.{region}.amazonaws.com"));
+    let timeout = Duration::from_secs(args.timeout);
+    let streams = match Streams::new(&endpoint, region.clone(), credentials, timeout) {
+        Ok(s) => s,
+        Err(e) => return crate::fatal(&e.to_string()),
+    };
+    // The function's own settings (its environment variables), with the flags on top.
+    let overrides: HashMap<&str, String> = [
+        ("OPENSEARCH_ENDPOINT", args.endpoint.clone()),
+        ("OPENSEARCH_INDEX", args.index.clone()),
+        ("OPENSEARCH_AUTH", args.auth.clone()),
+        (
+            "OPENSEARCH_ALLOW_HTTP",
+            args.allow_http.then(|| "true".into()),
+        ),
+        // EMF lines are for CloudWatch; here they would only crowd stdout.
+        (
+            "STREAM2SEARCH_METRICS",
+            Some(var("STREAM2SEARCH_METRICS").unwrap_or_else(|| "false".into())),
+        ),
+    ]
+    .into_iter()
+    .filter_map(|(k, v)| v.map(|v| (k, v)))
+    .collect();
+    let settings =
+        match Settings::from_lookup(|name| overrides.get(name).cloned().or_else(|| var(name))) {
+            Ok(s) => s,
+            Err(e) => return crate::fatal(&e.to_string()),
+        };
+    let handler = match Handler::new(settings) {
+        Ok(h) => h,
+        Err(e) => return crate::fatal(&e.to_string()),
+    };
+    let stream = match (&args.stream_arn, &args.table) {
+        (Some(arn), _) => arn.clone(),
+        (None, Some(table)) => match streams.stream_of(table).await {
+            Ok(arn) => arn,
+            Err(e) => return crate::fatal(&e.to_string()),
+        },
+        (None, None) => return crate::fatal("--table or --stream-arn is required"),
+    };
+    let state = match State::load(&args.checkpoints, &stream) {
+        Ok(s) => s,
+        Err(e) => return crate::fatal(&e),
+    };
+    let mut poller = Poller {
+        streams,
+        handler,
+        stream,
+        region,
+        path: args.checkpoints,
+        state,
+        iterators: HashMap::new(),
+        attempts: HashMap::new(),
+        batch_size: args.batch_size as usize,
+        window: Duration::from_secs(args.batching_window),
+        timeout,
+        totals: Totals::default(),
+    };
+    let code = poller.run(args.once, args.max_attempts).await;
+    let t = &poller.totals;
+    eprintln!(
+        "poll: {} batches, {} records, {} dead-lettered, {} redelivered batches",
+        t.batches, t.records, t.dead_lettered, t.redeliveries
+    );
+    code
+}
+
+impl Poller {
+    async fn run(&mut self, once: bool, max_attempts: Option<u32>) -> ExitCode {
+        let mut failures = 0u32;
+        loop {
+            let shards = match self.streams.shards(&self.stream).await {
+                Ok(s) => s,
+                Err(e) => {
+                    eprintln!("poll: {e}");
+                    failures += 1;
+                    if max_attempts.is_some_and(|m| failures >= m) {
+                        return ExitCode::from(1);
+                    }
+                    tokio::time::sleep(backoff(failures)).await;
+                    continue;
+                }
+            };
+            failures = 0;
+            let ready: Vec<Shard> = self.state.ready(&shards).into_iter().cloned().collect();
+            if ready.is_empty() && once {
+                return ExitCode::SUCCESS;
+            }
+            let mut idle = true;
+            for shard in &ready {
+                let pass = match self.pass(shard).await {
+                    Ok(p) => p,
+                    Err(e) => return crate::fatal(&e),
+                };
+                match pass {
+                    Pass::Idle => {}
+                    Pass::Progress => idle = false,
+                    Pass::Failed => {
+                        idle = false;
+                        let n = self.attempts.get(&shard.id).copied().unwrap_or(0);
+                        if max_attempts.is_some_and(|m| n >= m) {
+                            eprintln!("poll: {}: batch failed {n} times; giving up", shard.id);
+                            return ExitCode::from(1);
+                        }
+                        tokio::time::sleep(backoff(n)).await;
+                    }
+                }
+            }
+            if idle {
+                if once {
+                    return ExitCode::SUCCESS;
+                }
+                tokio::time::sleep(Duration::from_millis(500)).await;
+            }
+        }
+    }
+
+    /// Reads one batch from `shard` and delivers it. `Err` only for what no retry fixes.
+    async fn pass(&mut self, shard: &Shard) -> Result<Pass, String> {
+        let Some(start) = self.state.start(&shard.id) else {
+            return Ok(Pass::Idle);
+        };
+        let mut next = match self.iterators.remove(&shard.id) {
+            Some(it) => Some(it),
+            None => match self.streams.iterator(&self.stream, &shard.id, &start).await {
+                Ok(it) => Some(it),
+                Err(e) => {
+                    eprintln!("poll: {}: {e}", shard.id);
+                    return Ok(Pass::Failed);
+                }
+            },
+        };
+        let window_end = Instant::now() + self.window;
+        let mut records: Vec<Record> = Vec::new();
+        while let Some(iterator) = next.take() {
+            let page = match self
+                .streams
+                .records(&iterator, self.batch_size - records.len())
+                .await
+            {
+                Ok(p) => p,
+                Err(e) if e.is_iterator_gone() && records.is_empty() => {
+                    // Iterators live 15 minutes: the next pass gets a new one.
+                    return Ok(Pass::Progress);
+                }
+                Err(e) => {
+                    eprintln!("poll: {}: {e}", shard.id);
+                    if records.is_empty() {
+                        return Ok(Pass::Failed);
+                    }
+                    // Deliver what was read; the next pass starts from the checkpoint.
+                    break;
+                }
+            };
+            let empty = page.records.is_empty();
+            for raw in &page.records {
+                records.push(Record::from_stream(raw, &self.stream, &self.region)?);
+            }
+            next = page.next;
+            let now = Instant::now();
+            if records.len() >= self.batch_size || now >= window_end {
+                break;
+            }
+            if empty {
+                tokio::time::sleep((window_end - now).min(Duration::from_millis(250))).await;
+            }
+        }
+        let closed = next.is_none();
+        if records.is_empty() {
+            if closed {
+                self.set(&shard.id, Position::Finished)?;
+                return Ok(Pass::Progress);
+            }
+            self.iterators
+                .insert(shard.id.clone(), next.unwrap_or_default());
+            return Ok(Pass::Idle);
+        }
+
+        let first = records[0].sequence_number.clone();
+        let last = records[records.len() - 1].sequence_number.clone();
+        let payload = batch::event(&records);
+        let deadline = Instant::now() + self.timeout;
+        self.totals.batches += 1;
+        if self.attempts.contains_key(&shard.id) {
+            self.totals.redeliveries += 1;
+        }
+        let line = |what: String| {
+            let _ = writeln!(
+                std::io::stdout().lock(),
+                "{} {first}..{last}: {} records; {what}",
+                shard.id,
+                records.len()
+            );
+        };
+        match self.handler.handle(&payload, deadline).await {
+            Ok(inv) => {
+                for r in &inv.results {
+                    if r.outcome.is_durable() || inv.dead_lettered.contains(&r.position) {
+                        continue;
+                    }
+                    let seq = r.sequence_number.as_ref().map_or("-", |s| s.as_str());
+                    eprintln!(
+                        "{} record {} {seq}: {}",
+                        shard.id,
+                        r.position,
+                        crate::describe(&r.outcome)
+                    );
+                }
+                let s = &inv.summary;
+                let counts = format!(
+                    "indexed {}, deleted {}, stale {}, skipped {}, dead-lettered {}, failed {}, retries {}",
+                    s.indexed, s.deleted, s.stale, s.skipped, s.dead_lettered, s.failed, s.retries
+                );
+                match inv.checkpoint {
+                    Checkpoint::Complete => {
+                        line(format!("{counts}; complete"));
+                        self.totals.records += records.len() as u64;
+                        self.totals.dead_lettered += s.dead_lettered;
+                        self.attempts.remove(&shard.id);
+                        if closed {
+                            self.set(&shard.id, Position::Finished)?;
+                        } else {
+                            self.set(&shard.id, Position::After(last.clone()))?;
+                            self.iterators
+                                .insert(shard.id.clone(), next.unwrap_or_default());
+                        }
+                        Ok(Pass::Progress)
+                    }
+                    Checkpoint::ResumeFrom(seq) => {
+                        line(format!("{counts}; resume at {}", seq.as_str()));
+                        // Records before `seq` are done; count them once.
+                        let done = records
+                            .iter()
+                            .take_while(|r| r.sequence_number != seq.as_str())
+                            .count();
+                        self.totals.records += done as u64;
+                        self.totals.dead_lettered +=
+                            inv.dead_lettered.iter().filter(|&&p| p < done).count() as u64;
+                        if done > 0 {
+                            self.attempts.remove(&shard.id);
+                        }
+                        self.set(&shard.id, Position::At(seq.as_str().to_string()))?;
+                        *self.attempts.entry(shard.id.clone()).or_default() += 1;
+                        Ok(Pass::Failed)
+                    }
+                    Checkpoint::RetryBatch { position } => {
+                        line(format!(
+                            "{counts}; record {position} has no SequenceNumber: retrying the batch"
+                        ));
+                        self.set(&shard.id, Position::At(first.clone()))?;
+                        *self.attempts.entry(shard.id.clone()).or_default() += 1;
+                        Ok(Pass::Failed)
+                    }
+                }
+            }
+            Err(e) => {
+                line(format!("failed: {e}; retrying the batch"));
+                self.set(&shard.id, Position::At(first.clone()))?;
+                *self.attempts.entry(shard.id.clone()).or_default() += 1;
+                Ok(Pass::Failed)
+            }
+        }
+    }
+
+    /// Records `shard`'s position and writes the checkpoint file.
+    fn set(&mut self, shard: &str, position: Position) -> Result<(), String> {
+        self.state.shards.insert(shard.to_string(), position);
+        self.state.save(&self.path)
+    }
+}
+
+/// The wait before attempt `n + 1` of a failed batch: 200 ms doubling, at most 5 s.
+fn backoff(n: u32) -> Duration {
+    Duration::from_millis(200u64.saturating_mul(1 << n.min(5))).min(Duration::from_secs(5))
+}
