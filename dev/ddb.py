@@ -230,14 +230,25 @@ def compare(args):
 
 
 def search(args):
-    q = {"query": {"multi_match": {"query": args.query, "fields": ["*"]}}}
+    q = {"query": {"multi_match": {"query": args.query, "fields": ["*"], "lenient": True}}}
     status, body = http("POST", f"/{args.index}/_search", json.dumps(q).encode())
     if status != 200:
         sys.exit(f"search: HTTP {status}: {body[:300]!r}")
-    hits = json.loads(body)["hits"]["hits"]
+    hits = json.loads(body, parse_float=Decimal, parse_int=Decimal)["hits"]["hits"]
     print(f'search "{args.query}": {len(hits)} hits')
     for h in hits:
-        print(f"  {h['_score']:.3f} {h['_id']} {json.dumps(h['_source'])}")
+        print(f"  {h['_score']:.3f} {h['_id']} {exact(h['_source'])}")
+
+
+def exact(v):
+    """JSON text with numbers exactly as OpenSearch returned them."""
+    if isinstance(v, dict):
+        return "{" + ",".join(f"{json.dumps(k)}:{exact(w)}" for k, w in v.items()) + "}"
+    if isinstance(v, list):
+        return "[" + ",".join(exact(w) for w in v) + "]"
+    if isinstance(v, Decimal):
+        return str(v)
+    return json.dumps(v)
 
 
 def sqs():
