@@ -11,6 +11,12 @@ Run with the dev venv's Python (dev/moto start installs it): .dev/venv/bin/pytho
   compare --table T --index I [--wait S] does OpenSearch hold exactly the table? One line per
                                          difference; exit 0 when equal, 1 when not
   search  --index I --query TEXT         a full-text search; prints the hits
+  workload --seed S --ops N --keys K --poison P
+                                         print a random workload (apply's JSON lines): puts,
+                                         updates, deletes and TTL-style deletes, a tenth of the
+                                         keys taking half the operations; P puts on keys poison-I
+                                         whose price is a string (an index mapping price as double
+                                         refuses them)
   queue   --name Q                       create an SQS queue (a dead-letter queue); prints its URL
   receive --queue URL                    print the queue's message bodies, one a line
 
@@ -277,6 +283,41 @@ def receive(args):
             q.delete_message(QueueUrl=args.queue, ReceiptHandle=m["ReceiptHandle"])
 
 
+def workload(args):
+    import random
+    rnd = random.Random(args.seed)
+    keys = [f"k-{i:04d}" for i in range(args.keys)]
+    hot = keys[: max(1, args.keys // 10)]
+    ops = []
+    for _ in range(args.ops):
+        key = {"productId": {"S": rnd.choice(hot if rnd.random() < 0.5 else keys)}}
+        price = {"N": f"{rnd.randint(0, 99999)}.{rnd.randint(0, 99):02d}"}
+        r = rnd.random()
+        if r < 0.5:
+            item = dict(key, name={"S": f"product {rnd.randint(0, 10**6)}"}, price=price)
+            if rnd.random() < 0.3:
+                item["tags"] = {"SS": rnd.sample(["a", "b", "c", "d"], rnd.randint(1, 3))}
+            if rnd.random() < 0.2:
+                item["expiresAt"] = {"N": str(rnd.randint(1, 10**9))}
+            ops.append({"op": "put", "item": item})
+        elif r < 0.75:
+            op = {"op": "update", "key": key, "set": {"price": price}}
+            if rnd.random() < 0.3:
+                op["remove"] = ["tags"]
+            ops.append(op)
+        elif r < 0.9:
+            ops.append({"op": "delete", "key": key})
+        else:
+            # TTL-style: an item that expired, then its deletion.
+            ops.append({"op": "put", "item": dict(key, name={"S": "expiring"}, expiresAt={"N": "1"})})
+            ops.append({"op": "delete", "key": key})
+    for i in range(args.poison):
+        at = rnd.randint(0, len(ops))
+        ops.insert(at, {"op": "put", "item": {"productId": {"S": f"poison-{i}"}, "price": {"S": "n/a"}}})
+    for op in ops:
+        print(json.dumps(op))
+
+
 def main():
     p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     sub = p.add_subparsers(dest="cmd", required=True)
@@ -291,13 +332,16 @@ def main():
     s = sub.add_parser("search")
     s.add_argument("--index", required=True)
     s.add_argument("--query", required=True)
+    s = sub.add_parser("workload")
+    for name in ("seed", "ops", "keys", "poison"):
+        s.add_argument(f"--{name}", type=int, required=True)
     s = sub.add_parser("queue")
     s.add_argument("--name", required=True)
     s = sub.add_parser("receive")
     s.add_argument("--queue", required=True)
     args = p.parse_args()
     commands = {"create": create, "drop": drop, "apply": apply, "compare": compare, "search": search,
-                "queue": queue, "receive": receive}
+                "queue": queue, "receive": receive, "workload": workload}
     sys.exit(commands[args.cmd](args))
 
 

@@ -22,6 +22,7 @@
 //! - [`fixture`] writes recorded responses when `STREAM2SEARCH_RECORD_FIXTURES=1`.
 #![deny(missing_docs)]
 
+pub mod fault;
 pub mod fixture;
 pub mod http;
 mod index;
