@@ -290,3 +290,61 @@ fn index_converges_to_the_table_under_faults_and_redelivery() {
     }
     ddb(&moto, &os, &["drop", "--table", &table], "");
 }
+
+#[test]
+fn partial_batch_response_comes_before_the_deadline_while_opensearch_hangs() {
+    let (Some(moto), Some(opensearch)) = (moto(), OpenSearch::from_env()) else {
+        return;
+    };
+    let os = opensearch.url().to_string();
+    let table = format!("Hang-{}", std::process::id());
+    let index = opensearch.index("hang");
+    ddb(&moto, &os, &["create", "--table", &table], "");
+    let ops = r#"{"op":"put","item":{"productId":{"S":"a"}}}
+{"op":"put","item":{"productId":{"S":"b"}}}
+"#;
+    ddb(&moto, &os, &["apply", "--table", &table, "-"], ops);
+    // Every bulk request hangs far longer than the 3-second function timeout.
+    let hang = Faults {
+        request_503: 0.0,
+        request_413: 0.0,
+        drop_before: 0.0,
+        drop_after: 0.0,
+        slow: 1.0,
+        delay: Duration::from_secs(120),
+        item_error: 0.0,
+    };
+    let proxy = Proxy::start(
+        os.trim_start_matches("http://").trim_end_matches('/'),
+        hang,
+        1,
+    )
+    .unwrap();
+    let cp = PathBuf::from(env!("CARGO_TARGET_TMPDIR"))
+        .join(format!("hang-{}.json", std::process::id()));
+    let _ = std::fs::remove_file(&cp);
+    let started = Instant::now();
+    let out = Command::new(env!("CARGO_BIN_EXE_stream2search"))
+        .args(["poll", "--once", "--allow-http", "--auth", "none"])
+        .args(["--table", &table, "--streams-endpoint", &moto])
+        .args(["--endpoint", proxy.url(), "--index", index.name()])
+        .args(["--timeout", "3", "--max-attempts", "1"])
+        .arg("--checkpoints")
+        .arg(&cp)
+        .envs(ENV)
+        .output()
+        .unwrap();
+    let waited = started.elapsed();
+    // Not a timing measurement: had the handler waited for OpenSearch it would take 120 s.
+    assert!(waited < Duration::from_secs(60), "{waited:?}");
+    assert_eq!(out.status.code(), Some(1), "{}", text(&out.stderr));
+    let stdout = text(&out.stdout);
+    let saved: serde_json::Value = serde_json::from_slice(&std::fs::read(&cp).unwrap()).unwrap();
+    let (_, position) = saved["shards"].as_object().unwrap().iter().next().unwrap();
+    let first = position["at"].as_str().expect("resume at the first record");
+    assert!(
+        stdout.contains("2 records;") && stdout.trim_end().ends_with(&format!("resume at {first}")),
+        "{stdout}"
+    );
+    ddb(&moto, &os, &["drop", "--table", &table], "");
+}
