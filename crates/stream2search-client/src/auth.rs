@@ -69,6 +69,10 @@ pub enum Service {
     Es,
     /// Amazon OpenSearch Serverless collections (signing name `aoss`).
     Aoss,
+    /// Amazon SQS, for dead letters (signing name `sqs`; see [`crate::Client::call_aws_json`]).
+    Sqs,
+    /// DynamoDB and DynamoDB Streams (signing name `dynamodb`).
+    DynamoDb,
 }
 
 impl Service {
@@ -77,6 +81,8 @@ impl Service {
         match self {
             Service::Es => "es",
             Service::Aoss => "aoss",
+            Service::Sqs => "sqs",
+            Service::DynamoDb => "dynamodb",
         }
     }
 }

@@ -131,6 +131,42 @@ impl Client {
         })
     }
 
+    /// One call of an AWS JSON-protocol API at the endpoint's root (`POST /`, `x-amz-target:
+    /// TARGET`, `content-type: application/x-amz-json-1.0`), signed like every request of this
+    /// client and sent on its connection pool, within `limit`. Returns the HTTP status and body.
+    ///
+    /// This is how dead letters reach SQS (`AmazonSQS.SendMessageBatch`, [`Service::Sqs`]) and
+    /// how streams are read (`DynamoDBStreams_20120810.GetRecords`, [`Service::DynamoDb`]).
+    ///
+    /// [`Service::Sqs`]: crate::Service::Sqs
+    /// [`Service::DynamoDb`]: crate::Service::DynamoDb
+    pub async fn call_aws_json(
+        &self,
+        target: &str,
+        body: Vec<u8>,
+        limit: Duration,
+    ) -> Result<(u16, Bytes), Error> {
+        let inner = &*self.inner;
+        let target = HeaderValue::from_str(target)
+            .map_err(|_| Error::config("the x-amz-target is not a valid header value"))?;
+        let body = Bytes::from(body);
+        let mut request = Request::builder()
+            .method(Method::POST)
+            .uri(inner.endpoint.root.clone())
+            .header(header::HOST, inner.endpoint.host.clone())
+            .header(
+                header::CONTENT_TYPE,
+                HeaderValue::from_static("application/x-amz-json-1.0"),
+            )
+            .header("x-amz-target", target)
+            .header(header::CONTENT_LENGTH, HeaderValue::from(body.len()))
+            .body(body)
+            .map_err(|_| Error::config("could not build the request"))?;
+        inner.signer.sign(&mut request, SystemTime::now()).await?;
+        let answer = self.exchange(request, limit).await?;
+        Ok((answer.status, answer.body))
+    }
+
     pub(crate) async fn exchange(
         &self,
         request: Request<Bytes>,

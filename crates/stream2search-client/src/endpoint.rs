@@ -8,6 +8,8 @@ use crate::error::Error;
 #[derive(Clone, Debug)]
 pub(crate) struct Endpoint {
     pub(crate) bulk: Uri,
+    /// `prefix + "/"`: where AWS JSON-protocol calls go (SQS, DynamoDB Streams).
+    pub(crate) root: Uri,
     pub(crate) host: HeaderValue,
     pub(crate) https: bool,
 }
@@ -53,9 +55,20 @@ impl Endpoint {
             .path_and_query(format!("{prefix}/_bulk"))
             .build()
             .map_err(|_| Error::config("the endpoint is not a valid URL"))?;
+        let root = Uri::builder()
+            .scheme(uri.scheme_str().unwrap_or("https"))
+            .authority(authority.as_str())
+            .path_and_query(format!("{prefix}/"))
+            .build()
+            .map_err(|_| Error::config("the endpoint is not a valid URL"))?;
         let host = HeaderValue::from_str(&host)
             .map_err(|_| Error::config("the endpoint host is not a valid header value"))?;
-        Ok(Endpoint { bulk, host, https })
+        Ok(Endpoint {
+            bulk,
+            root,
+            host,
+            https,
+        })
     }
 }
 

@@ -62,7 +62,7 @@ fn assert_signed(request: &Request, service: &str, region: &str, signed: &[&str]
     let scope = format!("{date}/{region}/{service}/aws4_request");
     let signed_headers = signed.join(";");
 
-    let mut canonical = String::from("POST\n/_bulk\n\n");
+    let mut canonical = format!("POST\n{}\n\n", request.url.path());
     for name in signed {
         canonical.push_str(&format!("{name}:{}\n", header(request, name).trim()));
     }
@@ -190,5 +190,56 @@ async fn basic_auth_sends_the_standard_header() {
     assert_eq!(
         header(&requests[0], "authorization"),
         "Basic QWxhZGRpbjpvcGVuIHNlc2FtZQ=="
+    );
+}
+
+#[tokio::test]
+async fn aws_json_calls_are_signed_for_their_service_with_the_target_header() {
+    let server = MockServer::start().await;
+    Mock::given(method("POST"))
+        .and(path("/"))
+        .respond_with(wiremock::ResponseTemplate::new(200).set_body_string(r#"{"Successful":[]}"#))
+        .mount(&server)
+        .await;
+    let credentials = Credentials::new(KEY_ID, SECRET, Some(TOKEN.to_owned()), None, "test");
+    let mut config = config(&server.uri());
+    config.auth =
+        stream2search_client::Auth::SigV4(SigV4::new(Service::Sqs, "eu-west-1", credentials));
+    let client = Client::new(config).unwrap();
+    let (status, body) = client
+        .call_aws_json(
+            "AmazonSQS.SendMessageBatch",
+            br#"{"QueueUrl":"q","Entries":[]}"#.to_vec(),
+            Duration::from_secs(5),
+        )
+        .await
+        .unwrap();
+    assert_eq!(status, 200);
+    assert_eq!(&body[..], br#"{"Successful":[]}"#);
+    let requests = server.received_requests().await.unwrap();
+    assert_eq!(requests.len(), 1);
+    let request = &requests[0];
+    assert_eq!(request.body, br#"{"QueueUrl":"q","Entries":[]}"#);
+    assert_eq!(
+        header(request, "x-amz-target"),
+        "AmazonSQS.SendMessageBatch"
+    );
+    assert_eq!(
+        header(request, "content-type"),
+        "application/x-amz-json-1.0"
+    );
+    assert_signed(
+        request,
+        "sqs",
+        "eu-west-1",
+        &[
+            "content-length",
+            "content-type",
+            "host",
+            "x-amz-content-sha256",
+            "x-amz-date",
+            "x-amz-security-token",
+            "x-amz-target",
+        ],
     );
 }

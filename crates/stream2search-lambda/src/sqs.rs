@@ -1,24 +1,13 @@
-//! SQS SendMessageBatch over the JSON protocol, signed with SigV4 for service `sqs`.
-//!
-//! `stream2search-client` signs only its own bulk requests, so this module signs with
-//! `aws-sigv4` directly and sends with the same stack (hyper 1, rustls with ring).
+//! SQS SendMessageBatch over the JSON protocol, through the signed client
+//! (`stream2search_client::Client::call_aws_json`, SigV4 service `sqs`).
 
 use std::collections::HashSet;
 use std::fmt;
-use std::time::{Duration, SystemTime};
+use std::time::Duration;
 
 use aws_credential_types::Credentials;
-use aws_sigv4::http_request::{SignableBody, SignableRequest, SigningSettings, sign};
-use aws_sigv4::sign::v4;
-use aws_smithy_runtime_api::client::identity::Identity;
-use bytes::Bytes;
-use http::{HeaderValue, Method, Request, header};
-use http_body_util::{BodyExt as _, Full, Limited};
-use hyper_rustls::{HttpsConnector, HttpsConnectorBuilder};
-use hyper_util::client::legacy::Client;
-use hyper_util::client::legacy::connect::HttpConnector;
-use hyper_util::rt::TokioExecutor;
 use serde::Deserialize;
+use stream2search_client::{Auth, Client, Config, Service, SigV4};
 
 use crate::config::DeadLetter;
 use crate::dead_letter::{self, Message};
@@ -27,17 +16,15 @@ use crate::dead_letter::{self, Message};
 #[derive(Clone)]
 pub struct Queue {
     target: DeadLetter,
-    credentials: Option<Credentials>,
-    http: Client<HttpsConnector<HttpConnector>, Full<Bytes>>,
-    uri: http::Uri,
-    host: HeaderValue,
+    signed: bool,
+    client: Client,
 }
 
 impl fmt::Debug for Queue {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.debug_struct("Queue")
             .field("target", &self.target)
-            .field("signed", &self.credentials.is_some())
+            .field("signed", &self.signed)
             .finish_non_exhaustive()
     }
 }
@@ -49,39 +36,21 @@ pub struct QueueError(String);
 
 impl Queue {
     /// A writer for `target`, signing with `credentials` (`None`: unsigned, for a local mock).
+    /// Plain http only when the configured endpoint itself is `http://` (a local mock).
     pub fn new(target: DeadLetter, credentials: Option<Credentials>) -> Result<Queue, QueueError> {
-        let uri: http::Uri = format!("{}/", target.endpoint.trim_end_matches('/'))
-            .parse()
-            .map_err(|_| QueueError("the SQS endpoint is not a URL".into()))?;
-        let authority = uri
-            .authority()
-            .ok_or_else(|| QueueError("the SQS endpoint has no host".into()))?;
-        let host = HeaderValue::from_str(authority.as_str())
-            .map_err(|_| QueueError("the SQS endpoint host is not valid".into()))?;
-        let roots = rustls::RootCertStore {
-            roots: webpki_roots::TLS_SERVER_ROOTS.to_vec(),
+        let mut config = Config::new(target.endpoint.as_str());
+        config.allow_http = target.endpoint.starts_with("http://");
+        config.connect_timeout = Duration::from_secs(5);
+        let signed = credentials.is_some();
+        config.auth = match credentials {
+            Some(c) => Auth::SigV4(SigV4::new(Service::Sqs, target.region.clone(), c)),
+            None => Auth::None,
         };
-        let tls = rustls::ClientConfig::builder_with_provider(std::sync::Arc::new(
-            rustls::crypto::ring::default_provider(),
-        ))
-        .with_safe_default_protocol_versions()
-        .map_err(|_| QueueError("TLS setup failed".into()))?
-        .with_root_certificates(roots)
-        .with_no_client_auth();
-        let mut tcp = HttpConnector::new();
-        tcp.enforce_http(false);
-        tcp.set_connect_timeout(Some(Duration::from_secs(5)));
-        let connector = HttpsConnectorBuilder::new()
-            .with_tls_config(tls)
-            .https_or_http()
-            .enable_http1()
-            .wrap_connector(tcp);
+        let client = Client::new(config).map_err(|e| QueueError(format!("SQS endpoint: {e}")))?;
         Ok(Queue {
             target,
-            credentials,
-            http: Client::builder(TokioExecutor::new()).build(connector),
-            uri,
-            host,
+            signed,
+            client,
         })
     }
 
@@ -128,39 +97,12 @@ impl Queue {
         batch: &[Message],
         limit: Duration,
     ) -> Result<HashSet<String>, QueueError> {
-        let body = Bytes::from(dead_letter::request_body(&self.target.queue_url, batch));
-        let mut request = Request::builder()
-            .method(Method::POST)
-            .uri(self.uri.clone())
-            .header(header::HOST, self.host.clone())
-            .header(
-                header::CONTENT_TYPE,
-                HeaderValue::from_static("application/x-amz-json-1.0"),
-            )
-            .header("x-amz-target", "AmazonSQS.SendMessageBatch")
-            .header(header::CONTENT_LENGTH, HeaderValue::from(body.len()))
-            .body(body)
-            .map_err(|_| QueueError("could not build the request".into()))?;
-        if let Some(creds) = &self.credentials {
-            sign_sqs(&mut request, creds, &self.target.region, SystemTime::now())?;
-        }
-        let round_trip = async {
-            let response = self
-                .http
-                .request(request.map(Full::new))
-                .await
-                .map_err(|e| QueueError(format!("request failed: {e}")))?;
-            let status = response.status().as_u16();
-            let body = Limited::new(response.into_body(), 1024 * 1024)
-                .collect()
-                .await
-                .map_err(|_| QueueError("could not read the answer".into()))?
-                .to_bytes();
-            Ok::<_, QueueError>((status, body))
-        };
-        let (status, body) = tokio::time::timeout(limit, round_trip)
+        let body = dead_letter::request_body(&self.target.queue_url, batch);
+        let (status, body) = self
+            .client
+            .call_aws_json("AmazonSQS.SendMessageBatch", body, limit)
             .await
-            .map_err(|_| QueueError("no answer in time".into()))??;
+            .map_err(|e| QueueError(format!("request failed: {e}")))?;
         successful(status, &body)
     }
 }
@@ -186,46 +128,6 @@ fn successful(status: u16, body: &[u8]) -> Result<HashSet<String>, QueueError> {
     Ok(answer.successful.into_iter().map(|e| e.id).collect())
 }
 
-fn sign_sqs(
-    request: &mut Request<Bytes>,
-    creds: &Credentials,
-    region: &str,
-    time: SystemTime,
-) -> Result<(), QueueError> {
-    let failed = |_| QueueError("could not sign the request".into());
-    let identity: Identity = creds.clone().into();
-    let params = v4::SigningParams::builder()
-        .identity(&identity)
-        .region(region)
-        .name("sqs")
-        .time(time)
-        .settings(SigningSettings::default())
-        .build()
-        .map_err(|_| QueueError("could not sign the request".into()))?
-        .into();
-    let uri = request.uri().to_string();
-    let headers: Vec<(&str, &str)> = request
-        .headers()
-        .iter()
-        .filter_map(|(n, v)| v.to_str().ok().map(|v| (n.as_str(), v)))
-        .collect();
-    let signable = SignableRequest::new(
-        request.method().as_str(),
-        uri,
-        headers.into_iter(),
-        SignableBody::Bytes(request.body()),
-    )
-    .map_err(failed)?;
-    let (instructions, _) = sign(signable, &params).map_err(failed)?.into_parts();
-    instructions.apply_to_request_http1x(request);
-    for name in [header::AUTHORIZATION.as_str(), "x-amz-security-token"] {
-        if let Some(v) = request.headers_mut().get_mut(name) {
-            v.set_sensitive(true);
-        }
-    }
-    Ok(())
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -240,22 +142,5 @@ mod tests {
         assert_eq!(ok, HashSet::from(["r1".to_string()]));
         let err = successful(403, br#"{"__type":"AccessDenied"}"#).unwrap_err();
         assert!(err.to_string().contains("403"));
-    }
-
-    #[test]
-    fn signature_covers_the_target_header_and_stays_out_of_debug() {
-        let mut request = Request::builder()
-            .method(Method::POST)
-            .uri("https://sqs.eu-west-1.amazonaws.com/")
-            .header(header::HOST, "sqs.eu-west-1.amazonaws.com")
-            .header("x-amz-target", "AmazonSQS.SendMessageBatch")
-            .body(Bytes::from_static(b"{}"))
-            .unwrap();
-        let creds = Credentials::new("AKIDEXAMPLE", "secret", Some("tok".into()), None, "t");
-        sign_sqs(&mut request, &creds, "eu-west-1", SystemTime::UNIX_EPOCH).unwrap();
-        let auth = request.headers()[header::AUTHORIZATION].to_str().unwrap();
-        assert!(auth.contains("/eu-west-1/sqs/aws4_request"));
-        assert!(auth.contains("x-amz-target"));
-        assert!(!format!("{:?}", request.headers()).contains("AKIDEXAMPLE"));
     }
 }
