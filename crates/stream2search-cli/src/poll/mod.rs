@@ -128,13 +128,13 @@ async fn run(args: Poll) -> ExitCode {
         return crate::fatal("--region or AWS_REGION must name the stream's region");
     };
     let credentials = match (var("AWS_ACCESS_KEY_ID"), var("AWS_SECRET_ACCESS_KEY")) {
-        (Some(key), Some(secret)) => Some(aws_credential_types::Credentials::new(
+        (Some(key), Some(secret)) => aws_credential_types::Credentials::new(
             key,
             secret,
             var("AWS_SESSION_TOKEN"),
             None,
             "Environment",
-        )),
+        ),
         // moto, too, routes requests by their signature (any key will do).
         _ => return crate::fatal("AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY must be set"),
     };

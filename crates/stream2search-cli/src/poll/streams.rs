@@ -1,45 +1,29 @@
 //! The DynamoDB Streams API: JSON 1.0 calls (`X-Amz-Target: DynamoDBStreams_20120810.<Op>`),
-//! signed with SigV4 for service `dynamodb`, over hyper 1 and rustls (ring), as
-//! `stream2search-lambda`'s SQS writer sends.
+//! signed with SigV4 for service `dynamodb` by `stream2search-client`'s `call_aws_json`.
 
 use std::fmt;
-use std::time::{Duration, SystemTime};
+use std::time::Duration;
 
 use aws_credential_types::Credentials;
-use aws_sigv4::http_request::{SignableBody, SignableRequest, SigningSettings, sign};
-use aws_sigv4::sign::v4;
-use aws_smithy_runtime_api::client::identity::Identity;
-use bytes::Bytes;
-use http::{HeaderValue, Method, Request, header};
-use http_body_util::{BodyExt as _, Full, Limited};
-use hyper_rustls::{HttpsConnector, HttpsConnectorBuilder};
-use hyper_util::client::legacy::Client;
-use hyper_util::client::legacy::connect::HttpConnector;
-use hyper_util::rt::TokioExecutor;
 use serde::Deserialize;
 use serde::de::DeserializeOwned;
 use serde_json::json;
 use serde_json::value::RawValue;
-
-/// Most bytes read from one answer (GetRecords returns at most 1 MB of records).
-const MAX_ANSWER: usize = 8 * 1024 * 1024;
+use stream2search_client::{Auth, Client, Config, Service, SigV4};
 
 /// A DynamoDB Streams API client. Build once.
 pub struct Streams {
-    http: Client<HttpsConnector<HttpConnector>, Full<Bytes>>,
-    uri: http::Uri,
-    host: HeaderValue,
+    client: Client,
+    endpoint: String,
     region: String,
-    credentials: Option<Credentials>,
     timeout: Duration,
 }
 
 impl fmt::Debug for Streams {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.debug_struct("Streams")
-            .field("uri", &self.uri)
+            .field("endpoint", &self.endpoint)
             .field("region", &self.region)
-            .field("signed", &self.credentials.is_some())
             .finish_non_exhaustive()
     }
 }
@@ -113,45 +97,23 @@ pub struct Records {
 
 impl Streams {
     /// A client for `endpoint` (`https://streams.dynamodb.<region>.amazonaws.com`, or a local
-    /// mock), signing for `region` with `credentials` (`None`: unsigned).
+    /// mock over plain `http://`), signing for `region` with `credentials`.
     pub fn new(
         endpoint: &str,
         region: String,
-        credentials: Option<Credentials>,
+        credentials: Credentials,
         timeout: Duration,
     ) -> Result<Streams, Error> {
-        let uri: http::Uri = format!("{}/", endpoint.trim_end_matches('/'))
-            .parse()
-            .map_err(|_| Error::new("the streams endpoint is not a URL"))?;
-        let authority = uri
-            .authority()
-            .ok_or_else(|| Error::new("the streams endpoint has no host"))?;
-        let host = HeaderValue::from_str(authority.as_str())
-            .map_err(|_| Error::new("the streams endpoint host is not valid"))?;
-        let roots = rustls::RootCertStore {
-            roots: webpki_roots::TLS_SERVER_ROOTS.to_vec(),
-        };
-        let tls = rustls::ClientConfig::builder_with_provider(std::sync::Arc::new(
-            rustls::crypto::ring::default_provider(),
-        ))
-        .with_safe_default_protocol_versions()
-        .map_err(|_| Error::new("TLS setup failed"))?
-        .with_root_certificates(roots)
-        .with_no_client_auth();
-        let mut tcp = HttpConnector::new();
-        tcp.enforce_http(false);
-        tcp.set_connect_timeout(Some(Duration::from_secs(5)));
-        let connector = HttpsConnectorBuilder::new()
-            .with_tls_config(tls)
-            .https_or_http()
-            .enable_http1()
-            .wrap_connector(tcp);
+        let mut config = Config::new(endpoint);
+        config.allow_http = endpoint.starts_with("http://");
+        config.gzip = false;
+        config.auth = Auth::SigV4(SigV4::new(Service::DynamoDb, region.clone(), credentials));
+        let client =
+            Client::new(config).map_err(|e| Error::new(format!("streams endpoint: {e}")))?;
         Ok(Streams {
-            http: Client::builder(TokioExecutor::new()).build(connector),
-            uri,
-            host,
+            client,
+            endpoint: endpoint.to_string(),
             region,
-            credentials,
             timeout,
         })
     }
@@ -256,42 +218,15 @@ impl Streams {
         operation: &str,
         body: serde_json::Value,
     ) -> Result<T, Error> {
-        let body = Bytes::from(body.to_string());
-        let mut request = Request::builder()
-            .method(Method::POST)
-            .uri(self.uri.clone())
-            .header(header::HOST, self.host.clone())
-            .header(
-                header::CONTENT_TYPE,
-                HeaderValue::from_static("application/x-amz-json-1.0"),
+        let (status, body) = self
+            .client
+            .call_aws_json(
+                &format!("DynamoDBStreams_20120810.{operation}"),
+                body.to_string().into_bytes(),
+                self.timeout,
             )
-            .header(
-                "x-amz-target",
-                format!("DynamoDBStreams_20120810.{operation}"),
-            )
-            .header(header::CONTENT_LENGTH, HeaderValue::from(body.len()))
-            .body(body)
-            .map_err(|_| Error::new("could not build the request"))?;
-        if let Some(creds) = &self.credentials {
-            sign_request(&mut request, creds, &self.region, SystemTime::now())?;
-        }
-        let round_trip = async {
-            let response = self
-                .http
-                .request(request.map(Full::new))
-                .await
-                .map_err(|e| Error::new(format!("{operation}: request failed: {e}")))?;
-            let status = response.status().as_u16();
-            let body = Limited::new(response.into_body(), MAX_ANSWER)
-                .collect()
-                .await
-                .map_err(|_| Error::new(format!("{operation}: could not read the answer")))?
-                .to_bytes();
-            Ok::<_, Error>((status, body))
-        };
-        let (status, body) = tokio::time::timeout(self.timeout, round_trip)
             .await
-            .map_err(|_| Error::new(format!("{operation}: no answer in time")))??;
+            .map_err(|e| Error::new(format!("{operation}: {e}")))?;
         answer(operation, status, &body)
     }
 }
@@ -327,46 +262,6 @@ fn answer<T: DeserializeOwned>(operation: &str, status: u16, body: &[u8]) -> Res
     })
 }
 
-fn sign_request(
-    request: &mut Request<Bytes>,
-    creds: &Credentials,
-    region: &str,
-    time: SystemTime,
-) -> Result<(), Error> {
-    let failed = |_| Error::new("could not sign the request");
-    let identity: Identity = creds.clone().into();
-    let params = v4::SigningParams::builder()
-        .identity(&identity)
-        .region(region)
-        .name("dynamodb")
-        .time(time)
-        .settings(SigningSettings::default())
-        .build()
-        .map_err(|_| Error::new("could not sign the request"))?
-        .into();
-    let uri = request.uri().to_string();
-    let headers: Vec<(&str, &str)> = request
-        .headers()
-        .iter()
-        .filter_map(|(n, v)| v.to_str().ok().map(|v| (n.as_str(), v)))
-        .collect();
-    let signable = SignableRequest::new(
-        request.method().as_str(),
-        uri,
-        headers.into_iter(),
-        SignableBody::Bytes(request.body()),
-    )
-    .map_err(failed)?;
-    let (instructions, _) = sign(signable, &params).map_err(failed)?.into_parts();
-    instructions.apply_to_request_http1x(request);
-    for name in [header::AUTHORIZATION.as_str(), "x-amz-security-token"] {
-        if let Some(v) = request.headers_mut().get_mut(name) {
-            v.set_sensitive(true);
-        }
-    }
-    Ok(())
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -384,22 +279,5 @@ mod tests {
             err.to_string()
                 .contains("HTTP 400 ExpiredIteratorException: Iterator expired")
         );
-    }
-
-    #[test]
-    fn signature_is_for_dynamodb_and_covers_the_target() {
-        let mut request = Request::builder()
-            .method(Method::POST)
-            .uri("https://streams.dynamodb.eu-west-1.amazonaws.com/")
-            .header(header::HOST, "streams.dynamodb.eu-west-1.amazonaws.com")
-            .header("x-amz-target", "DynamoDBStreams_20120810.GetRecords")
-            .body(Bytes::from_static(b"{}"))
-            .unwrap();
-        let creds = Credentials::new("AKIDEXAMPLE", "secret", None, None, "t");
-        sign_request(&mut request, &creds, "eu-west-1", SystemTime::UNIX_EPOCH).unwrap();
-        let auth = request.headers()[header::AUTHORIZATION].to_str().unwrap();
-        assert!(auth.contains("/eu-west-1/dynamodb/aws4_request"));
-        assert!(auth.contains("x-amz-target"));
-        assert!(!format!("{:?}", request.headers()).contains("AKIDEXAMPLE"));
     }
 }
