@@ -1,13 +1,14 @@
 //! `stream2search poll`: a local stand-in for Lambda's event source mapping.
 //!
 //! The data's way: `streams` (DynamoDB Streams API: ListStreams, DescribeStream,
-//! GetShardIterator, GetRecords) → `batch` (records → the event Lambda would deliver) → the
-//! Lambda handler, in-process → `state` (per-shard positions in a local file; a parent shard
+//! GetShardIterator, GetRecords) → `batch` (records → the event Lambda would deliver) →
+//! `deliver` (the Lambda handler in-process, or a function over HTTP) → `state` (per-shard positions in a local file; a parent shard
 //! before its children).
 //!
 //! For local development and single containers; at scale, run the real event source mapping.
 
 mod batch;
+mod deliver;
 mod state;
 mod streams;
 
@@ -17,10 +18,10 @@ use std::path::PathBuf;
 use std::process::ExitCode;
 use std::time::{Duration, Instant};
 
-use stream2search::checkpoint::Checkpoint;
 use stream2search_lambda::{Handler, Settings};
 
 use self::batch::Record;
+use self::deliver::{Function, Resume, Target};
 use self::state::{Position, State};
 use self::streams::{Shard, Streams};
 
@@ -63,6 +64,11 @@ pub struct Poll {
     /// Deadline of one handler call, in seconds (Lambda's function timeout).
     #[arg(long, default_value_t = 60, value_parser = clap::value_parser!(u64).range(2..))]
     timeout: u64,
+    /// Invoke the function at this Lambda Invoke API URL over plain HTTP instead of running the
+    /// handler in-process, e.g. `cargo lambda watch`'s
+    /// `http://127.0.0.1:9000/2015-03-31/functions/NAME/invocations`.
+    #[arg(long)]
+    function_url: Option<String>,
     /// OpenSearch base URL (else OPENSEARCH_ENDPOINT).
     #[arg(long)]
     endpoint: Option<String>,
@@ -98,7 +104,7 @@ struct Totals {
 
 struct Poller {
     streams: Streams,
-    handler: Handler,
+    target: Target,
     stream: String,
     region: String,
     path: PathBuf,
@@ -165,14 +171,21 @@ async fn run(args: Poll) -> ExitCode {
     .into_iter()
     .filter_map(|(k, v)| v.map(|v| (k, v)))
     .collect();
-    let settings =
-        match Settings::from_lookup(|name| overrides.get(name).cloned().or_else(|| var(name))) {
-            Ok(s) => s,
-            Err(e) => return crate::fatal(&e.to_string()),
-        };
-    let handler = match Handler::new(settings) {
-        Ok(h) => h,
-        Err(e) => return crate::fatal(&e.to_string()),
+    // Over HTTP, the function reads its own environment.
+    let target = match &args.function_url {
+        Some(url) => match Function::new(url, Duration::from_secs(900)) {
+            Ok(f) => Target::Http(f),
+            Err(e) => return crate::fatal(&e),
+        },
+        None => {
+            match Settings::from_lookup(|name| overrides.get(name).cloned().or_else(|| var(name)))
+                .map_err(|e| e.to_string())
+                .and_then(|s| Handler::new(s).map_err(|e| e.to_string()))
+            {
+                Ok(h) => Target::InProcess(h),
+                Err(e) => return crate::fatal(&e),
+            }
+        }
     };
     let stream = match (&args.stream_arn, &args.table) {
         (Some(arn), _) => arn.clone(),
@@ -188,7 +201,7 @@ async fn run(args: Poll) -> ExitCode {
     };
     let mut poller = Poller {
         streams,
-        handler,
+        target,
         stream,
         region,
         path: args.checkpoints,
@@ -336,69 +349,51 @@ impl Poller {
                 records.len()
             );
         };
-        match self.handler.handle(&payload, deadline).await {
-            Ok(inv) => {
-                for r in &inv.results {
-                    if r.outcome.is_durable() || inv.dead_lettered.contains(&r.position) {
-                        continue;
-                    }
-                    let seq = r.sequence_number.as_ref().map_or("-", |s| s.as_str());
-                    eprintln!(
-                        "{} record {} {seq}: {}",
-                        shard.id,
-                        r.position,
-                        crate::describe(&r.outcome)
-                    );
+        let answer = self.target.deliver(&payload, deadline).await;
+        for failure in &answer.failures {
+            eprintln!("{} {failure}", shard.id);
+        }
+        let counts = answer.counts.map(|c| c + "; ").unwrap_or_default();
+        match answer.resume {
+            Resume::Complete => {
+                line(format!("{counts}complete"));
+                self.totals.records += records.len() as u64;
+                self.totals.dead_lettered += answer.dead_lettered.len() as u64;
+                self.attempts.remove(&shard.id);
+                if closed {
+                    self.set(&shard.id, Position::Finished)?;
+                } else {
+                    self.set(&shard.id, Position::After(last.clone()))?;
+                    self.iterators
+                        .insert(shard.id.clone(), next.unwrap_or_default());
                 }
-                let s = &inv.summary;
-                let counts = format!(
-                    "indexed {}, deleted {}, stale {}, skipped {}, dead-lettered {}, failed {}, retries {}",
-                    s.indexed, s.deleted, s.stale, s.skipped, s.dead_lettered, s.failed, s.retries
-                );
-                match inv.checkpoint {
-                    Checkpoint::Complete => {
-                        line(format!("{counts}; complete"));
-                        self.totals.records += records.len() as u64;
-                        self.totals.dead_lettered += s.dead_lettered;
-                        self.attempts.remove(&shard.id);
-                        if closed {
-                            self.set(&shard.id, Position::Finished)?;
-                        } else {
-                            self.set(&shard.id, Position::After(last.clone()))?;
-                            self.iterators
-                                .insert(shard.id.clone(), next.unwrap_or_default());
-                        }
-                        Ok(Pass::Progress)
-                    }
-                    Checkpoint::ResumeFrom(seq) => {
-                        line(format!("{counts}; resume at {}", seq.as_str()));
-                        // Records before `seq` are done; count them once.
-                        let done = records
-                            .iter()
-                            .take_while(|r| r.sequence_number != seq.as_str())
-                            .count();
-                        self.totals.records += done as u64;
-                        self.totals.dead_lettered +=
-                            inv.dead_lettered.iter().filter(|&&p| p < done).count() as u64;
-                        if done > 0 {
-                            self.attempts.remove(&shard.id);
-                        }
-                        self.set(&shard.id, Position::At(seq.as_str().to_string()))?;
-                        *self.attempts.entry(shard.id.clone()).or_default() += 1;
-                        Ok(Pass::Failed)
-                    }
-                    Checkpoint::RetryBatch { position } => {
-                        line(format!(
-                            "{counts}; record {position} has no SequenceNumber: retrying the batch"
-                        ));
-                        self.set(&shard.id, Position::At(first.clone()))?;
-                        *self.attempts.entry(shard.id.clone()).or_default() += 1;
-                        Ok(Pass::Failed)
-                    }
-                }
+                Ok(Pass::Progress)
             }
-            Err(e) => {
-                line(format!("failed: {e}; retrying the batch"));
+            Resume::At(seq) => {
+                line(format!("{counts}resume at {seq}"));
+                // Records before `seq` are done; count them once.
+                let done = records
+                    .iter()
+                    .take_while(|r| r.sequence_number != seq)
+                    .count();
+                if done == records.len() {
+                    return Err(format!(
+                        "{}: the partial batch response names {seq}, which is not in the batch",
+                        shard.id
+                    ));
+                }
+                self.totals.records += done as u64;
+                self.totals.dead_lettered +=
+                    answer.dead_lettered.iter().filter(|&&p| p < done).count() as u64;
+                if done > 0 {
+                    self.attempts.remove(&shard.id);
+                }
+                self.set(&shard.id, Position::At(seq))?;
+                *self.attempts.entry(shard.id.clone()).or_default() += 1;
+                Ok(Pass::Failed)
+            }
+            Resume::Batch(reason) => {
+                line(format!("{counts}failed: {reason}; retrying the batch"));
                 self.set(&shard.id, Position::At(first.clone()))?;
                 *self.attempts.entry(shard.id.clone()).or_default() += 1;
                 Ok(Pass::Failed)
