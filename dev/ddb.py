@@ -223,7 +223,15 @@ def differences(table, index):
 def compare(args):
     deadline = time.monotonic() + args.wait
     while True:
-        n, diffs = differences(args.table, args.index)
+        try:
+            n, diffs = differences(args.table, args.index)
+        except RuntimeError as e:
+            # A just-created index answers 503 until its shards are up: not yet, not a verdict.
+            if time.monotonic() >= deadline:
+                raise
+            print(f"waiting: {e}", file=sys.stderr)
+            time.sleep(0.5)
+            continue
         if not diffs:
             print(f"index {args.index} matches table {args.table}: {n} items")
             return 0
