@@ -264,16 +264,7 @@ impl Planner {
         plan.items = slots.into_iter().flatten().collect();
         plan.meta.reserve(plan.items.len() * 128);
         for item in &mut plan.items {
-            let start = plan.meta.len();
-            bulk::write_action(
-                &mut plan.meta,
-                item.action,
-                &item.index,
-                &item.id,
-                item.version,
-                item.routing.as_deref(),
-            );
-            item.meta = start..plan.meta.len();
+            write_meta(&mut plan.meta, item);
         }
         Ok(plan)
     }
@@ -482,16 +473,7 @@ impl Plan {
             .ok_or_else(|| EditError(format!("no item {i}")))?;
         index::validate(index).map_err(|why| EditError(format!("index {index:?}: {why}")))?;
         item.index = index.to_owned();
-        let start = self.meta.len();
-        bulk::write_action(
-            &mut self.meta,
-            item.action,
-            &item.index,
-            &item.id,
-            item.version,
-            item.routing.as_deref(),
-        );
-        item.meta = start..self.meta.len();
+        write_meta(&mut self.meta, item);
         Ok(())
     }
 
@@ -504,16 +486,7 @@ impl Plan {
             .ok_or_else(|| EditError(format!("no item {i}")))?;
         item.action = Action::Delete;
         item.doc = None;
-        let start = self.meta.len();
-        bulk::write_action(
-            &mut self.meta,
-            item.action,
-            &item.index,
-            &item.id,
-            item.version,
-            item.routing.as_deref(),
-        );
-        item.meta = start..self.meta.len();
+        write_meta(&mut self.meta, item);
         Ok(())
     }
 
@@ -577,6 +550,20 @@ impl Plan {
             })
             .collect()
     }
+}
+
+/// Appends `item`'s action line to `meta` and points the item at it.
+fn write_meta(meta: &mut Vec<u8>, item: &mut Item) {
+    let start = meta.len();
+    bulk::write_action(
+        meta,
+        item.action,
+        &item.index,
+        &item.id,
+        item.version,
+        item.routing.as_deref(),
+    );
+    item.meta = start..meta.len();
 }
 
 fn rank(o: &RecordOutcome) -> u8 {
