@@ -19,20 +19,9 @@ fn repo() -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR")).join("../..")
 }
 
+/// moto's URL (with the project's Python venv for `dev/ddb.py`), or `None` after a loud skip.
 fn moto() -> Option<String> {
-    let required = std::env::var("STREAM2SEARCH_REQUIRE_MOTO").is_ok_and(|v| v == "1");
-    let python = repo().join(".dev/venv/bin/python");
-    let why = match std::env::var("MOTO_URL") {
-        Err(_) => "MOTO_URL is not set".to_string(),
-        Ok(_) if !python.exists() => format!("{} is missing", python.display()),
-        Ok(url) => return Some(url),
-    };
-    assert!(
-        !required,
-        "moto is required (STREAM2SEARCH_REQUIRE_MOTO=1): {why}; run dev/moto start"
-    );
-    eprintln!("SKIPPED: moto: {why}; run dev/moto start and export MOTO_URL");
-    None
+    stream2search_testkit::moto_url(&[&repo().join(".dev/venv/bin/python")])
 }
 
 const ENV: [(&str, &str); 3] = [

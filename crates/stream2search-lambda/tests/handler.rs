@@ -71,28 +71,12 @@ struct Moto {
 
 impl Moto {
     fn from_env() -> Option<Moto> {
-        let required = std::env::var("STREAM2SEARCH_REQUIRE_MOTO").is_ok_and(|v| v == "1");
-        let fail = |why: String| {
-            if required {
-                panic!(
-                    "moto is required (STREAM2SEARCH_REQUIRE_MOTO=1): {why}; run dev/moto start"
-                );
-            }
-            eprintln!("SKIPPED: moto: {why}; run dev/moto start and export MOTO_URL");
-            None
-        };
-        let Ok(url) = std::env::var("MOTO_URL") else {
-            return fail("MOTO_URL is not set".into());
-        };
+        let url = stream2search_testkit::moto_url(&[])?;
         let authority = url
             .trim_start_matches("http://")
             .trim_end_matches('/')
             .to_owned();
-        match http::request(&authority, "GET", "/moto-api/", &[], b"") {
-            Ok(r) if r.status == 200 => Some(Moto { authority }),
-            Ok(r) => fail(format!("{url} answered {}", r.status)),
-            Err(e) => fail(format!("{url} does not answer: {e}")),
-        }
+        Some(Moto { authority })
     }
 
     fn call(&self, target: &str, body: Value) -> Value {

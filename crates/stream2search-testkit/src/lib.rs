@@ -26,8 +26,10 @@ pub mod fault;
 pub mod fixture;
 pub mod http;
 mod index;
+mod moto;
 mod opensearch;
 
 pub use http::Response;
 pub use index::TestIndex;
+pub use moto::moto_url;
 pub use opensearch::OpenSearch;
