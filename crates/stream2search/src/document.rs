@@ -8,7 +8,7 @@ use std::borrow::Cow;
 
 use crate::error::{RecordError, RecordErrorKind};
 use crate::json::{self, Literal, Reader, Scalar, Str, Syntax};
-use crate::number;
+use crate::{fast, number};
 
 /// Deepest nesting of M and L values DynamoDB stores.
 pub const MAX_DEPTH: usize = 32;
@@ -109,6 +109,8 @@ pub(crate) struct Shape {
     pub indexed_at: Option<String>,
     /// Top-level attributes whose scalar text is captured (index template, routing).
     pub captures: Vec<String>,
+    /// No captures, selection or number paths: every attribute may take [`fast`] path.
+    pub plain: bool,
 }
 
 impl Shape {
@@ -141,6 +143,12 @@ pub(crate) fn write_image<'a>(
     out.push(b'{');
     let mut first = true;
     let mut renamed = false;
+    if shape.plain {
+        let text = r.text();
+        r.pos = fast::image_members(r.bytes(), r.pos, &mut first, out, |s, e| {
+            names.push(Cow::Borrowed(&text[s..e]));
+        });
+    }
     while let Some(key) = r.next_key(&mut first)? {
         let name = key.text();
         if let Some(slot) = shape.captures.iter().position(|c| *c == *name) {

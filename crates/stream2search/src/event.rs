@@ -9,7 +9,7 @@ use std::ops::Range;
 use crate::document::{self, Fault, KeyPart, Shape, fail};
 use crate::error::RecordErrorKind;
 use crate::json::{Reader, Syntax};
-use crate::number;
+use crate::{fast, number};
 
 /// A stream record's `SequenceNumber`: decimal digits, up to 40 of them (wider than `u128`), kept
 /// as text and ordered by numeric value.
@@ -221,7 +221,10 @@ fn read_dynamodb<'a>(
                 capture(r, &shape.captures, &mut captured).map_err(|f| within(f, "OldImage"))?;
                 rec.old_captures = Some(captured);
             }
-            "OldImage" => r.skip_image()?,
+            "OldImage" => match fast::skip_image(r.bytes(), r.pos) {
+                Some(end) => r.pos = end,
+                None => r.skip_image()?,
+            },
             "SequenceNumber" => {
                 let text = expect_str(r, "SequenceNumber")?;
                 rec.sequence_number = SequenceNumber::parse(&text);
@@ -278,6 +281,7 @@ fn capture(r: &mut Reader<'_>, names: &[String], out: &mut [Option<String>]) -> 
         exclude: Vec::new(),
         indexed_at: None,
         captures: names.to_vec(),
+        plain: false,
     };
     let mut scratch = Vec::new();
     document::write_image(r, &mut scratch, &shape, None, out, &mut Vec::new())

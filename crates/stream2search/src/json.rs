@@ -60,7 +60,7 @@ const STOP: [bool; 256] = {
 /// The end of the run of plain string content starting at `pos`: eight bytes at a time, looking
 /// for `"`, `\\` or a byte below 0x20 (the first flagged byte of a word is always a true match).
 #[inline]
-fn plain_run(buf: &[u8], mut pos: usize) -> usize {
+pub(crate) fn plain_run(buf: &[u8], mut pos: usize) -> usize {
     const LO: u64 = 0x0101_0101_0101_0101;
     const HI: u64 = 0x8080_8080_8080_8080;
     while let Some(word) = buf.get(pos..pos + 8) {
@@ -100,6 +100,18 @@ impl<'a> Reader<'a> {
             buf: text.as_bytes(),
             pos: 0,
         }
+    }
+
+    /// The whole input.
+    #[inline]
+    pub fn bytes(&self) -> &'a [u8] {
+        self.buf
+    }
+
+    /// The whole input, as text.
+    #[inline]
+    pub fn text(&self) -> &'a str {
+        self.text
     }
 
     /// A second reader at the same place, for a look ahead that leaves this one where it is.

@@ -55,6 +55,7 @@ mod config;
 pub mod document;
 pub mod error;
 pub mod event;
+mod fast;
 mod id;
 mod index;
 mod json;

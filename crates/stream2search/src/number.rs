@@ -134,7 +134,7 @@ pub fn normalize(text: &str) -> Result<std::borrow::Cow<'_, str>, NumberError> {
 /// A JSON number without exponent and with at most 38 digits: valid JSON, and within DynamoDB's
 /// precision and range by construction. Most numbers take only this one pass.
 #[inline]
-fn is_plain(b: &[u8]) -> bool {
+pub(crate) fn is_plain(b: &[u8]) -> bool {
     let mut i = usize::from(b.first() == Some(&b'-'));
     let int_start = i;
     while let Some(b'0'..=b'9') = b.get(i) {

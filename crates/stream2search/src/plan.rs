@@ -140,6 +140,10 @@ impl Planner {
             include: config.include.clone(),
             exclude: config.exclude.clone(),
             indexed_at: config.indexed_at.clone(),
+            plain: captures.is_empty()
+                && config.numbers_as_strings.is_empty()
+                && config.include.is_none()
+                && config.exclude.is_empty(),
             captures,
         };
         Ok(Planner {
@@ -159,6 +163,34 @@ impl Planner {
     /// `indexed_at` fills [`Config::indexed_at`]. Bad records are kept as [`RecordStatus::Invalid`];
     /// only a payload that is not an event at all is an error.
     pub fn plan(&self, event: &[u8], indexed_at: Option<&str>) -> Result<Plan, EventError> {
+        let mut plan = Plan::default();
+        self.plan_into(event, indexed_at, &mut plan)?;
+        Ok(plan)
+    }
+
+    /// [`Planner::plan`] into an existing plan, reusing its buffers (a warm Lambda keeps one
+    /// plan between invocations and writes no fresh memory for the next event's documents).
+    /// On an error the plan is left empty.
+    pub fn plan_into(
+        &self,
+        event: &[u8],
+        indexed_at: Option<&str>,
+        plan: &mut Plan,
+    ) -> Result<(), EventError> {
+        plan.clear();
+        let result = self.fill(event, indexed_at, plan);
+        if result.is_err() {
+            plan.clear();
+        }
+        result
+    }
+
+    fn fill(
+        &self,
+        event: &[u8],
+        indexed_at: Option<&str>,
+        plan: &mut Plan,
+    ) -> Result<(), EventError> {
         let bom = if event.starts_with(b"\xEF\xBB\xBF") {
             3
         } else {
@@ -174,12 +206,9 @@ impl Planner {
                 "expected an object with a `Records` array",
             ));
         }
-        let mut plan = Plan {
-            docs: Vec::with_capacity(event.len()),
-            max_bytes: self.config.max_chunk_bytes,
-            max_actions: self.config.max_chunk_actions,
-            ..Plan::default()
-        };
+        plan.docs.reserve(event.len());
+        plan.max_bytes = self.config.max_chunk_bytes;
+        plan.max_actions = self.config.max_chunk_actions;
         let mut by_key = Keys::default();
         let mut slots: Vec<Option<Item>> = Vec::new();
         let mut names = Vec::new();
@@ -261,12 +290,12 @@ impl Planner {
         if !found {
             return Err(EventError::NotAnEvent("no `Records` member"));
         }
-        plan.items = slots.into_iter().flatten().collect();
+        plan.items.extend(slots.into_iter().flatten());
         plan.meta.reserve(plan.items.len() * 128);
         for item in &mut plan.items {
             write_meta(&mut plan.meta, item);
         }
-        Ok(plan)
+        Ok(())
     }
 
     /// The items one well-formed record makes (none for a skipped TTL delete).
@@ -403,6 +432,13 @@ fn add(slots: &mut Vec<Option<Item>>, by_key: &mut Keys, mut item: Item) {
 }
 
 impl Plan {
+    fn clear(&mut self) {
+        self.records.clear();
+        self.items.clear();
+        self.docs.clear();
+        self.meta.clear();
+    }
+
     /// One entry per input record, in order.
     pub fn records(&self) -> &[Record] {
         &self.records

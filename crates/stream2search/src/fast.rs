@@ -1,0 +1,342 @@
+//! The fast path for images in the form DynamoDB Streams deliver them: compact JSON
+//! (`{"name":{"S":"x"},"n":{"N":"1"}}`), strings without escapes, numbers already valid JSON.
+//!
+//! Each AttributeValue is recognised by one 8-byte load compared with its type tag's opening
+//! (`{"S":"`), and its text is copied from the input in one piece. Anything else — white space,
+//! an escape, a number to rewrite, an error — is not handled here: the walk reports `None` and
+//! the caller redoes that attribute on the general path ([`crate::document`]), which has the
+//! complete rules and the error messages. So this path only ever agrees with the general one;
+//! it never decides anything differently.
+
+use crate::document::{MAX_DEPTH, check_base64};
+use crate::json::plain_run;
+use crate::number;
+
+/// The first eight bytes at `p`, little-endian.
+#[inline(always)]
+fn word(b: &[u8], p: usize) -> Option<u64> {
+    let w: &[u8; 8] = b.get(p..p + 8)?.try_into().ok()?;
+    Some(u64::from_le_bytes(*w))
+}
+
+/// `s` (at most eight bytes) as [`word`] would read it.
+const fn pattern(s: &[u8]) -> u64 {
+    let mut w = 0u64;
+    let mut i = 0;
+    while i < s.len() {
+        w |= (s[i] as u64) << (8 * i);
+        i += 1;
+    }
+    w
+}
+
+const LOW6: u64 = (1 << 48) - 1;
+const LOW7: u64 = (1 << 56) - 1;
+const S: u64 = pattern(b"{\"S\":\"");
+const N: u64 = pattern(b"{\"N\":\"");
+const B: u64 = pattern(b"{\"B\":\"");
+const M: u64 = pattern(b"{\"M\":{");
+const L: u64 = pattern(b"{\"L\":[");
+const SS: u64 = pattern(b"{\"SS\":[");
+const NS: u64 = pattern(b"{\"NS\":[");
+const BS: u64 = pattern(b"{\"BS\":[");
+const BOOL: u64 = pattern(b"{\"BOOL\":");
+const NULL: u64 = pattern(b"{\"NULL\":");
+
+/// Appends `src[start..end]`. Short runs (most names and values) are copied as a fixed 16
+/// bytes and cut back, which the compiler turns into two moves instead of a `memcpy` call.
+#[inline(always)]
+fn copy(out: &mut Vec<u8>, src: &[u8], start: usize, end: usize) {
+    let len = end - start;
+    if len <= 16
+        && let Some(run) = src.get(start..start + 16)
+        && let Ok(run) = <&[u8; 16]>::try_from(run)
+    {
+        let at = out.len();
+        out.extend_from_slice(run);
+        out.truncate(at + len);
+        return;
+    }
+    out.extend_from_slice(&src[start..end]);
+}
+
+/// An `N` value's text `b[start..end]` as a JSON number (`None` when it is not a valid
+/// DynamoDB number: the general path reports that).
+#[inline(always)]
+fn write_number(b: &[u8], start: usize, end: usize, out: &mut Vec<u8>) -> Option<()> {
+    let text = &b[start..end];
+    if number::is_plain(text) {
+        copy(out, b, start, end);
+    } else {
+        let text = std::str::from_utf8(text).ok()?;
+        out.extend_from_slice(number::normalize(text).ok()?.as_bytes());
+    }
+    Some(())
+}
+
+/// The closing quote of a string whose content starts at `p`, when it has no escape or control
+/// character.
+#[inline(always)]
+fn plain_string(b: &[u8], p: usize) -> Option<usize> {
+    let e = plain_run(b, p);
+    (b.get(e) == Some(&b'"')).then_some(e)
+}
+
+#[inline(always)]
+fn at(b: &[u8], p: usize, c: u8) -> Option<()> {
+    (b.get(p) == Some(&c)).then_some(())
+}
+
+/// The members of an image after its `{`, from position `p` (just after `{` when `first`, else
+/// at the `,` before the next member), while they are in the common form. Writes each member
+/// as `"name":value` (with the `,` before it unless it is the first) and reports its name;
+/// stops before the `}`, or before the first member it does not take, whose bytes it has not
+/// written. Returns where it stopped.
+#[inline]
+pub(crate) fn image_members(
+    b: &[u8],
+    mut p: usize,
+    first: &mut bool,
+    out: &mut Vec<u8>,
+    mut name: impl FnMut(usize, usize),
+) -> usize {
+    loop {
+        let k = if *first {
+            p
+        } else if b.get(p) == Some(&b',') {
+            p + 1
+        } else {
+            return p;
+        };
+        let mark = out.len();
+        let Some(q) = (b.get(k) == Some(&b'"'))
+            .then(|| plain_string(b, k + 1))
+            .flatten()
+        else {
+            return p;
+        };
+        // Reserved-looking names (`_id`) take the general path, which renames or rejects them.
+        if b.get(k + 1) == Some(&b'_') || b.get(q + 1) != Some(&b':') {
+            return p;
+        }
+        if !*first {
+            out.push(b',');
+        }
+        copy(out, b, k, q + 2);
+        match value::<true>(b, q + 2, out, 1) {
+            Some(next) => {
+                name(k + 1, q);
+                *first = false;
+                p = next;
+            }
+            None => {
+                out.truncate(mark);
+                return p;
+            }
+        }
+    }
+}
+
+/// Skips an image (an object of AttributeValues) at `p`, its `{`: the position after its `}`.
+#[inline]
+pub(crate) fn skip_image(b: &[u8], p: usize) -> Option<usize> {
+    at(b, p, b'{')?;
+    members::<false>(b, p + 1, &mut Vec::new(), 0)
+}
+
+/// The members of a map after its `{` at `p`, through its `}`; returns the position after it.
+fn members<const WRITE: bool>(
+    b: &[u8],
+    mut p: usize,
+    out: &mut Vec<u8>,
+    depth: usize,
+) -> Option<usize> {
+    if b.get(p) == Some(&b'}') {
+        if WRITE {
+            out.push(b'}');
+        }
+        return Some(p + 1);
+    }
+    loop {
+        at(b, p, b'"')?;
+        let q = plain_string(b, p + 1)?;
+        at(b, q + 1, b':')?;
+        if WRITE {
+            copy(out, b, p, q + 2);
+        }
+        p = value::<WRITE>(b, q + 2, out, depth)?;
+        match b.get(p) {
+            Some(b',') => {
+                if WRITE {
+                    out.push(b',');
+                }
+                p += 1;
+            }
+            Some(b'}') => {
+                if WRITE {
+                    out.push(b'}');
+                }
+                return Some(p + 1);
+            }
+            _ => return None,
+        }
+    }
+}
+
+/// One AttributeValue at `p`, its `{`, at nesting `depth` (top-level attributes are at 1):
+/// written as plain JSON when `WRITE`; returns the position after its `}`.
+fn value<const WRITE: bool>(b: &[u8], p: usize, out: &mut Vec<u8>, depth: usize) -> Option<usize> {
+    let w = word(b, p)?;
+    let end = match w & LOW6 {
+        S => {
+            let e = plain_string(b, p + 6)?;
+            if WRITE {
+                copy(out, b, p + 5, e + 1);
+            }
+            e + 1
+        }
+        N => {
+            let e = plain_string(b, p + 6)?;
+            if WRITE {
+                write_number(b, p + 6, e, out)?;
+            }
+            e + 1
+        }
+        B => {
+            let e = plain_string(b, p + 6)?;
+            if WRITE {
+                check_base64(&b[p + 6..e]).ok()?;
+                copy(out, b, p + 5, e + 1);
+            }
+            e + 1
+        }
+        M => {
+            if depth > MAX_DEPTH {
+                return None;
+            }
+            if WRITE {
+                out.push(b'{');
+            }
+            members::<WRITE>(b, p + 6, out, depth + 1)?
+        }
+        L => {
+            if depth > MAX_DEPTH {
+                return None;
+            }
+            elements::<WRITE>(b, p + 6, out, depth + 1)?
+        }
+        _ => match w {
+            BOOL => {
+                let rest = b.get(p + 8..)?;
+                if rest.starts_with(b"true") {
+                    if WRITE {
+                        out.extend_from_slice(b"true");
+                    }
+                    p + 12
+                } else if rest.starts_with(b"false") {
+                    if WRITE {
+                        out.extend_from_slice(b"false");
+                    }
+                    p + 13
+                } else {
+                    return None;
+                }
+            }
+            NULL => {
+                if !b.get(p + 8..)?.starts_with(b"true") {
+                    return None;
+                }
+                if WRITE {
+                    out.extend_from_slice(b"null");
+                }
+                p + 12
+            }
+            _ => match w & LOW7 {
+                SS => strings::<WRITE, b'S'>(b, p + 7, out)?,
+                NS => strings::<WRITE, b'N'>(b, p + 7, out)?,
+                BS => strings::<WRITE, b'B'>(b, p + 7, out)?,
+                _ => return None,
+            },
+        },
+    };
+    at(b, end, b'}')?;
+    Some(end + 1)
+}
+
+/// The elements of an `L` after its `[` at `p`, through its `]`.
+fn elements<const WRITE: bool>(
+    b: &[u8],
+    mut p: usize,
+    out: &mut Vec<u8>,
+    depth: usize,
+) -> Option<usize> {
+    if WRITE {
+        out.push(b'[');
+    }
+    if b.get(p) == Some(&b']') {
+        if WRITE {
+            out.push(b']');
+        }
+        return Some(p + 1);
+    }
+    loop {
+        p = value::<WRITE>(b, p, out, depth)?;
+        match b.get(p) {
+            Some(b',') => {
+                if WRITE {
+                    out.push(b',');
+                }
+                p += 1;
+            }
+            Some(b']') => {
+                if WRITE {
+                    out.push(b']');
+                }
+                return Some(p + 1);
+            }
+            _ => return None,
+        }
+    }
+}
+
+/// The strings of an `SS`, `NS` or `BS` (by `KIND`) after its `[` at `p`, through its `]`.
+/// An empty set is not DynamoDB's and takes the general path.
+fn strings<const WRITE: bool, const KIND: u8>(
+    b: &[u8],
+    mut p: usize,
+    out: &mut Vec<u8>,
+) -> Option<usize> {
+    if WRITE {
+        out.push(b'[');
+    }
+    loop {
+        at(b, p, b'"')?;
+        let e = plain_string(b, p + 1)?;
+        if WRITE {
+            match KIND {
+                b'N' => write_number(b, p + 1, e, out)?,
+                b'B' => {
+                    check_base64(&b[p + 1..e]).ok()?;
+                    copy(out, b, p, e + 1);
+                }
+                _ => copy(out, b, p, e + 1),
+            }
+        }
+        p = e + 1;
+        match b.get(p) {
+            Some(b',') => {
+                if WRITE {
+                    out.push(b',');
+                }
+                p += 1;
+            }
+            Some(b']') => {
+                if WRITE {
+                    out.push(b']');
+                }
+                return Some(p + 1);
+            }
+            _ => return None,
+        }
+    }
+}
