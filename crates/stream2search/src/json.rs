@@ -294,7 +294,7 @@ impl<'a> Reader<'a> {
         self.string_body()
     }
 
-    #[inline]
+    #[inline(always)]
     fn string_body(&mut self) -> Result<Str<'a>, Syntax> {
         let start = self.pos;
         let mut escaped = false;
@@ -446,6 +446,13 @@ impl<'a> Reader<'a> {
 
     /// Skips one value of any kind, without recursion.
     pub fn skip_value(&mut self) -> Result<(), Syntax> {
+        // Scalars (most skipped members of a record) need no bracket stack.
+        match self.peek() {
+            Some(b'"') => return self.string_at_quote().map(drop),
+            Some(b'-' | b'0'..=b'9') => return self.number().map(drop),
+            Some(b't' | b'f' | b'n') => return self.literal().map(drop),
+            _ => {}
+        }
         let mut open = Brackets::default();
         loop {
             match self.peek() {
