@@ -6,8 +6,10 @@
 //! - `idiomatic`: what a Rust user writes today: `aws_lambda_events` +
 //!   `serde_dynamo` into `serde_json::Value`, then `serde_json::to_writer` of an
 //!   action line and the document per record;
-//! - `stream2search`: `Planner::plan` + `Plan::encode` of every chunk into a
-//!   reused buffer.
+//! - `stream2search`: `Planner::plan_into` a kept plan (as a warm Lambda does) +
+//!   `Plan::encode` of every chunk into a reused buffer;
+//! - `stream2search_fresh`: the same with a new plan each time (`Planner::plan`), as
+//!   on a cold start.
 //!
 //! Run: `cargo bench -p stream2search-benches --bench core`
 //! (`STREAM2SEARCH_BENCH_CLOCK=cpu` to measure CPU time on a busy machine).
@@ -19,7 +21,7 @@ use aws_lambda_events::event::dynamodb::Event;
 use criterion::measurement::Measurement;
 use criterion::{Criterion, Throughput};
 use serde_json::{Value, json};
-use stream2search::{Config, Planner};
+use stream2search::{Config, Plan, Planner};
 use stream2search_benches::{clock, corpus};
 
 /// The corpus files measured; `edge` is for correctness, not speed.
@@ -75,11 +77,28 @@ fn idiomatic(event: &[u8], out: &mut Vec<u8>) -> usize {
     rejected
 }
 
-/// The stream2search path: plan the event, then encode every chunk into `buf`
-/// as a sender would (one chunk at a time, buffer reused). Returns the total
-/// bytes encoded.
-fn stream2search(planner: &Planner, event: &[u8], buf: &mut Vec<u8>) -> usize {
-    let plan = planner.plan(event, None).expect("corpus is an event");
+/// The stream2search path: plan the event (into `kept` when given, else into a new
+/// plan), then encode every chunk into `buf` as a sender would (one chunk at a time,
+/// buffer reused). Returns the total bytes encoded.
+fn stream2search(
+    planner: &Planner,
+    event: &[u8],
+    kept: Option<&mut Plan>,
+    buf: &mut Vec<u8>,
+) -> usize {
+    let fresh;
+    let plan = match kept {
+        Some(plan) => {
+            planner
+                .plan_into(event, None, plan)
+                .expect("corpus is an event");
+            &*plan
+        }
+        None => {
+            fresh = planner.plan(event, None).expect("corpus is an event");
+            &fresh
+        }
+    };
     let mut total = 0;
     for chunk in plan.chunks() {
         buf.clear();
@@ -110,7 +129,8 @@ fn core<M: Measurement>(c: &mut Criterion<M>) {
             out.len()
         );
         let mut buf = Vec::new();
-        let encoded = stream2search(&planner, &event, &mut buf);
+        let mut kept = Plan::default();
+        let encoded = stream2search(&planner, &event, None, &mut buf);
         eprintln!("{name}: stream2search wrote {encoded} bytes");
 
         group.bench_function(format!("ignored_any/{name}"), |b| {
@@ -123,7 +143,17 @@ fn core<M: Measurement>(c: &mut Criterion<M>) {
             })
         });
         group.bench_function(format!("stream2search/{name}"), |b| {
-            b.iter(|| black_box(stream2search(&planner, black_box(&event), &mut buf)))
+            b.iter(|| {
+                black_box(stream2search(
+                    &planner,
+                    black_box(&event),
+                    Some(&mut kept),
+                    &mut buf,
+                ))
+            })
+        });
+        group.bench_function(format!("stream2search_fresh/{name}"), |b| {
+            b.iter(|| black_box(stream2search(&planner, black_box(&event), None, &mut buf)))
         });
     }
     group.finish();

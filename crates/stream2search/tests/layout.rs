@@ -170,3 +170,42 @@ fn file_name(path: &Path) -> String {
         .map(|n| n.to_string_lossy().into_owned())
         .unwrap_or_default()
 }
+
+/// A kept plan reused for the next event holds exactly what a new plan would, and nothing of
+/// the event before; an event that fails leaves it empty.
+#[test]
+fn a_reused_plan_is_the_same_as_a_new_one() {
+    let names: Vec<_> = std::fs::read_dir(FIXTURES)
+        .expect("fixtures directory")
+        .map(|e| e.expect("directory entry").path())
+        .filter(|p| p.extension().is_some_and(|e| e == "json"))
+        .collect();
+    let planner = &planners()[1];
+    let mut kept = stream2search::Plan::default();
+    for path in names.iter().chain(names.iter().rev()) {
+        let event = compact(&std::fs::read_to_string(path).expect("fixture is UTF-8"));
+        let fresh = planner.plan(event.as_bytes(), Some("2026-01-01T00:00:00Z"));
+        let reused = planner.plan_into(event.as_bytes(), Some("2026-01-01T00:00:00Z"), &mut kept);
+        let name = file_name(path);
+        match fresh {
+            Ok(fresh) => {
+                assert!(reused.is_ok(), "{name}");
+                assert_eq!(fresh.records(), kept.records(), "{name}");
+                assert_eq!(fresh.items(), kept.items(), "{name}");
+                let body = |plan: &stream2search::Plan| {
+                    let mut out = Vec::new();
+                    plan.encode(&(0..plan.items().len()).collect::<Vec<_>>(), &mut out);
+                    out
+                };
+                assert_eq!(body(&fresh), body(&kept), "{name}");
+            }
+            Err(_) => {
+                assert!(reused.is_err(), "{name}");
+                assert!(
+                    kept.records().is_empty() && kept.items().is_empty(),
+                    "{name}"
+                );
+            }
+        }
+    }
+}
