@@ -492,6 +492,11 @@ pub(crate) struct KeyPart<'a> {
 
 /// Reads the `Keys` map: S, N or B values only.
 pub(crate) fn read_keys<'a>(r: &mut Reader<'a>, keys: &mut Vec<KeyPart<'a>>) -> Result<(), Fault> {
+    keys.clear();
+    if let Some(end) = fast::keys(r.text(), r.pos, keys) {
+        r.pos = end;
+        return Ok(());
+    }
     if r.peek() != Some(b'{') {
         return fail(RecordErrorKind::Shape, "Keys must be an object");
     }

@@ -8,7 +8,9 @@
 //! complete rules and the error messages. So this path only ever agrees with the general one;
 //! it never decides anything differently.
 
-use crate::document::{MAX_DEPTH, check_base64};
+use std::borrow::Cow;
+
+use crate::document::{KeyPart, MAX_DEPTH, check_base64};
 use crate::json::plain_run;
 use crate::number;
 
@@ -336,6 +338,54 @@ fn strings<const WRITE: bool, const KIND: u8>(
                 }
                 return Some(p + 1);
             }
+            _ => return None,
+        }
+    }
+}
+
+/// A `Keys` map at `p`, its `{`, when every key is in the common form (`"name":{"S":"text"}`,
+/// N already plain JSON, B canonical base64): the parts in `keys`, and the position after the
+/// map's `}`. `None` leaves `keys` empty for the general path.
+pub(crate) fn keys<'a>(text: &'a str, p: usize, keys: &mut Vec<KeyPart<'a>>) -> Option<usize> {
+    let b = text.as_bytes();
+    let found = key_members(text, b, p, keys);
+    if found.is_none() {
+        keys.clear();
+    }
+    found
+}
+
+fn key_members<'a>(
+    text: &'a str,
+    b: &[u8],
+    mut p: usize,
+    keys: &mut Vec<KeyPart<'a>>,
+) -> Option<usize> {
+    at(b, p, b'{')?;
+    p += 1;
+    loop {
+        at(b, p, b'"')?;
+        let q = plain_string(b, p + 1)?;
+        at(b, q + 1, b':')?;
+        let v = q + 2;
+        let w = word(b, v)? & LOW6;
+        let e = plain_string(b, v + 6)?;
+        let value = &b[v + 6..e];
+        match w {
+            S => {}
+            N if number::is_plain(value) => {}
+            B if check_base64(value).is_ok() => {}
+            _ => return None,
+        }
+        at(b, e + 1, b'}')?;
+        keys.push(KeyPart {
+            name: Cow::Borrowed(text.get(p + 1..q)?),
+            text: Cow::Borrowed(text.get(v + 6..e)?),
+        });
+        p = e + 2;
+        match b.get(p) {
+            Some(b',') => p += 1,
+            Some(b'}') => return Some(p + 1),
             _ => return None,
         }
     }

@@ -172,6 +172,31 @@ impl<'a> Reader<'a> {
     /// The next key of the current object (consuming the `:` after it), or `None` at its `}`.
     #[inline]
     pub fn next_key(&mut self, first: &mut bool) -> Result<Option<Str<'a>>, Syntax> {
+        // Compact JSON: `,"key":` (or `"key":` first) without escapes, in one scan.
+        let b = self.buf;
+        let k = match b.get(self.pos) {
+            Some(b',') if !*first => self.pos + 1,
+            Some(b'"') if *first => self.pos,
+            _ => return self.next_key_general(first),
+        };
+        if b.get(k) == Some(&b'"') {
+            let q = plain_run(b, k + 1);
+            if b.get(q) == Some(&b'"')
+                && b.get(q + 1) == Some(&b':')
+                && let Some(raw) = self.text.get(k + 1..q)
+            {
+                *first = false;
+                self.pos = q + 2;
+                return Ok(Some(Str {
+                    raw,
+                    escaped: false,
+                }));
+            }
+        }
+        self.next_key_general(first)
+    }
+
+    fn next_key_general(&mut self, first: &mut bool) -> Result<Option<Str<'a>>, Syntax> {
         match self.peek() {
             Some(b'}') => {
                 self.pos += 1;

@@ -161,6 +161,13 @@ pub(crate) fn is_plain(b: &[u8]) -> bool {
 
 /// `floor(value)` of a non-negative decimal literal as an integer, if it fits in a `u64`.
 pub(crate) fn floor_u64(text: &str) -> Option<u64> {
+    // Whole seconds, the usual case: up to 19 digits always fit.
+    if (1..=19).contains(&text.len()) && text.bytes().all(|d| d.is_ascii_digit()) {
+        return Some(
+            text.bytes()
+                .fold(0, |v: u64, d| v * 10 + u64::from(d - b'0')),
+        );
+    }
     let p = parse(text).ok()?;
     let frac = p.frac.unwrap_or("");
     let negative_nonzero = p.negative && p.int.bytes().chain(frac.bytes()).any(|d| d != b'0');

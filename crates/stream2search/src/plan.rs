@@ -82,6 +82,9 @@ pub struct Plan {
     meta: Vec<u8>,
     max_bytes: usize,
     max_actions: usize,
+    /// Planning scratch, kept for its capacity: (index, id) → slot, and the slots.
+    by_key: Keys,
+    slots: Vec<Option<Item>>,
 }
 
 impl Planner {
@@ -209,8 +212,10 @@ impl Planner {
         plan.docs.reserve(event.len());
         plan.max_bytes = self.config.max_chunk_bytes;
         plan.max_actions = self.config.max_chunk_actions;
-        let mut by_key = Keys::default();
-        let mut slots: Vec<Option<Item>> = Vec::new();
+        let mut by_key = std::mem::take(&mut plan.by_key);
+        let mut slots = std::mem::take(&mut plan.slots);
+        by_key.clear();
+        slots.clear();
         let mut names = Vec::new();
         let mut keys = Vec::new();
         let mut made = Vec::with_capacity(2);
@@ -290,7 +295,9 @@ impl Planner {
         if !found {
             return Err(EventError::NotAnEvent("no `Records` member"));
         }
-        plan.items.extend(slots.into_iter().flatten());
+        plan.items.extend(slots.drain(..).flatten());
+        plan.by_key = by_key;
+        plan.slots = slots;
         plan.meta.reserve(plan.items.len() * 128);
         for item in &mut plan.items {
             write_meta(&mut plan.meta, item);
@@ -354,10 +361,10 @@ impl Planner {
             };
             Ok((index, routing))
         };
-        let make = |action, (index, routing): (String, Option<String>), doc| Item {
+        let make = |action, (index, routing): (String, Option<String>), doc, id| Item {
             action,
             index,
-            id: id.clone(),
+            id,
             version,
             routing,
             records: vec![position],
@@ -370,7 +377,7 @@ impl Planner {
                     return Ok(());
                 }
                 let old = values(raw.old_captures.as_deref().unwrap_or(&[]));
-                out.push(make(Action::Delete, target(&old)?, None));
+                out.push(make(Action::Delete, target(&old)?, None, id));
                 Ok(())
             }
             EventName::Insert | EventName::Modify => {
@@ -396,9 +403,9 @@ impl Planner {
                     && let Ok(old) = target(&values(old))
                     && old != new
                 {
-                    out.push(make(Action::Delete, old, None));
+                    out.push(make(Action::Delete, old, None, id.clone()));
                 }
-                out.push(make(Action::Index, new, Some(doc)));
+                out.push(make(Action::Index, new, Some(doc), id));
                 Ok(())
             }
         }
