@@ -179,8 +179,8 @@ impl Run<'_> {
         };
 
         let started = Instant::now();
-        let mut ndjson = Vec::new();
-        self.plan.encode(&pending.items, &mut ndjson);
+        // Borrowed from the plan in the usual case: the chunk is already one run there.
+        let ndjson = self.plan.body(&pending.items);
         let prepared = self.client.prepare(&ndjson, SystemTime::now()).await?;
         drop(ndjson);
         self.counters.cpu += started.elapsed();

@@ -1,5 +1,6 @@
 //! The planner: one event in, the bulk items to send and what each record became.
 
+use std::borrow::Cow;
 use std::collections::HashMap;
 use std::hash::BuildHasherDefault;
 use std::ops::Range;
@@ -71,6 +72,9 @@ pub struct Item {
     pub records: Vec<usize>,
     doc: Option<Range<usize>>,
     meta: Range<usize>,
+    /// Whether `meta` lies in the documents arena, where planning writes each record's action
+    /// lines right before its document, so that consecutive items form one bulk body there.
+    inline: bool,
 }
 
 /// The bulk work for one event.
@@ -258,6 +262,7 @@ impl Planner {
                             } else {
                                 RecordStatus::Planned
                             };
+                            place(&mut plan.docs, mark, &mut made);
                             for item in made.drain(..) {
                                 add(&mut slots, &mut by_key, item);
                             }
@@ -298,10 +303,6 @@ impl Planner {
         plan.items.extend(slots.drain(..).flatten());
         plan.by_key = by_key;
         plan.slots = slots;
-        plan.meta.reserve(plan.items.len() * 128);
-        for item in &mut plan.items {
-            write_meta(&mut plan.meta, item);
-        }
         Ok(())
     }
 
@@ -370,6 +371,7 @@ impl Planner {
             records: vec![position],
             doc,
             meta: 0..0,
+            inline: false,
         };
         match name {
             EventName::Remove => {
@@ -475,11 +477,52 @@ impl Plan {
     pub fn encode(&self, items: &[usize], out: &mut Vec<u8>) {
         for &i in items {
             let item = &self.items[i];
-            out.extend_from_slice(&self.meta[item.meta.clone()]);
+            out.extend_from_slice(self.meta_line(item));
             if let Some(doc) = &item.doc {
                 out.extend_from_slice(&self.docs[doc.clone()]);
                 out.push(b'\n');
             }
+        }
+    }
+
+    /// The NDJSON for `items`, as [`Plan::encode`] writes it: borrowed from the plan when the
+    /// items lie in it as one run (consecutive items as planned, nothing edited or superseded
+    /// between them — the usual case, which costs no copy), else written out.
+    pub fn body(&self, items: &[usize]) -> Cow<'_, [u8]> {
+        match self.run(items) {
+            Some(run) => Cow::Borrowed(&self.docs[run]),
+            None => {
+                let mut out = Vec::new();
+                self.encode(items, &mut out);
+                Cow::Owned(out)
+            }
+        }
+    }
+
+    /// Where `items` lie in the documents arena as one run, if they do.
+    fn run(&self, items: &[usize]) -> Option<Range<usize>> {
+        let mut run: Option<Range<usize>> = None;
+        for &i in items {
+            let item = self.items.get(i)?;
+            let end = match &item.doc {
+                Some(doc) if doc.start == item.meta.end => doc.end + 1,
+                Some(_) => return None,
+                None => item.meta.end,
+            };
+            if !item.inline || run.as_ref().is_some_and(|r| r.end != item.meta.start) {
+                return None;
+            }
+            let start = run.map_or(item.meta.start, |r| r.start);
+            run = Some(start..end);
+        }
+        Some(run.unwrap_or(0..0))
+    }
+
+    fn meta_line(&self, item: &Item) -> &[u8] {
+        if item.inline {
+            &self.docs[item.meta.clone()]
+        } else {
+            &self.meta[item.meta.clone()]
         }
     }
 
@@ -517,6 +560,7 @@ impl Plan {
         index::validate(index).map_err(|why| EditError(format!("index {index:?}: {why}")))?;
         item.index = index.to_owned();
         write_meta(&mut self.meta, item);
+        item.inline = false;
         Ok(())
     }
 
@@ -530,6 +574,7 @@ impl Plan {
         item.action = Action::Delete;
         item.doc = None;
         write_meta(&mut self.meta, item);
+        item.inline = false;
         Ok(())
     }
 
@@ -596,6 +641,33 @@ impl Plan {
 }
 
 /// Appends `item`'s action line to `meta` and points the item at it.
+/// Writes the action lines of one record's `items` into the documents arena before its
+/// document (which starts at `mark`), and a newline after the document: the bulk body
+/// `action\n[document\n]` for each item, in order. A document no item sends is dropped.
+fn place(docs: &mut Vec<u8>, mark: usize, items: &mut [Item]) {
+    if items.iter().all(|item| item.doc.is_none()) {
+        docs.truncate(mark);
+    }
+    let doc_len = docs.len() - mark;
+    for item in items.iter_mut() {
+        write_meta(docs, item);
+        item.inline = true;
+    }
+    if doc_len == 0 {
+        return;
+    }
+    // [document][lines] → [lines][document]: a short move of bytes still in cache.
+    let lines = docs.len() - mark - doc_len;
+    docs[mark..].rotate_right(lines);
+    docs.push(b'\n');
+    for item in items.iter_mut() {
+        item.meta = item.meta.start - doc_len..item.meta.end - doc_len;
+        if let Some(doc) = &mut item.doc {
+            *doc = doc.start + lines..doc.end + lines;
+        }
+    }
+}
+
 fn write_meta(meta: &mut Vec<u8>, item: &mut Item) {
     let start = meta.len();
     bulk::write_action(
