@@ -639,6 +639,11 @@ fn hex(d: &[u8]) -> u32 {
 pub(crate) fn write_str(out: &mut Vec<u8>, s: &str) {
     out.push(b'"');
     let b = s.as_bytes();
+    if plain_run(b, 0) == b.len() {
+        out.extend_from_slice(b);
+        out.push(b'"');
+        return;
+    }
     let mut plain = 0;
     for (i, &c) in b.iter().enumerate() {
         if !STOP[c as usize] {
