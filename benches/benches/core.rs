@@ -6,10 +6,8 @@
 //! - `idiomatic`: what a Rust user writes today: `aws_lambda_events` +
 //!   `serde_dynamo` into `serde_json::Value`, then `serde_json::to_writer` of an
 //!   action line and the document per record;
-//! - `stream2search`: `Planner::plan_into` a kept plan (as a warm Lambda does) +
-//!   `Plan::body` of every chunk (the bulk body the client compresses and sends);
-//! - `stream2search_fresh`: the same with a new plan each time (`Planner::plan`), as
-//!   on a cold start.
+//! - `stream2search`: `Planner::plan` + `Plan::body` of every chunk (the bulk body
+//!   the client compresses and sends).
 //!
 //! Run: `cargo bench -p stream2search-benches --bench core`
 //! (`STREAM2SEARCH_BENCH_CLOCK=cpu` to measure CPU time on a busy machine).
@@ -21,7 +19,7 @@ use aws_lambda_events::event::dynamodb::Event;
 use criterion::measurement::Measurement;
 use criterion::{Criterion, Throughput};
 use serde_json::{Value, json};
-use stream2search::{Config, Plan, Planner};
+use stream2search::{Config, Planner};
 use stream2search_benches::{clock, corpus};
 
 /// The corpus files measured; `edge` is for correctness, not speed.
@@ -77,23 +75,10 @@ fn idiomatic(event: &[u8], out: &mut Vec<u8>) -> usize {
     rejected
 }
 
-/// The stream2search path: plan the event (into `kept` when given, else into a new
-/// plan), then take every chunk's bulk body as the client does. Returns the total
-/// bytes of the bodies.
-fn stream2search(planner: &Planner, event: &[u8], kept: Option<&mut Plan>) -> usize {
-    let fresh;
-    let plan = match kept {
-        Some(plan) => {
-            planner
-                .plan_into(event, None, plan)
-                .expect("corpus is an event");
-            &*plan
-        }
-        None => {
-            fresh = planner.plan(event, None).expect("corpus is an event");
-            &fresh
-        }
-    };
+/// The stream2search path: plan the event, then take every chunk's bulk body as
+/// the client does. Returns the total bytes of the bodies.
+fn stream2search(planner: &Planner, event: &[u8]) -> usize {
+    let plan = planner.plan(event, None).expect("corpus is an event");
     let mut total = 0;
     for chunk in plan.chunks() {
         // As the client does: the body is borrowed from the plan when the chunk is one run
@@ -125,8 +110,7 @@ fn core<M: Measurement>(c: &mut Criterion<M>) {
             event.len(),
             out.len()
         );
-        let mut kept = Plan::default();
-        let encoded = stream2search(&planner, &event, None);
+        let encoded = stream2search(&planner, &event);
         eprintln!("{name}: stream2search wrote {encoded} bytes");
 
         group.bench_function(format!("ignored_any/{name}"), |b| {
@@ -139,10 +123,7 @@ fn core<M: Measurement>(c: &mut Criterion<M>) {
             })
         });
         group.bench_function(format!("stream2search/{name}"), |b| {
-            b.iter(|| black_box(stream2search(&planner, black_box(&event), Some(&mut kept))))
-        });
-        group.bench_function(format!("stream2search_fresh/{name}"), |b| {
-            b.iter(|| black_box(stream2search(&planner, black_box(&event), None)))
+            b.iter(|| black_box(stream2search(&planner, black_box(&event))))
         });
     }
     group.finish();

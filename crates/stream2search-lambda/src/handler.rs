@@ -2,7 +2,7 @@
 
 use std::collections::HashSet;
 use std::fmt;
-use std::sync::{Arc, Mutex};
+use std::sync::Arc;
 use std::time::{Duration, Instant, SystemTime};
 
 use lambda_runtime::{Diagnostic, LambdaEvent, tracing};
@@ -30,9 +30,6 @@ struct Inner {
     client: Client,
     queue: Option<Queue>,
     hook: Option<Box<dyn Hook>>,
-    /// The last invocation's plan, kept for its buffers: a warm function plans the next event
-    /// into memory it already has.
-    spare: Mutex<Option<Plan>>,
 }
 
 impl fmt::Debug for Handler {
@@ -136,7 +133,6 @@ impl Handler {
                 client,
                 queue,
                 hook: None,
-                spare: Mutex::new(None),
             }),
         })
     }
@@ -203,13 +199,7 @@ impl Handler {
     pub async fn handle(&self, payload: &[u8], deadline: Instant) -> Result<Invocation, Error> {
         let started = Instant::now();
         let inner = &*self.inner;
-        let mut plan = inner
-            .spare
-            .lock()
-            .ok()
-            .and_then(|mut spare| spare.take())
-            .unwrap_or_default();
-        inner.planner.plan_into(payload, None, &mut plan)?;
+        let mut plan = inner.planner.plan(payload, None)?;
         if let Some(hook) = &inner.hook {
             hooks::apply(&**hook, payload, &mut plan);
         }
@@ -250,9 +240,6 @@ impl Handler {
                 position,
                 "a record without SequenceNumber is not durable; failing the invocation"
             );
-        }
-        if let Ok(mut spare) = inner.spare.lock() {
-            *spare = Some(plan);
         }
         Ok(Invocation {
             checkpoint,

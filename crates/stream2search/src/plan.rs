@@ -86,9 +86,6 @@ pub struct Plan {
     meta: Vec<u8>,
     max_bytes: usize,
     max_actions: usize,
-    /// Planning scratch, kept for its capacity: (index, id) → slot, and the slots.
-    by_key: Keys,
-    slots: Vec<Option<Item>>,
 }
 
 impl Planner {
@@ -170,34 +167,6 @@ impl Planner {
     /// `indexed_at` fills [`Config::indexed_at`]. Bad records are kept as [`RecordStatus::Invalid`];
     /// only a payload that is not an event at all is an error.
     pub fn plan(&self, event: &[u8], indexed_at: Option<&str>) -> Result<Plan, EventError> {
-        let mut plan = Plan::default();
-        self.plan_into(event, indexed_at, &mut plan)?;
-        Ok(plan)
-    }
-
-    /// [`Planner::plan`] into an existing plan, reusing its buffers (a warm Lambda keeps one
-    /// plan between invocations and writes no fresh memory for the next event's documents).
-    /// On an error the plan is left empty.
-    pub fn plan_into(
-        &self,
-        event: &[u8],
-        indexed_at: Option<&str>,
-        plan: &mut Plan,
-    ) -> Result<(), EventError> {
-        plan.clear();
-        let result = self.fill(event, indexed_at, plan);
-        if result.is_err() {
-            plan.clear();
-        }
-        result
-    }
-
-    fn fill(
-        &self,
-        event: &[u8],
-        indexed_at: Option<&str>,
-        plan: &mut Plan,
-    ) -> Result<(), EventError> {
         let bom = if event.starts_with(b"\xEF\xBB\xBF") {
             3
         } else {
@@ -213,13 +182,14 @@ impl Planner {
                 "expected an object with a `Records` array",
             ));
         }
-        plan.docs.reserve(event.len());
-        plan.max_bytes = self.config.max_chunk_bytes;
-        plan.max_actions = self.config.max_chunk_actions;
-        let mut by_key = std::mem::take(&mut plan.by_key);
-        let mut slots = std::mem::take(&mut plan.slots);
-        by_key.clear();
-        slots.clear();
+        let mut plan = Plan {
+            docs: Vec::with_capacity(event.len()),
+            max_bytes: self.config.max_chunk_bytes,
+            max_actions: self.config.max_chunk_actions,
+            ..Plan::default()
+        };
+        let mut by_key = Keys::default();
+        let mut slots: Vec<Option<Item>> = Vec::new();
         let mut names = Vec::new();
         let mut keys = Vec::new();
         let mut made = Vec::with_capacity(2);
@@ -300,10 +270,8 @@ impl Planner {
         if !found {
             return Err(EventError::NotAnEvent("no `Records` member"));
         }
-        plan.items.extend(slots.drain(..).flatten());
-        plan.by_key = by_key;
-        plan.slots = slots;
-        Ok(())
+        plan.items = slots.into_iter().flatten().collect();
+        Ok(plan)
     }
 
     /// The items one well-formed record makes (none for a skipped TTL delete).
@@ -483,13 +451,6 @@ fn add_hashed(slots: &mut Vec<Option<Item>>, by_key: &mut Keys, mut item: Item, 
 }
 
 impl Plan {
-    fn clear(&mut self) {
-        self.records.clear();
-        self.items.clear();
-        self.docs.clear();
-        self.meta.clear();
-    }
-
     /// One entry per input record, in order.
     pub fn records(&self) -> &[Record] {
         &self.records

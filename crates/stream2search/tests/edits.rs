@@ -122,3 +122,72 @@ fn an_index_item_can_become_a_delete_of_the_same_document() {
     assert!(p.set_delete(7).is_err());
     assert_eq!(p.document(7), None);
 }
+
+/// `Plan::body` gives exactly the bytes `Plan::encode` writes, for any items in any order and
+/// after any edit; it borrows only when the items lie in the plan as one run.
+#[test]
+fn body_is_what_encode_writes_and_borrows_only_a_run() {
+    use std::borrow::Cow;
+    let check = |p: &stream2search::Plan, items: &[usize], borrowed: bool| {
+        let mut want = Vec::new();
+        p.encode(items, &mut want);
+        let got = p.body(items);
+        assert_eq!(
+            String::from_utf8_lossy(&got),
+            String::from_utf8_lossy(&want),
+            "{items:?}"
+        );
+        assert_eq!(matches!(got, Cow::Borrowed(_)), borrowed, "{items:?}");
+    };
+    let p = plan();
+    check(&p, &[0, 1, 2], true);
+    check(&p, &[1, 2], true);
+    check(&p, &[1], true);
+    check(&p, &[], true);
+    check(&p, &[0, 2], false);
+    check(&p, &[2, 1], false);
+    check(&p, &[0, 0], false);
+
+    let mut edited = plan();
+    edited.set_document(0, br#"{"k":"1","x":true}"#).unwrap();
+    check(&edited, &[0, 1, 2], false);
+    check(&edited, &[1, 2], true);
+    let mut edited = plan();
+    edited.set_index(2, "other").unwrap();
+    check(&edited, &[0, 1, 2], false);
+    check(&edited, &[0, 1], true);
+    let mut edited = plan();
+    edited.set_delete(0).unwrap();
+    check(&edited, &[0, 1, 2], false);
+    let mut edited = plan();
+    edited
+        .remove(1, RecordStatus::Skipped(SkipReason::Filtered))
+        .unwrap();
+    check(&edited, &[0, 1], false);
+
+    // A superseded item leaves a gap: the items around it are not one run.
+    let record = |k: u8, seq: u8| {
+        format!(
+            "{{\"eventName\":\"INSERT\",\"dynamodb\":{{\"Keys\":{{\"k\":{{\"S\":\"{k}\"}}}},\"NewImage\":{{\"k\":{{\"S\":\"{k}\"}},\"s\":{{\"N\":\"{seq}\"}}}},\"SequenceNumber\":\"{seq}\"}}}}"
+        )
+    };
+    let superseded = format!(
+        "{{\"Records\":[{},{},{},{}]}}",
+        record(1, 1),
+        record(2, 2),
+        record(3, 3),
+        record(2, 4)
+    );
+    let p = Planner::new(Config {
+        index: "docs".into(),
+        ..Config::default()
+    })
+    .unwrap()
+    .plan(superseded.as_bytes(), None)
+    .unwrap();
+    let ids: Vec<&str> = p.items().iter().map(|i| i.id.as_str()).collect();
+    assert_eq!(ids, ["1", "3", "2"]);
+    check(&p, &[0, 1, 2], false);
+    check(&p, &[0, 1], false);
+    check(&p, &[1, 2], true);
+}
