@@ -139,14 +139,21 @@ pub(crate) fn write_image<'a>(
         );
     }
     r.begin_object()?;
+    let members = r.pos;
     names.clear();
     out.push(b'{');
     let mut first = true;
     let mut renamed = false;
+    let mut written = 0usize;
+    // The names are needed for the indexed-at field, and after a rename (collected below).
+    let stamping = shape.indexed_at.is_some() && indexed_at.is_some();
     if shape.plain {
         let text = r.text();
         r.pos = fast::image_members(r.bytes(), r.pos, &mut first, out, |s, e| {
-            names.push(Cow::Borrowed(&text[s..e]));
+            written += 1;
+            if stamping {
+                names.push(Cow::Borrowed(&text[s..e]));
+            }
         });
     }
     while let Some(key) = r.next_key(&mut first)? {
@@ -160,7 +167,7 @@ pub(crate) fn write_image<'a>(
             r.skip_value()?;
             continue;
         }
-        if !names.is_empty() {
+        if written > 0 {
             out.push(b',');
         }
         if name.starts_with('_') && is_reserved(&name) {
@@ -181,8 +188,22 @@ pub(crate) fn write_image<'a>(
         let strings = shape.strings.as_ref().and_then(|t| t.child(&key));
         value(r, out, 1, strings).map_err(|f| f.within(name.as_ref()))?;
         names.push(name);
+        written += 1;
     }
     if renamed {
+        if !stamping {
+            // The fast path kept no names: read them again (a rare case).
+            names.clear();
+            let mut again = r.fork();
+            again.pos = members;
+            let mut first = true;
+            while let Some(key) = again.next_key(&mut first)? {
+                if shape.keeps(&key.text()) {
+                    names.push(key.text());
+                }
+                again.skip_value()?;
+            }
+        }
         check_renames(shape, names, indexed_at.is_some())?;
     }
     if let (Some(field), Some(at)) = (&shape.indexed_at, indexed_at) {
@@ -192,7 +213,7 @@ pub(crate) fn write_image<'a>(
                 format!("attribute `{field}` collides with the indexed-at field; rename one"),
             );
         }
-        if !names.is_empty() {
+        if written > 0 {
             out.push(b',');
         }
         json::write_str(out, field);

@@ -121,10 +121,8 @@ pub(crate) fn image_members(
         if b.get(k + 1) == Some(&b'_') || b.get(q + 1) != Some(&b':') {
             return p;
         }
-        if !*first {
-            out.push(b',');
-        }
-        copy(out, b, k, q + 2);
+        // The `,` before the name comes with it.
+        copy(out, b, if *first { k } else { p }, q + 2);
         match value::<true>(b, q + 2, out, 1) {
             Some(next) => {
                 name(k + 1, q);
@@ -146,7 +144,8 @@ pub(crate) fn skip_image(b: &[u8], p: usize) -> Option<usize> {
     members::<false>(b, p + 1, &mut Vec::new(), 0)
 }
 
-/// The members of a map after its `{` at `p`, through its `}`; returns the position after it.
+/// The members of a map after its `{` (at `p - 1`), through its `}`, written with both;
+/// returns the position after it.
 fn members<const WRITE: bool>(
     b: &[u8],
     mut p: usize,
@@ -155,7 +154,7 @@ fn members<const WRITE: bool>(
 ) -> Option<usize> {
     if b.get(p) == Some(&b'}') {
         if WRITE {
-            out.push(b'}');
+            out.extend_from_slice(b"{}");
         }
         return Some(p + 1);
     }
@@ -164,16 +163,12 @@ fn members<const WRITE: bool>(
         let q = plain_string(b, p + 1)?;
         at(b, q + 1, b':')?;
         if WRITE {
-            copy(out, b, p, q + 2);
+            // With the `{` or `,` before the name.
+            copy(out, b, p - 1, q + 2);
         }
         p = value::<WRITE>(b, q + 2, out, depth)?;
         match b.get(p) {
-            Some(b',') => {
-                if WRITE {
-                    out.push(b',');
-                }
-                p += 1;
-            }
+            Some(b',') => p += 1,
             Some(b'}') => {
                 if WRITE {
                     out.push(b'}');
@@ -215,9 +210,6 @@ fn value<const WRITE: bool>(b: &[u8], p: usize, out: &mut Vec<u8>, depth: usize)
         M => {
             if depth > MAX_DEPTH {
                 return None;
-            }
-            if WRITE {
-                out.push(b'{');
             }
             members::<WRITE>(b, p + 6, out, depth + 1)?
         }
