@@ -692,6 +692,25 @@ mod tests {
     }
 
     #[test]
+    fn plain_run_finds_every_stop_byte_at_every_offset() {
+        for len in 0..40 {
+            for stop in [b'"', b'\\', 0x00, 0x1f, b'x'] {
+                for at in 0..=len {
+                    let mut text = vec![b'a'; len];
+                    text.extend_from_slice("é\u{7f}".as_bytes());
+                    if at < len {
+                        text[at] = stop;
+                    }
+                    let want = text.iter().position(|&c| STOP[c as usize]).unwrap_or(text.len());
+                    for start in 0..=at.min(3) {
+                        assert_eq!(plain_run(&text, start), want.max(start), "{len} {stop} {at}");
+                    }
+                }
+            }
+        }
+    }
+
+    #[test]
     fn skips_deep_nesting_without_recursion() {
         let depth = 100_000;
         let text = format!("{}1{}", "[".repeat(depth), "]".repeat(depth));
