@@ -5,7 +5,10 @@
 //! per (index, id); chunks cover the items in order within their limits; the body is
 //! NDJSON (each line valid JSON and `\n`-terminated) whose action lines say exactly
 //! what the item says, with one document line per `index` action and no duplicate
-//! keys in any object; `resolve` returns one result per record.
+//! keys in any object; `Plan::body` is exactly what `encode` writes; `resolve` returns one
+//! result per record. And the same event spaced out (white space after every `{`, `[`, `,`
+//! and `:`) converts identically: compact input takes the core's fast path, spaced input the
+//! general one.
 //!
 //! Run: `dev/fuzz` (or `RUSTC_BOOTSTRAP=1 cargo fuzz run event_to_bulk` in `fuzz/`).
 
@@ -76,7 +79,61 @@ fuzz_target!(|data: &[u8]| {
             check(planner.config(), &plan, unique_input);
         }
     }
+    if std::str::from_utf8(data).is_ok() {
+        let spaced = spaced(data);
+        for planner in planners() {
+            let a = planner.plan(data, Some("2026-11-26T00:00:00Z"));
+            let b = planner.plan(&spaced, Some("2026-11-26T00:00:00Z"));
+            match (a, b) {
+                (Ok(a), Ok(b)) => assert_eq!(summary(&a), summary(&b), "layouts differ"),
+                (Err(_), Err(_)) => {}
+                (a, b) => panic!(
+                    "layouts differ: compact {}, spaced {}",
+                    a.is_ok(),
+                    b.is_ok()
+                ),
+            }
+        }
+    }
 });
+
+/// `data` with a space after every `{`, `[`, `,` and `:` outside strings (a string left open
+/// at the end stays open).
+fn spaced(data: &[u8]) -> Vec<u8> {
+    let mut out = Vec::with_capacity(data.len() * 2);
+    let (mut in_string, mut escaped) = (false, false);
+    for &c in data {
+        out.push(c);
+        if in_string {
+            if escaped {
+                escaped = false;
+            } else if c == b'\\' {
+                escaped = true;
+            } else if c == b'"' {
+                in_string = false;
+            }
+        } else if c == b'"' {
+            in_string = true;
+        } else if matches!(c, b'{' | b'[' | b',' | b':') {
+            out.push(b' ');
+        }
+    }
+    out
+}
+
+/// Everything a plan says except where records lie in the input.
+fn summary(plan: &Plan) -> String {
+    let mut out = String::new();
+    for r in plan.records() {
+        out.push_str(&format!(
+            "{:?} {:?} {:?} {:?}\n",
+            r.event_id, r.sequence_number, r.event_name, r.status
+        ));
+    }
+    let all: Vec<usize> = (0..plan.items().len()).collect();
+    out.push_str(&String::from_utf8_lossy(&plan.body(&all)));
+    out
+}
 
 fn check(config: &Config, plan: &Plan, unique_input: bool) {
     let records = plan.records();
@@ -153,6 +210,7 @@ fn check(config: &Config, plan: &Plan, unique_input: bool) {
         buf.clear();
         let indices: Vec<usize> = chunk.clone().collect();
         plan.encode(&indices, &mut buf);
+        assert_eq!(*plan.body(&indices), *buf, "body is what encode writes");
         let expected: usize = chunk.clone().map(|i| plan.item_len(i)).sum();
         assert_eq!(buf.len(), expected, "encoded length = sum of item_len");
         assert_eq!(buf.last(), Some(&b'\n'), "body ends with a newline");
