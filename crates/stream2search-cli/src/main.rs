@@ -214,10 +214,8 @@ fn encode(args: Encode) -> ExitCode {
     drop(input);
     let stdout = io::stdout();
     let mut out = stdout.lock();
-    let mut body = Vec::new();
     for chunk in plan.chunks() {
-        body.clear();
-        plan.encode(&chunk.collect::<Vec<_>>(), &mut body);
+        let body = plan.body(&chunk.collect::<Vec<_>>());
         if let Err(e) = out.write_all(&body) {
             return fatal(&format!("writing output: {e}"));
         }
