@@ -701,9 +701,16 @@ mod tests {
                     if at < len {
                         text[at] = stop;
                     }
-                    let want = text.iter().position(|&c| STOP[c as usize]).unwrap_or(text.len());
+                    let want = text
+                        .iter()
+                        .position(|&c| STOP[c as usize])
+                        .unwrap_or(text.len());
                     for start in 0..=at.min(3) {
-                        assert_eq!(plain_run(&text, start), want.max(start), "{len} {stop} {at}");
+                        assert_eq!(
+                            plain_run(&text, start),
+                            want.max(start),
+                            "{len} {stop} {at}"
+                        );
                     }
                 }
             }
