@@ -174,19 +174,24 @@ pub(crate) fn floor_u64(text: &str) -> Option<u64> {
     if negative_nonzero {
         return None;
     }
-    // Move the decimal point by the exponent and keep the integer digits.
-    let point = p.int.len() as i64 + p.exp;
+    // Move the decimal point by the exponent and keep the integer digits. The exponent is
+    // saturated, so the point is too.
+    let point = (p.int.len() as i64).saturating_add(p.exp);
     let all = p.int.bytes().chain(frac.bytes());
     let mut value: u64 = 0;
     if point <= 0 {
         return Some(0);
     }
-    let take = point as usize;
+    let take = usize::try_from(point).unwrap_or(usize::MAX);
     let mut taken = 0usize;
     for d in all.take(take) {
         value = value.checked_mul(10)?.checked_add(u64::from(d - b'0'))?;
         taken += 1;
     }
+    if value == 0 {
+        return Some(0);
+    }
+    // At most twenty rounds: a value of at least 1 overflows by then.
     for _ in taken..take {
         value = value.checked_mul(10)?;
     }
@@ -262,5 +267,14 @@ mod tests {
         assert_eq!(floor_u64("5e-3"), Some(0));
         assert_eq!(floor_u64("-1"), None);
         assert_eq!(floor_u64("1e30"), None);
+        assert_eq!(floor_u64("9999999999999999999"), Some(9_999_999_999_999_999_999));
+        assert_eq!(floor_u64("18446744073709551615"), Some(u64::MAX));
+        assert_eq!(floor_u64("18446744073709551616"), None);
+        // Exponents past i64 (saturated) neither overflow nor loop.
+        assert_eq!(floor_u64("1e99999999999999999999999"), None);
+        assert_eq!(floor_u64("0e99999999999999999999999"), Some(0));
+        assert_eq!(floor_u64("0.0e9223372036854775807"), Some(0));
+        assert_eq!(floor_u64("176722999999999999999999994e772999999999999999919"), None);
+        assert_eq!(floor_u64("1e-99999999999999999999999"), Some(0));
     }
 }

@@ -2565,6 +2565,10 @@ fn timestamp_beyond_the_version_range_is_a_record_error_not_a_wrapped_version() 
         "1.8446744073709551616E19",
         "-5",
         "-1700000000",
+        // Exponents past i64: saturated, neither wrapped nor looped over (found by fuzzing).
+        "1e99999999999999999999999",
+        "176722999999999999999999994e772999999999999999919",
+        "\"1E9223372036854775807\"",
     ] {
         let p = sandwich(Rec::insert("k").at(ts));
         assert!(is_planned(&p, 0) && is_planned(&p, 2));
