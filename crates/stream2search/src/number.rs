@@ -267,14 +267,20 @@ mod tests {
         assert_eq!(floor_u64("5e-3"), Some(0));
         assert_eq!(floor_u64("-1"), None);
         assert_eq!(floor_u64("1e30"), None);
-        assert_eq!(floor_u64("9999999999999999999"), Some(9_999_999_999_999_999_999));
+        assert_eq!(
+            floor_u64("9999999999999999999"),
+            Some(9_999_999_999_999_999_999)
+        );
         assert_eq!(floor_u64("18446744073709551615"), Some(u64::MAX));
         assert_eq!(floor_u64("18446744073709551616"), None);
         // Exponents past i64 (saturated) neither overflow nor loop.
         assert_eq!(floor_u64("1e99999999999999999999999"), None);
         assert_eq!(floor_u64("0e99999999999999999999999"), Some(0));
         assert_eq!(floor_u64("0.0e9223372036854775807"), Some(0));
-        assert_eq!(floor_u64("176722999999999999999999994e772999999999999999919"), None);
+        assert_eq!(
+            floor_u64("176722999999999999999999994e772999999999999999919"),
+            None
+        );
         assert_eq!(floor_u64("1e-99999999999999999999999"), Some(0));
     }
 }
