@@ -257,6 +257,21 @@ fn value<const WRITE: bool>(b: &[u8], p: usize, out: &mut Vec<u8>, depth: usize)
     Some(end + 1)
 }
 
+/// After an array element, at `p`: the `,` or `]` there, written; whether another element
+/// follows.
+#[inline(always)]
+fn after_element<const WRITE: bool>(b: &[u8], p: usize, out: &mut Vec<u8>) -> Option<bool> {
+    let (c, more) = match b.get(p) {
+        Some(b',') => (b',', true),
+        Some(b']') => (b']', false),
+        _ => return None,
+    };
+    if WRITE {
+        out.push(c);
+    }
+    Some(more)
+}
+
 /// The elements of an `L` after its `[` at `p`, through its `]`.
 fn elements<const WRITE: bool>(
     b: &[u8],
@@ -275,20 +290,10 @@ fn elements<const WRITE: bool>(
     }
     loop {
         p = value::<WRITE>(b, p, out, depth)?;
-        match b.get(p) {
-            Some(b',') => {
-                if WRITE {
-                    out.push(b',');
-                }
-                p += 1;
-            }
-            Some(b']') => {
-                if WRITE {
-                    out.push(b']');
-                }
-                return Some(p + 1);
-            }
-            _ => return None,
+        let more = after_element::<WRITE>(b, p, out)?;
+        p += 1;
+        if !more {
+            return Some(p);
         }
     }
 }
@@ -317,20 +322,10 @@ fn strings<const WRITE: bool, const KIND: u8>(
             }
         }
         p = e + 1;
-        match b.get(p) {
-            Some(b',') => {
-                if WRITE {
-                    out.push(b',');
-                }
-                p += 1;
-            }
-            Some(b']') => {
-                if WRITE {
-                    out.push(b']');
-                }
-                return Some(p + 1);
-            }
-            _ => return None,
+        let more = after_element::<WRITE>(b, p, out)?;
+        p += 1;
+        if !more {
+            return Some(p);
         }
     }
 }
