@@ -11,7 +11,7 @@
 use std::borrow::Cow;
 
 use crate::document::{KeyPart, MAX_DEPTH, check_base64};
-use crate::json::plain_run;
+use crate::json::plain_string;
 use crate::number;
 
 /// The first eight bytes at `p`, little-endian.
@@ -74,14 +74,6 @@ fn write_number(b: &[u8], start: usize, end: usize, out: &mut Vec<u8>) -> Option
         out.extend_from_slice(number::normalize(text).ok()?.as_bytes());
     }
     Some(())
-}
-
-/// The closing quote of a string whose content starts at `p`, when it has no escape or control
-/// character.
-#[inline(always)]
-fn plain_string(b: &[u8], p: usize) -> Option<usize> {
-    let e = plain_run(b, p);
-    (b.get(e) == Some(&b'"')).then_some(e)
 }
 
 #[inline(always)]
@@ -332,22 +324,9 @@ fn strings<const WRITE: bool, const KIND: u8>(
 
 /// A `Keys` map at `p`, its `{`, when every key is in the common form (`"name":{"S":"text"}`,
 /// N already plain JSON, B canonical base64): the parts in `keys`, and the position after the
-/// map's `}`. `None` leaves `keys` empty for the general path.
-pub(crate) fn keys<'a>(text: &'a str, p: usize, keys: &mut Vec<KeyPart<'a>>) -> Option<usize> {
+/// map's `}`. After `None`, `keys` may hold some parts: the general path starts it over.
+pub(crate) fn keys<'a>(text: &'a str, mut p: usize, keys: &mut Vec<KeyPart<'a>>) -> Option<usize> {
     let b = text.as_bytes();
-    let found = key_members(text, b, p, keys);
-    if found.is_none() {
-        keys.clear();
-    }
-    found
-}
-
-fn key_members<'a>(
-    text: &'a str,
-    b: &[u8],
-    mut p: usize,
-    keys: &mut Vec<KeyPart<'a>>,
-) -> Option<usize> {
     at(b, p, b'{')?;
     p += 1;
     loop {

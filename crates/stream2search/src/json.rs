@@ -87,6 +87,14 @@ pub(crate) fn plain_run(buf: &[u8], mut pos: usize) -> usize {
     pos
 }
 
+/// The closing quote of a string whose content starts at `pos`, when the content has no escape
+/// or control character.
+#[inline(always)]
+pub(crate) fn plain_string(buf: &[u8], pos: usize) -> Option<usize> {
+    let end = plain_run(buf, pos);
+    (buf.get(end) == Some(&b'"')).then_some(end)
+}
+
 pub(crate) struct Reader<'a> {
     text: &'a str,
     buf: &'a [u8],
@@ -179,19 +187,17 @@ impl<'a> Reader<'a> {
             Some(b'"') if *first => self.pos,
             _ => return self.next_key_general(first),
         };
-        if b.get(k) == Some(&b'"') {
-            let q = plain_run(b, k + 1);
-            if b.get(q) == Some(&b'"')
-                && b.get(q + 1) == Some(&b':')
-                && let Some(raw) = self.text.get(k + 1..q)
-            {
-                *first = false;
-                self.pos = q + 2;
-                return Ok(Some(Str {
-                    raw,
-                    escaped: false,
-                }));
-            }
+        if b.get(k) == Some(&b'"')
+            && let Some(q) = plain_string(b, k + 1)
+            && b.get(q + 1) == Some(&b':')
+            && let Some(raw) = self.text.get(k + 1..q)
+        {
+            *first = false;
+            self.pos = q + 2;
+            return Ok(Some(Str {
+                raw,
+                escaped: false,
+            }));
         }
         self.next_key_general(first)
     }

@@ -643,7 +643,6 @@ impl Plan {
     }
 }
 
-/// Appends `item`'s action line to `meta` and points the item at it.
 /// Writes the action lines of one record's `items` into the documents arena before its
 /// document (which starts at `mark`), and a newline after the document: the bulk body
 /// `action\n[document\n]` for each item, in order. A document no item sends is dropped.
@@ -671,6 +670,7 @@ fn place(docs: &mut Vec<u8>, mark: usize, items: &mut [Item]) {
     }
 }
 
+/// Appends `item`'s action line to `meta` and points the item at it.
 fn write_meta(meta: &mut Vec<u8>, item: &mut Item) {
     let start = meta.len();
     bulk::write_action(
