@@ -154,16 +154,21 @@ impl Handler {
         &self.inner.settings
     }
 
+    /// When this invocation must be done, from the runtime's deadline (milliseconds since the
+    /// epoch; one already past at the start counts as unknown, see [`deadline::deadline`]).
+    fn deadline(&self, lambda_deadline_ms: u64) -> Instant {
+        deadline::deadline(
+            lambda_deadline_ms,
+            SystemTime::now(),
+            Instant::now(),
+            self.inner.settings.fallback_budget,
+        )
+    }
+
     /// Handles one event from the Lambda runtime: the partial batch response, or an error that
     /// makes Lambda retry the whole batch.
     pub async fn call(&self, event: LambdaEvent<Box<RawValue>>) -> Result<BatchResponse, Error> {
-        let started = Instant::now();
-        let deadline = deadline::deadline(
-            event.context.deadline,
-            SystemTime::now(),
-            started,
-            self.inner.settings.fallback_budget,
-        );
+        let deadline = self.deadline(event.context.deadline);
         self.handle(event.payload.get().as_bytes(), deadline)
             .await?
             .response()
@@ -180,13 +185,7 @@ impl Handler {
         &self,
         event: LambdaEvent<aws_lambda_events::event::dynamodb::Event>,
     ) -> Result<BatchResponse, Error> {
-        let started = Instant::now();
-        let deadline = deadline::deadline(
-            event.context.deadline,
-            SystemTime::now(),
-            started,
-            self.inner.settings.fallback_budget,
-        );
+        let deadline = self.deadline(event.context.deadline);
         let payload = serde_json::to_vec(&event.payload).map_err(|_| {
             Error::Event(stream2search::EventError::NotAnEvent(
                 "the typed event could not be serialized",
