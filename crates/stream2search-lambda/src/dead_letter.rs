@@ -48,17 +48,13 @@ struct Full<'a> {
     reason: &'a str,
 }
 
+/// The same head, then the beginning of a record too long for one message.
 #[derive(Serialize)]
 struct Truncated<'a> {
-    source: &'static str,
-    #[serde(rename = "eventID")]
-    event_id: Option<&'a str>,
-    #[serde(rename = "SequenceNumber")]
-    sequence_number: Option<&'a str>,
-    position: usize,
-    reason: &'a str,
+    #[serde(flatten)]
+    head: &'a Full<'a>,
     truncated: bool,
-    note: String,
+    note: &'a str,
     #[serde(rename = "recordPrefix")]
     record_prefix: &'a str,
 }
@@ -97,13 +93,9 @@ pub fn message(poison: &Poison<'_>) -> Message {
     let mut keep = MAX_MESSAGE_BYTES - 2048;
     loop {
         let t = Truncated {
-            source: "stream2search",
-            event_id: poison.event_id,
-            sequence_number: poison.sequence_number,
-            position: poison.position,
-            reason,
+            head: &full,
             truncated: true,
-            note: note.clone(),
+            note: &note,
             record_prefix: cut(text, keep),
         };
         let body = sanitize(serde_json::to_string(&t).unwrap_or_default());
