@@ -12,7 +12,7 @@ use proptest::prelude::*;
 use reference::harness;
 use reference::json::{Escaping, write_string};
 use reference::{Options, RESERVED_NAMES};
-use stream2search::RecordStatus;
+use stream2search::{RecordErrorKind, RecordStatus};
 
 /// An AttributeValue as the generator builds it.
 #[derive(Clone, Debug)]
@@ -738,7 +738,7 @@ proptest! {
     ) {
         prop_assume!(!reference::number::is_valid_n(&bad));
         let poison = place_poison(Av::N(bad.clone()), Av::Ns(vec!["1".into(), bad.clone()]), place);
-        check_poisoned(ev, poison, victim)?;
+        check_poisoned(ev, poison, victim, RecordErrorKind::Number)?;
     }
 
     /// Invalid base64 anywhere in one record's image fails that record only.
@@ -751,7 +751,7 @@ proptest! {
     ) {
         prop_assume!(!reference::is_base64(&bad));
         let poison = place_poison(Av::B(bad.clone()), Av::Bs(vec!["AA==".into(), bad.clone()]), place);
-        check_poisoned(ev, poison, victim)?;
+        check_poisoned(ev, poison, victim, RecordErrorKind::Base64)?;
     }
 }
 
@@ -765,12 +765,13 @@ fn place_poison(scalar: Av, set: Av, place: u8) -> Av {
     }
 }
 
-/// Make the victim an INSERT whose image carries the poison; it must be invalid, and every other
-/// record must convert as the reference says.
+/// Make the victim an INSERT whose image carries the poison; it must be invalid with `kind`, the
+/// error naming the poisoned attribute, and every other record must convert as the reference says.
 fn check_poisoned(
     mut ev: EventSpec,
     poison: Av,
     victim: prop::sample::Index,
+    kind: RecordErrorKind,
 ) -> Result<(), TestCaseError> {
     let v = victim.index(ev.records.len());
     ev.records[v].name = "INSERT";
@@ -778,11 +779,25 @@ fn check_poisoned(
     let text = ev.text();
     let plan = harness::planner(&Options::default()).plan(text.as_bytes(), None);
     let plan = plan.map_err(|e| TestCaseError::fail(format!("whole-event error {e}\n{text}")))?;
-    prop_assert!(
-        matches!(plan.records()[v].status, RecordStatus::Invalid(_)),
-        "record {v} should be invalid: {:?}\n{text}",
-        plan.records()[v].status
-    );
+    match &plan.records()[v].status {
+        RecordStatus::Invalid(e) => {
+            prop_assert_eq!(e.kind(), kind, "record {}: {}\n{}", v, e, text);
+            prop_assert!(
+                e.to_string().contains("NewImage.poison"),
+                "record {}: {}\n{}",
+                v,
+                e,
+                text
+            );
+        }
+        other => prop_assert!(
+            false,
+            "record {} should be invalid: {:?}\n{}",
+            v,
+            other,
+            text
+        ),
+    }
     let r = harness::check_event(text.as_bytes(), &Options::default(), None);
     prop_assert!(r.is_ok(), "{}\nevent: {}", r.unwrap_err(), text);
     Ok(())
