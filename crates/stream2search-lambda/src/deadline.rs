@@ -5,6 +5,9 @@ use std::time::{Duration, Instant, SystemTime};
 /// The longest a Lambda invocation can run.
 const MAX_BUDGET: Duration = Duration::from_secs(15 * 60);
 
+/// Time kept after an invocation's last request to resolve outcomes, log and answer.
+pub(crate) const FINISH: Duration = Duration::from_millis(250);
+
 /// When the invocation must be done, as an `Instant`.
 ///
 /// `deadline_ms` is Lambda's deadline in milliseconds since the epoch. A deadline that is
@@ -22,6 +25,15 @@ pub fn deadline(
         Ok(left) if !left.is_zero() && left <= MAX_BUDGET => started + left,
         _ => started + fallback,
     }
+}
+
+/// When the requests of an invocation (bulk sends, then dead letters) must all have ended:
+/// `deadline` less `margin` (kept free before Lambda's deadline) and less [`FINISH`]. Every
+/// request shares this one end; there is no minimum past it.
+pub(crate) fn requests_end(deadline: Instant, margin: Duration) -> Instant {
+    deadline
+        .checked_sub(FINISH + margin)
+        .unwrap_or_else(|| deadline.checked_sub(margin).unwrap_or(deadline))
 }
 
 #[cfg(test)]
@@ -49,6 +61,19 @@ mod tests {
         assert_eq!(
             deadline(0, at(NOW), start, Duration::from_secs(5)) - start,
             Duration::from_secs(5)
+        );
+    }
+
+    #[test]
+    fn requests_end_before_the_margin_and_the_time_to_answer() {
+        let deadline = Instant::now() + Duration::from_secs(6);
+        assert_eq!(
+            deadline - requests_end(deadline, Duration::from_secs(1)),
+            Duration::from_millis(1250)
+        );
+        assert_eq!(
+            deadline - requests_end(deadline, Duration::ZERO),
+            Duration::from_millis(250)
         );
     }
 

@@ -3,7 +3,7 @@
 use std::collections::HashSet;
 use std::fmt;
 use std::sync::Arc;
-use std::time::{Duration, Instant, SystemTime};
+use std::time::{Instant, SystemTime};
 
 use lambda_runtime::{Diagnostic, LambdaEvent, tracing};
 use serde_json::value::RawValue;
@@ -176,10 +176,9 @@ impl Handler {
 
     /// Handles an `aws_lambda_events` DynamoDB event (re-serialized, then planned as raw JSON).
     ///
-    /// Prefer [`Handler::call`] when you can: the typed event costs a parse and a write, and
-    /// aws_lambda_events writes `ApproximateCreationDateTime` back as whole seconds, so changes
-    /// of one document within the same second get the same version, and the one sent last wins
-    /// (`external_gte`), even an older one delivered again.
+    /// Prefer [`Handler::call`] when you can: the typed event costs a parse and a write. The
+    /// versions are the same on both paths (`ApproximateCreationDateTime` in whole seconds, times
+    /// 10^6), as aws_lambda_events writes the time back as whole seconds.
     #[cfg(feature = "aws_lambda_events")]
     pub async fn call_typed(
         &self,
@@ -194,7 +193,9 @@ impl Handler {
         self.handle(&payload, deadline).await?.response()
     }
 
-    /// Handles one event payload (`{"Records":[...]}`) with everything done by `deadline`.
+    /// Handles one event payload (`{"Records":[...]}`), returning at least the client's
+    /// `deadline_margin` (default 1 s) before `deadline`: bulk sends and dead letters share one
+    /// end; what is not durable by then is reported as a failure.
     pub async fn handle(&self, payload: &[u8], deadline: Instant) -> Result<Invocation, Error> {
         let started = Instant::now();
         let inner = &*self.inner;
@@ -202,12 +203,18 @@ impl Handler {
         if let Some(hook) = &inner.hook {
             hooks::apply(&**hook, payload, &mut plan);
         }
-        let report = inner.client.send(&plan, deadline).await?;
+        // Bulk sends, then dead letters, all ended by one instant: Lambda's deadline less the
+        // client's margin and the time to answer. The client subtracts its margin itself.
+        let margin = inner.settings.client.deadline_margin;
+        let requests_end = deadline::requests_end(deadline, margin);
+        let report = inner.client.send(&plan, requests_end + margin).await?;
         let retries = report.counters.retries;
         // One result per record, in event order.
         let results = plan.resolve(&report.finals);
 
-        let dead_lettered = self.dead_letter(payload, &plan, &results, deadline).await;
+        let dead_lettered = self
+            .dead_letter(payload, &plan, &results, requests_end)
+            .await;
         for r in &results {
             log_failure(r, dead_lettered.contains(&r.position));
         }
@@ -248,13 +255,14 @@ impl Handler {
         })
     }
 
-    /// Sends every poison record to the queue; returns the positions it accepted.
+    /// Sends every poison record to the queue, all requests ended by `stop`; returns the
+    /// positions it accepted. The others stay failures: Lambda delivers them again.
     async fn dead_letter(
         &self,
         payload: &[u8],
         plan: &Plan,
         results: &[RecordResult],
-        deadline: Instant,
+        stop: Instant,
     ) -> HashSet<usize> {
         let Some(queue) = &self.inner.queue else {
             return HashSet::new();
@@ -282,12 +290,7 @@ impl Handler {
                 })
             })
             .collect();
-        let left = deadline
-            .checked_duration_since(Instant::now())
-            .unwrap_or_default()
-            .saturating_sub(Duration::from_millis(500))
-            .max(Duration::from_millis(100));
-        let (delivered, errors) = queue.send(&messages, left).await;
+        let (delivered, errors) = queue.send(&messages, stop).await;
         for e in errors {
             tracing::error!(queue = queue.url(), error = %e, "dead-lettering failed; those records are reported as failures");
         }

@@ -23,7 +23,9 @@
 //!    (a deadline already past or absent, as `cargo lambda watch` sends, means "unknown": the
 //!    invocation gets `STREAM2SEARCH_FALLBACK_BUDGET_SECS`);
 //! 3. poison records (rejected by OpenSearch, or not convertible) go to the dead-letter SQS queue
-//!    when `STREAM2SEARCH_DLQ_URL` is set, and then count as done;
+//!    when `STREAM2SEARCH_DLQ_URL` is set, and then count as done; the bulk sends and the dead
+//!    letters all end by one instant, the client's `deadline_margin` (1 s) and a quarter second
+//!    before the deadline, so the response is ready at least that margin before it;
 //! 4. the handler returns the partial batch response naming the lowest SequenceNumber that is not
 //!    durable (the event source mapping needs `FunctionResponseTypes: [ReportBatchItemFailures]`),
 //!    or fails the invocation when only a whole-batch retry is safe;

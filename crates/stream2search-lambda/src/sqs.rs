@@ -3,7 +3,7 @@
 
 use std::collections::HashSet;
 use std::fmt;
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use aws_credential_types::Credentials;
 use serde::Deserialize;
@@ -36,10 +36,10 @@ pub struct QueueError(String);
 
 impl Queue {
     /// A writer for `target`, signing with `credentials` (`None`: unsigned, for a local mock).
-    /// Plain http only when the configured endpoint itself is `http://` (a local mock).
+    /// A plain `http://` endpoint is refused unless `target.allow_http` (a local mock).
     pub fn new(target: DeadLetter, credentials: Option<Credentials>) -> Result<Queue, QueueError> {
         let mut config = Config::new(target.endpoint.as_str());
-        config.allow_http = target.endpoint.starts_with("http://");
+        config.allow_http = target.allow_http;
         config.connect_timeout = Duration::from_secs(5);
         let signed = credentials.is_some();
         config.auth = match credentials {
@@ -59,18 +59,31 @@ impl Queue {
         &self.target.queue_url
     }
 
-    /// Sends `messages` in as few SendMessageBatch calls as the limits allow, each within
-    /// `limit`. Returns the positions SQS accepted; every other message was not delivered.
+    /// Sends `messages` in as few SendMessageBatch calls as the limits allow, one after another,
+    /// all of them ended by `stop`: each call gets only the time left, and none is started once
+    /// it has passed. Returns the positions SQS accepted; every other message was not delivered
+    /// (the errors say why).
     pub async fn send(
         &self,
         messages: &[Message],
-        limit: Duration,
+        stop: Instant,
     ) -> (HashSet<usize>, Vec<QueueError>) {
         let mut delivered = HashSet::new();
         let mut errors = Vec::new();
         for range in dead_letter::batches(messages) {
+            let Some(left) = stop
+                .checked_duration_since(Instant::now())
+                .filter(|left| !left.is_zero())
+            else {
+                errors.push(QueueError(format!(
+                    "out of time: {} of {} messages not sent",
+                    messages.len() - range.start,
+                    messages.len()
+                )));
+                break;
+            };
             let batch = &messages[range];
-            match self.send_batch(batch, limit).await {
+            match self.send_batch(batch, left).await {
                 Ok(ok) => {
                     for m in batch {
                         if ok.contains(&dead_letter::entry_id(m.position)) {

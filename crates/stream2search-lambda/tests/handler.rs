@@ -31,6 +31,8 @@ fn settings(opensearch: &OpenSearch, index: &str, extra: &[(&str, &str)]) -> Set
         ("AWS_REGION", "us-east-1"),
         ("AWS_ACCESS_KEY_ID", "testing"),
         ("AWS_SECRET_ACCESS_KEY", "testing"),
+        // The dead-letter queues here are moto's, or nothing at all, on loopback.
+        ("STREAM2SEARCH_DLQ_ALLOW_HTTP", "true"),
     ]
     .into_iter()
     .map(|(k, v)| (k.to_owned(), v.to_owned()))
@@ -527,8 +529,8 @@ async fn typed_event_from_aws_lambda_events_is_indexed_like_the_raw_one() {
         json!({"productId":"p-1","name":"Titanium water bottle","price":24.90,"inStock":false,"tags":["outdoor","kitchen"]})
     );
     assert_eq!(source(&index, "p-2").unwrap()["price"], json!(19.5));
-    // Versions are microseconds of ApproximateCreationDateTime; aws_lambda_events writes it back
-    // as whole seconds, so p-2's `1767225601.5` loses its half second on this path.
+    // A version is ApproximateCreationDateTime in whole seconds (rounded down) times 10^6, on
+    // this path as on the raw one: p-2's `1767225601.5` becomes 1767225601 * 10^6.
     let version = |id: &str| index.get_doc(id).json()["_version"].as_u64();
     assert_eq!(
         (version("p-1"), version("p-2")),
