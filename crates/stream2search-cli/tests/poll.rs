@@ -287,6 +287,7 @@ fn rejected_record_holds_the_shard_until_it_is_dead_lettered() {
         &[
             ("STREAM2SEARCH_DLQ_URL", &queue),
             ("STREAM2SEARCH_SQS_ENDPOINT", &moto),
+            ("STREAM2SEARCH_DLQ_ALLOW_HTTP", "true"),
         ],
     );
     assert!(done.status.success(), "{}", text(&done.stderr));

@@ -36,6 +36,9 @@ pub struct DeadLetter {
     pub endpoint: String,
     /// The region the request is signed for.
     pub region: String,
+    /// Whether a plain `http://` queue URL or endpoint is accepted (`STREAM2SEARCH_DLQ_ALLOW_HTTP`;
+    /// a local mock only). Off by default: dead letters carry whole records in signed requests.
+    pub allow_http: bool,
 }
 
 impl fmt::Debug for DeadLetter {
@@ -44,6 +47,7 @@ impl fmt::Debug for DeadLetter {
             .field("queue_url", &self.queue_url)
             .field("endpoint", &self.endpoint)
             .field("region", &self.region)
+            .field("allow_http", &self.allow_http)
             .finish()
     }
 }
@@ -195,12 +199,17 @@ impl Settings {
             }
         };
 
+        let dlq_allow_http = match get("STREAM2SEARCH_DLQ_ALLOW_HTTP") {
+            Some(v) => boolean("STREAM2SEARCH_DLQ_ALLOW_HTTP", &v)?,
+            None => false,
+        };
         let dead_letter = match get("STREAM2SEARCH_DLQ_URL") {
             None => None,
             Some(queue_url) => Some(dead_letter(
                 queue_url.trim(),
-                get("STREAM2SEARCH_SQS_ENDPOINT"),
+                get("STREAM2SEARCH_SQS_ENDPOINT").map(|e| e.trim().to_owned()),
                 get("AWS_REGION"),
+                dlq_allow_http,
             )?),
         };
         let fallback_budget = match get("STREAM2SEARCH_FALLBACK_BUDGET_SECS") {
@@ -251,13 +260,15 @@ fn lambda_credentials(
 }
 
 /// The queue's endpoint and signing region: from the URL (`https://sqs.<region>.amazonaws.com/…`)
-/// unless given.
+/// unless given. Plain http (in the queue URL or the endpoint) only when `allow_http`.
 fn dead_letter(
     queue_url: &str,
     endpoint: Option<String>,
     aws_region: Option<String>,
+    allow_http: bool,
 ) -> Result<DeadLetter, ConfigError> {
     const VAR: &str = "STREAM2SEARCH_DLQ_URL";
+    const ENDPOINT_VAR: &str = "STREAM2SEARCH_SQS_ENDPOINT";
     let uri: http::Uri = queue_url
         .parse()
         .map_err(|_| ConfigError::new(VAR, "not a URL"))?;
@@ -267,13 +278,26 @@ fn dead_letter(
     if host.as_str().contains('@') {
         return Err(ConfigError::new(VAR, "must not contain user info"));
     }
-    let endpoint = endpoint.unwrap_or_else(|| format!("{scheme}://{host}"));
-    if !(endpoint.starts_with("https://") || endpoint.starts_with("http://")) {
-        return Err(ConfigError::new(
-            "STREAM2SEARCH_SQS_ENDPOINT",
-            "must be an http(s) URL",
-        ));
-    }
+    check_scheme(VAR, scheme, allow_http)?;
+    let endpoint = match endpoint {
+        Some(url) => {
+            let uri: http::Uri = url
+                .parse()
+                .map_err(|_| ConfigError::new(ENDPOINT_VAR, "not a URL"))?;
+            let (Some(scheme), Some(host)) = (uri.scheme_str(), uri.authority()) else {
+                return Err(ConfigError::new(
+                    ENDPOINT_VAR,
+                    "must be an absolute https URL",
+                ));
+            };
+            if host.as_str().contains('@') {
+                return Err(ConfigError::new(ENDPOINT_VAR, "must not contain user info"));
+            }
+            check_scheme(ENDPOINT_VAR, scheme, allow_http)?;
+            url
+        }
+        None => format!("{scheme}://{host}"),
+    };
     let from_host = host
         .host()
         .strip_prefix("sqs.")
@@ -287,7 +311,22 @@ fn dead_letter(
         queue_url: queue_url.to_owned(),
         endpoint,
         region,
+        allow_http,
     })
+}
+
+/// `https`, or `http` when allowed: dead letters carry whole records in signed requests.
+fn check_scheme(variable: &str, scheme: &str, allow_http: bool) -> Result<(), ConfigError> {
+    match scheme {
+        "https" => Ok(()),
+        "http" if allow_http => Ok(()),
+        "http" => Err(ConfigError::new(
+            variable,
+            "plain http:// is refused (dead letters carry whole records in signed requests); \
+             use https, or set STREAM2SEARCH_DLQ_ALLOW_HTTP=true for a local mock",
+        )),
+        _ => Err(ConfigError::new(variable, "must be an https URL")),
+    }
 }
 
 fn list(v: &str) -> Vec<String> {
@@ -413,5 +452,91 @@ mod tests {
         let dl = settings(&vars).unwrap().dead_letter.unwrap();
         assert_eq!(dl.endpoint, "https://sqs.us-east-2.amazonaws.com");
         assert_eq!(dl.region, "us-east-2");
+        assert!(!dl.allow_http);
+    }
+
+    #[test]
+    fn plain_http_dead_letter_queue_is_refused_unless_allowed() {
+        let base = [
+            ("OPENSEARCH_ENDPOINT", "https://n"),
+            ("OPENSEARCH_INDEX", "p"),
+            ("OPENSEARCH_AUTH", "none"),
+            ("AWS_REGION", "us-east-1"),
+        ];
+        let with = |extra: &[(&'static str, &'static str)]| {
+            let mut vars = base.to_vec();
+            vars.extend_from_slice(extra);
+            settings(&vars)
+        };
+        let http_queue = (
+            "STREAM2SEARCH_DLQ_URL",
+            "http://127.0.0.1:5055/123456789012/dlq",
+        );
+        let err = with(&[http_queue]).unwrap_err();
+        assert_eq!(err.variable, "STREAM2SEARCH_DLQ_URL");
+        assert!(
+            err.to_string()
+                .contains("STREAM2SEARCH_DLQ_ALLOW_HTTP=true"),
+            "{err}"
+        );
+        // An https queue whose requests would go to a plain http endpoint is refused too.
+        let err = with(&[
+            (
+                "STREAM2SEARCH_DLQ_URL",
+                "https://sqs.us-east-1.amazonaws.com/123456789012/dlq",
+            ),
+            ("STREAM2SEARCH_SQS_ENDPOINT", "http://127.0.0.1:5055"),
+        ])
+        .unwrap_err();
+        assert_eq!(err.variable, "STREAM2SEARCH_SQS_ENDPOINT");
+        assert!(
+            err.to_string().contains("STREAM2SEARCH_DLQ_ALLOW_HTTP"),
+            "{err}"
+        );
+        for no in ["false", "0"] {
+            let err = with(&[http_queue, ("STREAM2SEARCH_DLQ_ALLOW_HTTP", no)]).unwrap_err();
+            assert_eq!(err.variable, "STREAM2SEARCH_DLQ_URL", "{no}");
+        }
+        let err = with(&[http_queue, ("STREAM2SEARCH_DLQ_ALLOW_HTTP", "sometimes")]).unwrap_err();
+        assert_eq!(err.variable, "STREAM2SEARCH_DLQ_ALLOW_HTTP");
+
+        let dl = with(&[http_queue, ("STREAM2SEARCH_DLQ_ALLOW_HTTP", "true")])
+            .unwrap()
+            .dead_letter
+            .unwrap();
+        assert_eq!(
+            (dl.endpoint.as_str(), dl.region.as_str(), dl.allow_http),
+            ("http://127.0.0.1:5055", "us-east-1", true)
+        );
+        // The queue writer itself refuses plain http that the settings did not allow.
+        let refused = crate::Queue::new(
+            DeadLetter {
+                allow_http: false,
+                ..dl.clone()
+            },
+            None,
+        );
+        assert!(refused.is_err());
+        assert!(crate::Queue::new(dl, None).is_ok());
+    }
+
+    #[test]
+    fn sqs_endpoint_with_user_info_is_refused_without_echoing_it() {
+        let err = settings(&[
+            ("OPENSEARCH_ENDPOINT", "https://n"),
+            ("OPENSEARCH_INDEX", "p"),
+            ("OPENSEARCH_AUTH", "none"),
+            (
+                "STREAM2SEARCH_DLQ_URL",
+                "https://sqs.us-east-1.amazonaws.com/123456789012/dlq",
+            ),
+            (
+                "STREAM2SEARCH_SQS_ENDPOINT",
+                "https://me:hunter2@vpce.example",
+            ),
+        ])
+        .unwrap_err();
+        assert_eq!(err.variable, "STREAM2SEARCH_SQS_ENDPOINT");
+        assert!(!format!("{err} {err:?}").contains("hunter2"));
     }
 }
