@@ -1,6 +1,6 @@
 //! Building bulk requests like the core's, and reading the answers.
 
-use stream2search_testkit::fixture::Fixture;
+use stream2search_testkit::fixture::{Compare, Fixture};
 use stream2search_testkit::{OpenSearch, Response, TestIndex};
 
 /// A version as the core computes it: `floor(secs) * 1_000_000` (2023-11-14T22:13:20Z).
@@ -45,10 +45,13 @@ impl Bulk {
         opensearch.bulk(self.ndjson.as_bytes())
     }
 
+    /// Records `response` as the fixture of `rule` (`STREAM2SEARCH_RECORD_FIXTURES=1`), or
+    /// checks that it answers item by item as the committed fixture does.
     pub fn record(&self, opensearch: &OpenSearch, rule: &str, note: &str, response: &Response) {
         self.record_as(opensearch, rule, note, &self.ndjson, response);
     }
 
+    /// [`Bulk::record`] with the request shown as `request` (abbreviated).
     pub fn record_as(
         &self,
         opensearch: &OpenSearch,
@@ -56,6 +59,19 @@ impl Bulk {
         note: &str,
         request: &str,
         response: &Response,
+    ) {
+        self.record_comparing(opensearch, rule, note, request, response, Compare::Items);
+    }
+
+    /// [`Bulk::record_as`], comparing with the committed fixture as `compare` says.
+    pub fn record_comparing(
+        &self,
+        opensearch: &OpenSearch,
+        rule: &str,
+        note: &str,
+        request: &str,
+        response: &Response,
+        compare: Compare,
     ) {
         Fixture::new(
             opensearch,
@@ -65,7 +81,7 @@ impl Bulk {
             &self.actions,
             response,
         )
-        .record();
+        .record_or_compare(compare);
     }
 }
 
