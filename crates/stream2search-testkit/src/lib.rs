@@ -19,7 +19,8 @@
 //! - With `STREAM2SEARCH_REQUIRE_OPENSEARCH=1` (the README's test command and CI set it), a
 //!   missing or unreachable server is a test failure.
 //! - Without it, the test prints a loud `SKIPPED: <test>: <why>` line to stderr and returns.
-//! - [`fixture`] writes recorded responses when `STREAM2SEARCH_RECORD_FIXTURES=1`.
+//! - [`fixture`] writes recorded responses when `STREAM2SEARCH_RECORD_FIXTURES=1`, and otherwise
+//!   checks that the live server still answers as they say.
 #![deny(missing_docs)]
 
 pub mod fault;
