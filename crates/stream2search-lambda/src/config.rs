@@ -161,6 +161,12 @@ impl Settings {
         if let Some(v) = get("OPENSEARCH_ALLOW_HTTP") {
             client.allow_http = boolean("OPENSEARCH_ALLOW_HTTP", &v)?;
         }
+        check_url(
+            "OPENSEARCH_ENDPOINT",
+            &client.endpoint,
+            client.allow_http,
+            "OPENSEARCH_ALLOW_HTTP=true for a local node; credentials go in OPENSEARCH_AUTH=basic",
+        )?;
         if let Some(v) = get("STREAM2SEARCH_GZIP") {
             client.gzip = boolean("STREAM2SEARCH_GZIP", &v)?;
         }
@@ -267,40 +273,23 @@ fn dead_letter(
     aws_region: Option<String>,
     allow_http: bool,
 ) -> Result<DeadLetter, ConfigError> {
-    const VAR: &str = "STREAM2SEARCH_DLQ_URL";
-    const ENDPOINT_VAR: &str = "STREAM2SEARCH_SQS_ENDPOINT";
-    let uri: http::Uri = queue_url
-        .parse()
-        .map_err(|_| ConfigError::new(VAR, "not a URL"))?;
-    let (Some(scheme), Some(host)) = (uri.scheme_str(), uri.authority()) else {
-        return Err(ConfigError::new(VAR, "must be an absolute https URL"));
-    };
-    if host.as_str().contains('@') {
-        return Err(ConfigError::new(VAR, "must not contain user info"));
-    }
-    check_scheme(VAR, scheme, allow_http)?;
+    const HINT: &str = "STREAM2SEARCH_DLQ_ALLOW_HTTP=true for a local mock \
+                        (dead letters carry whole records in signed requests)";
+    let uri = check_url("STREAM2SEARCH_DLQ_URL", queue_url, allow_http, HINT)?;
     let endpoint = match endpoint {
         Some(url) => {
-            let uri: http::Uri = url
-                .parse()
-                .map_err(|_| ConfigError::new(ENDPOINT_VAR, "not a URL"))?;
-            let (Some(scheme), Some(host)) = (uri.scheme_str(), uri.authority()) else {
-                return Err(ConfigError::new(
-                    ENDPOINT_VAR,
-                    "must be an absolute https URL",
-                ));
-            };
-            if host.as_str().contains('@') {
-                return Err(ConfigError::new(ENDPOINT_VAR, "must not contain user info"));
-            }
-            check_scheme(ENDPOINT_VAR, scheme, allow_http)?;
+            check_url("STREAM2SEARCH_SQS_ENDPOINT", &url, allow_http, HINT)?;
             url
         }
-        None => format!("{scheme}://{host}"),
+        None => format!(
+            "{}://{}",
+            uri.scheme_str().unwrap_or("https"),
+            uri.authority().map_or("", |a| a.as_str())
+        ),
     };
-    let from_host = host
+    let from_host = uri
         .host()
-        .strip_prefix("sqs.")
+        .and_then(|h| h.strip_prefix("sqs."))
         .and_then(|rest| rest.split('.').next())
         .filter(|r| !r.is_empty())
         .map(str::to_owned);
@@ -315,15 +304,41 @@ fn dead_letter(
     })
 }
 
-/// `https`, or `http` when allowed: dead letters carry whole records in signed requests.
-fn check_scheme(variable: &str, scheme: &str, allow_http: bool) -> Result<(), ConfigError> {
+/// Checks that `variable`'s `value` is an absolute `https://` URL without user info (or
+/// `http://` when `allow_http`). Never echoes the value: it may hold a password. `hint` says how
+/// to allow plain http.
+fn check_url(
+    variable: &str,
+    value: &str,
+    allow_http: bool,
+    hint: &str,
+) -> Result<http::Uri, ConfigError> {
+    let uri: http::Uri = value
+        .trim()
+        .parse()
+        .map_err(|_| ConfigError::new(variable, "not a URL"))?;
+    let (Some(scheme), Some(authority)) = (uri.scheme_str(), uri.authority()) else {
+        return Err(ConfigError::new(variable, "must be an absolute https URL"));
+    };
+    if authority.as_str().contains('@') {
+        return Err(ConfigError::new(variable, "must not contain user info"));
+    }
+    let after_host = authority
+        .as_str()
+        .get(authority.host().len()..)
+        .unwrap_or("");
+    if !after_host.is_empty() && authority.port_u16().is_none() {
+        return Err(ConfigError::new(
+            variable,
+            "has a port that is not a number",
+        ));
+    }
     match scheme {
-        "https" => Ok(()),
-        "http" if allow_http => Ok(()),
+        "https" => Ok(uri),
+        "http" if allow_http => Ok(uri),
         "http" => Err(ConfigError::new(
             variable,
-            "plain http:// is refused (dead letters carry whole records in signed requests); \
-             use https, or set STREAM2SEARCH_DLQ_ALLOW_HTTP=true for a local mock",
+            format!("plain http:// is refused; use https, or set {hint}"),
         )),
         _ => Err(ConfigError::new(variable, "must be an https URL")),
     }
@@ -521,7 +536,7 @@ mod tests {
     }
 
     #[test]
-    fn sqs_endpoint_with_user_info_is_refused_without_echoing_it() {
+    fn urls_with_user_info_are_refused_without_echoing_them() {
         let err = settings(&[
             ("OPENSEARCH_ENDPOINT", "https://n"),
             ("OPENSEARCH_INDEX", "p"),
@@ -538,5 +553,20 @@ mod tests {
         .unwrap_err();
         assert_eq!(err.variable, "STREAM2SEARCH_SQS_ENDPOINT");
         assert!(!format!("{err} {err:?}").contains("hunter2"));
+        // A slash in the password ends the authority early: the rest is no port.
+        let err = settings(&[
+            ("OPENSEARCH_ENDPOINT", "https://me:hun/ter2@search.example"),
+            ("OPENSEARCH_INDEX", "p"),
+            ("OPENSEARCH_AUTH", "none"),
+        ])
+        .unwrap_err();
+        assert_eq!(err.variable, "OPENSEARCH_ENDPOINT");
+        assert!(!format!("{err} {err:?}").contains("hun"));
+        let ok = settings(&[
+            ("OPENSEARCH_ENDPOINT", "https://[::1]:9200/prefix"),
+            ("OPENSEARCH_INDEX", "p"),
+            ("OPENSEARCH_AUTH", "none"),
+        ]);
+        assert!(ok.is_ok(), "{ok:?}");
     }
 }

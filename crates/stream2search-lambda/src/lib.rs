@@ -67,8 +67,35 @@ pub async fn run(handler: Handler) -> Result<(), lambda_runtime::Error> {
     .await
 }
 
-/// Sets up `tracing` the Lambda way: JSON lines when `AWS_LAMBDA_LOG_FORMAT=JSON`, the level
-/// from `AWS_LAMBDA_LOG_LEVEL` or `RUST_LOG` (default `INFO`).
+/// Sets up `tracing` the Lambda way, as `lambda_runtime::tracing::init_default_subscriber` does:
+/// lines on stdout, JSON when `AWS_LAMBDA_LOG_FORMAT=JSON`, the level from
+/// `AWS_LAMBDA_LOG_LEVEL` or `RUST_LOG` (default `INFO`). One difference: `aws_sigv4` logs at
+/// most at `DEBUG`, whatever the level, because its `TRACE` lines print the access key ID.
+/// Does nothing if a global subscriber is already set.
 pub fn init_logging() {
-    lambda_runtime::tracing::init_default_subscriber();
+    use lambda_runtime::tracing::subscriber::{
+        self, EnvFilter, filter::Directive, filter::LevelFilter,
+    };
+
+    let level = std::env::var("AWS_LAMBDA_LOG_LEVEL")
+        .or_else(|_| std::env::var("RUST_LOG"))
+        .ok()
+        .and_then(|level| level.parse::<LevelFilter>().ok())
+        .unwrap_or(LevelFilter::INFO);
+    let mut filter = EnvFilter::builder()
+        .with_default_directive(level.into())
+        .from_env_lossy();
+    if let Ok(cap) = "aws_sigv4=debug".parse::<Directive>() {
+        filter = filter.add_directive(cap);
+    }
+    let lines = subscriber::fmt()
+        .with_target(false)
+        .without_time()
+        .with_env_filter(filter);
+    let json = std::env::var("AWS_LAMBDA_LOG_FORMAT").is_ok_and(|f| f.eq_ignore_ascii_case("json"));
+    let _already_set = if json {
+        lines.json().try_init()
+    } else {
+        lines.try_init()
+    };
 }
