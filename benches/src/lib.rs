@@ -1,9 +1,15 @@
 //! Helpers shared by the stream2search benchmarks.
 //!
-//! The benchmarks run over the deterministic corpus written by
-//! `shared/bench/gen.py` (`small.json`, `large.json`, `wide.json`, `edge.json`).
-//! [`corpus::load`] finds it, generating it on first use. [`clock`] lets a run
-//! measure CPU time instead of wall time on a busy machine.
+//! The benchmarks run over a deterministic corpus of Lambda DynamoDB Streams events that this
+//! crate generates itself ([`shapes`]: `small.json`, `large.json`, `wide.json`, `edge.json`).
+//! [`corpus::load`] finds it, writing it on first use. [`clock`] lets a run measure CPU time
+//! instead of wall time on a busy machine.
+//!
+//! `cargo run -p stream2search-benches --bin corpus -- [DIR]` writes the corpus to `DIR`
+//! (default: `target/bench-corpus/`) and prints the directory.
 
+pub mod av;
 pub mod clock;
 pub mod corpus;
+pub mod rng;
+pub mod shapes;
