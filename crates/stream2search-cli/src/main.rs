@@ -1,5 +1,6 @@
 //! `stream2search`: see what DynamoDB Streams events turn into, replay them, poll a stream.
 
+mod index;
 mod poll;
 
 use std::io::{self, Read, Write};
@@ -48,6 +49,9 @@ enum Command {
     /// Exit status (with --once): 0 when the stream is drained, 1 when a batch failed
     /// --max-attempts times, 2 for usage and configuration errors.
     Poll(poll::Poll),
+    /// Create and inspect the index: a versioned index behind aliases, with a mapping under
+    /// which OpenSearch refuses no item DynamoDB can hold.
+    Index(index::Index),
 }
 
 #[derive(Clone, Copy, ValueEnum)]
@@ -75,6 +79,21 @@ struct Replay {
     /// Index name, or a template such as `products-{category}`.
     #[arg(long)]
     index: String,
+    #[command(flatten)]
+    connection: Connection,
+    /// Overall deadline for sending one file, in seconds.
+    #[arg(long, default_value_t = 60, value_parser = clap::value_parser!(u64).range(2..))]
+    timeout: u64,
+    /// Send bulk bodies uncompressed.
+    #[arg(long)]
+    no_gzip: bool,
+    #[command(flatten)]
+    planner: PlannerArgs,
+}
+
+/// Where OpenSearch is and how to authenticate: the options `replay` and `index` share.
+#[derive(clap::Args)]
+struct Connection {
     /// OpenSearch base URL, e.g. `https://search-x.eu-west-1.es.amazonaws.com`.
     #[arg(long)]
     endpoint: String,
@@ -88,14 +107,17 @@ struct Replay {
     /// SigV4 signing region (default: AWS_REGION).
     #[arg(long)]
     region: Option<String>,
-    /// Overall deadline for sending one file, in seconds.
-    #[arg(long, default_value_t = 60, value_parser = clap::value_parser!(u64).range(2..))]
-    timeout: u64,
-    /// Send bulk bodies uncompressed.
-    #[arg(long)]
-    no_gzip: bool,
-    #[command(flatten)]
-    planner: PlannerArgs,
+}
+
+impl Connection {
+    /// The client (within a Tokio runtime), or the configuration error as a message.
+    fn client(&self, gzip: bool) -> Result<Client, String> {
+        let mut config = stream2search_client::Config::new(self.endpoint.clone());
+        config.allow_http = self.allow_http;
+        config.auth = auth(self.auth, self.region.clone())?;
+        config.gzip = gzip;
+        Client::new(config).map_err(|e| e.to_string())
+    }
 }
 
 #[derive(Clone, Copy, PartialEq, Eq, ValueEnum)]
@@ -193,6 +215,7 @@ fn main() -> ExitCode {
         Command::Encode(args) => encode(args),
         Command::Replay(args) => replay(args),
         Command::Poll(args) => poll::poll(args),
+        Command::Index(args) => index::run(args),
     }
 }
 
@@ -266,17 +289,9 @@ fn replay(args: Replay) -> ExitCode {
         Err(e) => return fatal(&format!("starting the runtime: {e}")),
     };
     let _entered = runtime.enter();
-    let auth = match auth(args.auth, args.region) {
-        Ok(a) => a,
-        Err(e) => return fatal(&e),
-    };
-    let mut config = stream2search_client::Config::new(args.endpoint);
-    config.allow_http = args.allow_http;
-    config.auth = auth;
-    config.gzip = !args.no_gzip;
-    let client = match Client::new(config) {
+    let client = match args.connection.client(!args.no_gzip) {
         Ok(c) => c,
-        Err(e) => return fatal(&e.to_string()),
+        Err(e) => return fatal(&e),
     };
     let timeout = Duration::from_secs(args.timeout);
     let mut worst = FileEnd::Durable;
@@ -429,7 +444,7 @@ fn read_input(path: &Path) -> io::Result<Vec<u8>> {
     }
 }
 
-fn fatal(msg: &str) -> ExitCode {
+pub(crate) fn fatal(msg: &str) -> ExitCode {
     eprintln!("stream2search: {msg}");
     ExitCode::from(2)
 }

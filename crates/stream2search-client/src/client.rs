@@ -167,6 +167,48 @@ impl Client {
         Ok((answer.status, answer.body))
     }
 
+    /// One OpenSearch REST call: `METHOD {prefix}/{path}` with an optional JSON body, signed like
+    /// every request of this client and sent on its connection pool, within `limit`, without
+    /// retries. Returns the HTTP status and body. `path` may hold a query string
+    /// (`products-000001/_count`, `_alias/products?ignore_unavailable=true`).
+    ///
+    /// This is how `stream2search index` creates indexes and aliases and reads their state.
+    pub async fn call(
+        &self,
+        method: Method,
+        path: &str,
+        body: Option<&[u8]>,
+        limit: Duration,
+    ) -> Result<(u16, Bytes), Error> {
+        let inner = &*self.inner;
+        let root = &inner.endpoint.root;
+        let base = root.path().trim_end_matches('/');
+        let uri = http::Uri::builder()
+            .scheme(root.scheme_str().unwrap_or("https"))
+            .authority(root.authority().map_or("", |a| a.as_str()))
+            .path_and_query(format!("{base}/{}", path.trim_start_matches('/')))
+            .build()
+            .map_err(|_| Error::config("the request path is not valid in a URL"))?;
+        let body = body.map_or_else(Bytes::new, Bytes::copy_from_slice);
+        let mut builder = Request::builder()
+            .method(method)
+            .uri(uri)
+            .header(header::HOST, inner.endpoint.host.clone())
+            .header(header::CONTENT_LENGTH, HeaderValue::from(body.len()));
+        if !body.is_empty() {
+            builder = builder.header(
+                header::CONTENT_TYPE,
+                HeaderValue::from_static("application/json"),
+            );
+        }
+        let mut request = builder
+            .body(body)
+            .map_err(|_| Error::config("could not build the request"))?;
+        inner.signer.sign(&mut request, SystemTime::now()).await?;
+        let answer = self.exchange(request, limit).await?;
+        Ok((answer.status, answer.body))
+    }
+
     pub(crate) async fn exchange(
         &self,
         request: Request<Bytes>,
