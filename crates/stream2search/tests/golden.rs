@@ -1,5 +1,5 @@
-//! Golden tests over every saved DynamoDB Streams fixture (`tests/fixtures/streams/`, copied from
-//! `shared/fixtures/dynamodb-streams/`; see its SOURCES.md).
+//! Golden tests over every saved DynamoDB Streams fixture (`tests/fixtures/streams/`: public
+//! upstream events and test vectors, each traced to its repository and commit in SOURCES.md).
 //!
 //! Two independent expectations: NDJSON written by hand in `tests/golden/` for the small AWS
 //! events, and the reference implementation in `tests/reference/` for every fixture. The hand
@@ -117,24 +117,120 @@ fn every_fixture_file_is_catalogued() {
     );
 }
 
+/// The fixture files SOURCES.md names: the backticked `.json` in the first cell of its tables.
+fn listed_in_sources() -> BTreeSet<String> {
+    sources_rows()
+        .into_iter()
+        .filter_map(|cells| backticked(cells.first()?).map(str::to_owned))
+        .filter(|name| name.ends_with(".json"))
+        .collect()
+}
+
+/// The cells of every table row in SOURCES.md (without the header and separator rows).
+fn sources_rows() -> Vec<Vec<String>> {
+    let text = std::fs::read_to_string(fixture_path("SOURCES.md")).expect("SOURCES.md");
+    text.lines()
+        .filter(|l| l.starts_with('|') && !l.starts_with("|---"))
+        .map(|l| {
+            l.trim_matches('|')
+                .split('|')
+                .map(|c| c.trim().to_owned())
+                .collect()
+        })
+        .collect()
+}
+
+/// The text of a cell that is one code span, `` `like this` ``.
+fn backticked(cell: &str) -> Option<&str> {
+    cell.strip_prefix('`')?.strip_suffix('`')
+}
+
+fn sha256_hex(bytes: &[u8]) -> String {
+    use sha2::{Digest as _, Sha256};
+    Sha256::digest(bytes)
+        .iter()
+        .map(|b| format!("{b:02x}"))
+        .collect()
+}
+
 #[test]
-fn fixture_copies_are_byte_identical_to_the_shared_originals() {
-    // CI has ../shared beside the clone; a developer machine has /work/shared. Either may be
-    // absent; the in-tree copy is what the other tests read.
-    let candidates = [
-        Path::new(env!("CARGO_MANIFEST_DIR")).join("../../../shared/fixtures/dynamodb-streams"),
-        PathBuf::from("/work/shared/fixtures/dynamodb-streams"),
-    ];
-    for dir in candidates.iter().filter(|d| d.is_dir()) {
-        for (name, _) in CATALOGUE {
-            let original = std::fs::read(dir.join(name)).unwrap();
-            assert!(
-                original == fixture(name),
-                "{name} differs from {}",
-                dir.display()
-            );
+fn every_fixture_is_traced_in_sources_md_and_every_traced_file_is_here() {
+    let listed = listed_in_sources();
+    let on_disk = json_files(FIXTURES, ".json");
+    assert_eq!(listed, on_disk, "SOURCES.md and the directory disagree");
+}
+
+/// SOURCES.md records a SHA-256 prefix of each verbatim upstream file, taken when it was saved:
+/// the in-tree copy is still the upstream file byte for byte.
+#[test]
+fn verbatim_fixtures_still_have_the_upstream_digest_recorded_in_sources_md() {
+    let mut checked = 0;
+    for cells in sources_rows() {
+        let (Some(name), Some(prefix)) = (
+            cells.first().and_then(|c| backticked(c)),
+            cells.last().and_then(|c| backticked(c)),
+        ) else {
+            continue;
+        };
+        if !name.ends_with(".json") || !prefix.bytes().all(|b| b.is_ascii_hexdigit()) {
+            continue;
         }
+        let digest = sha256_hex(&fixture(name));
+        assert!(
+            digest.starts_with(prefix),
+            "{name}: sha256 {digest}, SOURCES.md says {prefix}..."
+        );
+        checked += 1;
     }
+    assert_eq!(checked, 20, "the 20 verbatim upstream files of section 1");
+}
+
+/// Every fixture file, derived ones included, has the SHA-256 pinned in `SHA256SUMS` (the
+/// `sha256sum` format), so that an edit to a fixture fails here. Changing a fixture is
+/// deliberate: update SOURCES.md, then `sha256sum *.json > SHA256SUMS` in the fixture directory.
+#[test]
+fn every_fixture_has_its_pinned_sha256() {
+    let sums = std::fs::read_to_string(fixture_path("SHA256SUMS")).expect("SHA256SUMS");
+    let mut pinned = BTreeSet::new();
+    for line in sums.lines() {
+        let (digest, name) = line
+            .split_once("  ")
+            .unwrap_or_else(|| panic!("not a sha256sum line: {line:?}"));
+        assert_eq!(sha256_hex(&fixture(name)), digest, "{name} changed");
+        pinned.insert(name.to_owned());
+    }
+    assert_eq!(
+        pinned,
+        json_files(FIXTURES, ".json"),
+        "SHA256SUMS covers every fixture"
+    );
+}
+
+/// SOURCES.md section 2: a wrapped copy is `{"Records": [` + the bare record + `]}`. (The
+/// java-libs record's CRLF line ends are LF in its wrapped copy, hence the comparison after
+/// normalising them.)
+#[test]
+fn wrapped_copies_hold_the_bare_record() {
+    let lf = |bytes: Vec<u8>| String::from_utf8(bytes).unwrap().replace("\r\n", "\n");
+    let mut wrapped = 0;
+    for (name, _) in CATALOGUE {
+        let Some(bare) = name.strip_suffix("__wrapped.json") else {
+            continue;
+        };
+        let text = lf(fixture(name));
+        let inner = text
+            .trim_end()
+            .strip_prefix("{\"Records\": [")
+            .and_then(|t| t.strip_suffix("]}"))
+            .unwrap_or_else(|| panic!("{name} is not the record in a Records array"));
+        assert_eq!(
+            inner.trim(),
+            lf(fixture(&format!("{bare}.json"))).trim(),
+            "{name}"
+        );
+        wrapped += 1;
+    }
+    assert_eq!(wrapped, 2);
 }
 
 #[test]

@@ -1,16 +1,17 @@
-//! A second implementation of the stream2search spec (issue 2), written for clarity, not speed,
-//! and independently of the crate's code. The tests compare the crate against it.
+//! A second implementation of the stream2search conversion rules (stream record → document →
+//! bulk action, as the crate docs and `docs/core-api.md` state them), written for clarity, not
+//! speed, and independently of the crate's code. The tests compare the crate against it.
 //!
 //! It reads the event into a [`json::Json`] tree (numbers kept as text), walks each record the way
-//! the issue describes, and produces the [`Expected`] records and bulk items. Nothing here is
+//! the rules describe, and produces the [`Expected`] records and bulk items. Nothing here is
 //! shared with `src/`.
 //!
-//! Choices where the issue leaves room (see the report in the commit that added this file):
+//! Choices where the rules leave room (see the message of the commit that added this file):
 //! - Nesting: a value may be inside at most 32 M/L containers (a top-level `{"M":{}}` is one).
 //! - `numbers_as_strings` paths are dotted map paths from the top-level attribute; list elements
 //!   and set members share their container's path.
 //! - Routing and index template values may be S, N or B, written as in an id part (the crate
-//!   accepts B for both; the issue names no type). Template values are lower-cased.
+//!   accepts B for both; the rules name no type). Template values are lower-cased.
 //! - Index templates and routing read the attribute from `Keys` first, then from the image the
 //!   action uses (NewImage for index, OldImage for delete).
 //! - Items are listed in the order of their first record; the checker accepts first- or
@@ -20,7 +21,7 @@
 //! - The id is built before the TTL-skip check, so a record without its id keys is invalid even
 //!   when it would be skipped (the crate does the same).
 //! - An index name filled from an N value is only checked to be valid under the prefix (literal
-//!   text as in ids, or rewritten as in documents: the issue does not say).
+//!   text as in ids, or rewritten as in documents: the rules do not say).
 //! - Reserved names: see [`RESERVED_NAMES`]; a dotted name under one (`_id.x`) is renamed too.
 
 #![allow(dead_code)] // each test file uses a different part
@@ -175,7 +176,7 @@ impl Id {
 }
 
 /// How exactly the index name is known. A template filled from an N attribute is only known to
-/// be a valid name under the prefix: the issue does not say whether N text goes in literally (as
+/// be a valid name under the prefix: the rules do not say whether N text goes in literally (as
 /// in ids) or rewritten for JSON (as in documents).
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub enum IndexCheck {
@@ -310,7 +311,7 @@ fn record(rec: &Json, opts: &Options, indexed_at: Option<&str>) -> Result<Option
     let version = if opts.versioning { version } else { None };
 
     // The id comes first: a record whose keys cannot make an id is invalid even when it would be
-    // skipped (the crate does the same; the issue does not order the two).
+    // skipped (the crate does the same; the rules do not order the two).
     let id = document_id(keys, opts)?;
     let (image, doc) = match kind {
         Kind::Index => {
@@ -337,7 +338,7 @@ fn record(rec: &Json, opts: &Options, indexed_at: Option<&str>) -> Result<Option
     let routing = match &opts.routing {
         None => None,
         // Like an id part: S as is, N as its text, B as its base64 (the crate accepts B too;
-        // the issue names no type).
+        // the rules name no type).
         Some(attr) => Some(key_text(lookup(attr, keys, image)?)?),
     };
     Ok(Some(Action {
