@@ -232,7 +232,7 @@ pub fn meta(user: Option<&UserMapping>, options: &Options) -> Value {
 pub fn body(user: Option<&UserMapping>, options: &Options, aliases: Option<&Value>) -> Value {
     let mut mappings = json!({
         "_meta": {"stream2search": meta(user, options)},
-        "dynamic": true,
+        "dynamic": "true",
         "date_detection": false,
         "numeric_detection": false,
         "dynamic_templates": [{"stream2search_any": {"match_mapping_type": "*", "mapping": catch_all()}}],
