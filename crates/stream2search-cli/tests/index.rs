@@ -615,3 +615,86 @@ fn a_forbidden_answer_names_the_request_and_the_remedy() {
          [indices:admin/resolve/index]: check --auth and the credentials' permissions\n"
     );
 }
+
+/// An item with more new top-level attributes than the mapping has room for: on an index made
+/// by `index create`, dynamic mapping stops and the item goes in, exactly; on another index it
+/// is refused, as before.
+#[test]
+fn at_the_field_limit_dynamic_mapping_stops_and_nothing_is_refused() {
+    let Some(opensearch) = OpenSearch::from_env() else {
+        return;
+    };
+    let name = unique("limit");
+    let _cleanup = Cleanup(&opensearch, name.clone());
+    let out = index_cmd(&opensearch, "create", &name, &["--field-limit", "20"]);
+    assert_eq!(out.status.code(), Some(0), "{}", text(&out.stderr));
+    let plain = format!("{name}-plain");
+    let body = json!({"settings": {"index.mapping.total_fields.limit": 20}});
+    assert_eq!(
+        opensearch
+            .send_json("PUT", &format!("/{plain}"), &body)
+            .status,
+        200
+    );
+
+    let wide: Vec<String> = (0..30)
+        .map(|i| format!(r#""a{i:02}":{{"S":"v{i}"}}"#))
+        .collect();
+    let event = format!(
+        r#"{{"Records":[{},{}]}}"#,
+        insert("wide", 1, &wide.join(",")),
+        insert(
+            "later",
+            2,
+            r#""name":{"S":"kettle"},"brand":{"S":"new attribute"}"#
+        )
+    );
+    let runtime = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .unwrap();
+    for (index, want) in [
+        (&plain, [false, true]), // `later` fits: only `wide` is refused
+        (&name, [true, true]),
+    ] {
+        let invocation = runtime
+            .block_on(
+                handler(&opensearch, index)
+                    .handle(event.as_bytes(), Instant::now() + Duration::from_secs(60)),
+            )
+            .unwrap();
+        let indexed: Vec<bool> = invocation
+            .results
+            .iter()
+            .map(|r| r.outcome == RecordOutcome::Indexed)
+            .collect();
+        assert_eq!(indexed, want, "{index}: {:?}", invocation.results);
+    }
+    let refused = &runtime
+        .block_on(
+            handler(&opensearch, &plain)
+                .handle(event.as_bytes(), Instant::now() + Duration::from_secs(60)),
+        )
+        .unwrap()
+        .results[0]
+        .outcome;
+    assert!(
+        matches!(refused, RecordOutcome::Rejected { status: 400, reason } if reason.contains("Limit of total fields [20]")),
+        "{refused:?}"
+    );
+
+    let mapping = opensearch.get(&format!("/{name}-000001/_mapping")).json();
+    assert_eq!(
+        mapping[format!("{name}-000001")]["mappings"]["dynamic"],
+        "false"
+    );
+    opensearch.request("POST", &format!("/{name}/_refresh"), &[], b"");
+    let source = opensearch.get(&format!("/{name}/_source/wide"));
+    assert!(
+        source.text().contains(r#""a29":"v29""#),
+        "{}",
+        source.text()
+    );
+    let status = text(&index_cmd(&opensearch, "status", &name, &[]).stdout);
+    assert!(status.contains("dynamic mapping stopped"), "{status}");
+}

@@ -209,6 +209,23 @@ impl Client {
         Ok((answer.status, answer.body))
     }
 
+    /// Stops dynamic mapping on `index` when its mapping asks for that at the field limit
+    /// ([`stream2search::outcome::stops_dynamic_mapping`]). True when it is stopped now.
+    pub(crate) async fn stop_dynamic_mapping(
+        &self,
+        index: &str,
+        limit: Duration,
+    ) -> Result<bool, Error> {
+        let path = format!("{index}/_mapping");
+        let (status, body) = self.call(Method::GET, &path, None, limit).await?;
+        if status != 200 || !stream2search::outcome::stops_dynamic_mapping(&body) {
+            return Ok(false);
+        }
+        let stop = stream2search::outcome::STOP_DYNAMIC_MAPPING;
+        let (status, _) = self.call(Method::PUT, &path, Some(stop), limit).await?;
+        Ok((200..300).contains(&status))
+    }
+
     pub(crate) async fn exchange(
         &self,
         request: Request<Bytes>,

@@ -46,6 +46,8 @@ pub struct Counters {
     pub server_wait: Duration,
     /// Time spent in this process on encoding, gzip, signing and classifying.
     pub cpu: Duration,
+    /// Indexes whose dynamic mapping was stopped at the field limit (their items sent again).
+    pub mapping_stops: u32,
 }
 
 /// Items to send together, and their history.
@@ -106,6 +108,8 @@ impl Client {
             counters: Counters::default(),
             rng: fastrand::Rng::new(),
             refreshed: false,
+            field_limit: Vec::new(),
+            field_limit_fresh: Vec::new(),
         };
         let now = Instant::now();
         let mut queue: VecDeque<Pending> = plan
@@ -155,6 +159,11 @@ struct Run<'a> {
     rng: fastrand::Rng,
     /// Credentials were fetched again after a 401/403 (done at most once per call).
     refreshed: bool,
+    /// Indexes that hit the field limit in this call, and whether their dynamic mapping was
+    /// stopped: at most one try per index.
+    field_limit: Vec<(String, bool)>,
+    /// Indexes whose dynamic mapping was stopped while reading the current response.
+    field_limit_fresh: Vec<String>,
 }
 
 impl Run<'_> {
@@ -220,6 +229,7 @@ impl Run<'_> {
             Response::Items(outcomes) if outcomes.len() == sent.items.len() => {
                 let mut again = Vec::new();
                 let mut reason = None;
+                let mut limited = Vec::new();
                 for (&item, outcome) in sent.items.iter().zip(outcomes) {
                     match outcome {
                         ItemOutcome::Retryable {
@@ -229,7 +239,18 @@ impl Run<'_> {
                             again.push(item);
                             reason.get_or_insert_with(|| format!("{status}: {why}"));
                         }
+                        ItemOutcome::FieldLimit { reason: why } => limited.push((item, why)),
                         decided => self.finals[item] = Some(Final::from(decided)),
+                    }
+                }
+                self.field_limit_fresh.clear();
+                for (item, why) in limited {
+                    if self.stop_dynamic_mapping(item, limit).await {
+                        again.push(item);
+                        reason.get_or_insert_with(|| format!("400: {why}"));
+                    } else {
+                        self.finals[item] =
+                            Some(Final::from(ItemOutcome::FieldLimit { reason: why }));
                     }
                 }
                 if !again.is_empty() {
@@ -294,6 +315,27 @@ impl Run<'_> {
             }
         }
         Ok(())
+    }
+
+    /// Whether `item` may be sent again after its index hit the field limit: true the first
+    /// time an index that asks for it (`index create`) has its dynamic mapping stopped.
+    async fn stop_dynamic_mapping(&mut self, item: usize, limit: Duration) -> bool {
+        let index = &self.plan.items()[item].index;
+        if let Some((_, stopped)) = self.field_limit.iter().find(|(i, _)| i == index) {
+            // Stopped in this response: send again. Stopped by an earlier one: it did not help.
+            return *stopped && self.field_limit_fresh.contains(index);
+        }
+        let stopped = self
+            .client
+            .stop_dynamic_mapping(index, limit)
+            .await
+            .unwrap_or(false);
+        if stopped {
+            self.counters.mapping_stops += 1;
+            self.field_limit_fresh.push(index.clone());
+        }
+        self.field_limit.push((index.clone(), stopped));
+        stopped
     }
 
     /// Queues `pending` again after a backoff, unless attempts or time have run out.

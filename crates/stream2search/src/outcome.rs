@@ -25,6 +25,15 @@ pub enum ItemOutcome {
         /// The server's reason.
         reason: String,
     },
+    /// The index's mapping has reached `index.mapping.total_fields.limit` and this document
+    /// would add a field (400 `illegal_argument_exception`, "Limit of total fields [N] has been
+    /// exceeded"). The document is not at fault: an index made by `stream2search index create`
+    /// stops dynamic mapping at the limit, and then the document is accepted. Otherwise it is
+    /// rejected.
+    FieldLimit {
+        /// The server's reason.
+        reason: String,
+    },
     /// The server refuses this document for good (mapping errors and the like).
     Rejected {
         /// The item's status.
@@ -98,6 +107,10 @@ impl From<ItemOutcome> for Final {
             ItemOutcome::AlreadyGone => Final::AlreadyGone,
             ItemOutcome::Stale => Final::Stale,
             ItemOutcome::Rejected { status, reason } => Final::Rejected { status, reason },
+            ItemOutcome::FieldLimit { reason } => Final::Rejected {
+                status: 400,
+                reason,
+            },
             ItemOutcome::Retryable { status, reason } => Final::NotDurable {
                 reason: format!("{status}: {reason}"),
             },
@@ -246,9 +259,31 @@ fn item_outcome(action: Action, item: &ItemBody) -> ItemOutcome {
                 reason: text,
             }
         }
+        (400, Action::Index)
+            if kind == "illegal_argument_exception" && text.contains("Limit of total fields [") =>
+        {
+            ItemOutcome::FieldLimit { reason: text }
+        }
         _ => ItemOutcome::Rejected {
             status,
             reason: text,
         },
     }
+}
+
+/// The body of `PUT /<index>/_mapping` that stops dynamic mapping: documents keep their new
+/// attributes in `_source`, and the mapping gains no more fields.
+pub const STOP_DYNAMIC_MAPPING: &[u8] = br#"{"dynamic":"false"}"#;
+
+/// Whether a `GET /<index>/_mapping` answer shows indexes that all ask to stop dynamic mapping at
+/// the field limit (`_meta.stream2search.at_field_limit` is `"stop_dynamic_mapping"`, as
+/// `stream2search index create` makes them). An index that does not ask is never changed.
+pub fn stops_dynamic_mapping(get_mapping: &[u8]) -> bool {
+    let Ok(Value::Object(indexes)) = serde_json::from_slice::<Value>(get_mapping) else {
+        return false;
+    };
+    !indexes.is_empty()
+        && indexes.values().all(|index| {
+            index["mappings"]["_meta"]["stream2search"]["at_field_limit"] == "stop_dynamic_mapping"
+        })
 }

@@ -11,7 +11,7 @@ use std::path::{Path, PathBuf};
 
 use serde_json::Value;
 use stream2search::Action;
-use stream2search::outcome::{self, ItemOutcome, Response};
+use stream2search::outcome::{self, Final, ItemOutcome, Response};
 
 // ---------------------------------------------------------------------------------------------
 // Reading recorded fixtures
@@ -141,6 +141,8 @@ enum Want {
     Stale,
     Retryable(u16, &'static str),
     Rejected(u16, &'static str),
+    /// The mapping is full: [`ItemOutcome::FieldLimit`].
+    FieldLimit,
 }
 
 /// `reason` is the server's reason for an error of type `kind` (`type: reason`, or the type
@@ -158,6 +160,9 @@ fn is(got: &ItemOutcome, want: Want) -> bool {
         | (ItemOutcome::Deleted, Want::Deleted)
         | (ItemOutcome::AlreadyGone, Want::AlreadyGone)
         | (ItemOutcome::Stale, Want::Stale) => true,
+        (ItemOutcome::FieldLimit { reason }, Want::FieldLimit) => {
+            reason == "illegal_argument_exception: Limit of total fields [5] has been exceeded"
+        }
         (ItemOutcome::Retryable { status, reason }, Want::Retryable(s, kind))
         | (ItemOutcome::Rejected { status, reason }, Want::Rejected(s, kind)) => {
             *status == s && is_reason_of(reason, kind)
@@ -327,6 +332,31 @@ const MAPPER_PARSING: Want = Want::Rejected(400, "mapper_parsing_exception");
 fn mapping_conflicts_are_rejected_and_the_valid_item_indexed() {
     let m = MAPPER_PARSING;
     assert_items("mapper_parsing", &[m, m, m, m, Want::Indexed]);
+}
+
+#[test]
+fn a_document_past_the_field_limit_is_field_limit_and_the_valid_item_indexed() {
+    assert_items("field_limit", &[Want::FieldLimit, Want::Indexed]);
+    // Not stopped (the index did not ask for it): the document ends rejected, not lost.
+    let recorded = &recordings("field_limit")[0];
+    let Response::Items(items) = recorded.classify() else {
+        panic!("per-item outcomes expected");
+    };
+    assert!(matches!(
+        Final::from(items[0].clone()),
+        Final::Rejected { status: 400, .. }
+    ));
+}
+
+#[test]
+fn only_indexes_made_to_stop_dynamic_mapping_are_stopped() {
+    let ours = br#"{"p-000001":{"mappings":{"_meta":{"stream2search":{"at_field_limit":"stop_dynamic_mapping"}}}}}"#;
+    let theirs = br#"{"p-000001":{"mappings":{"_meta":{"stream2search":{"at_field_limit":"stop_dynamic_mapping"}}}},"other":{"mappings":{}}}"#;
+    assert!(outcome::stops_dynamic_mapping(ours));
+    assert!(!outcome::stops_dynamic_mapping(theirs));
+    assert!(!outcome::stops_dynamic_mapping(br#"{}"#));
+    assert!(!outcome::stops_dynamic_mapping(br#"{"error":"x"}"#));
+    assert!(!outcome::stops_dynamic_mapping(b"not json"));
 }
 
 #[test]

@@ -213,6 +213,8 @@ pub struct Options {
     pub replicas: Option<u32>,
     /// `index.gc_deletes`, e.g. `24h`.
     pub gc_deletes: String,
+    /// `index.mapping.total_fields.limit` (the server's default, 1,000, when `None`).
+    pub field_limit: Option<u32>,
     /// OpenSearch Serverless: index settings other than the refresh interval cannot be set.
     pub serverless: bool,
 }
@@ -221,8 +223,10 @@ pub struct Options {
 pub fn meta(user: Option<&UserMapping>, options: &Options) -> Value {
     json!({
         "rules": RULES,
+        "at_field_limit": "stop_dynamic_mapping",
         "properties": user.map_or_else(|| Value::Object(Map::new()), |u| Value::Object(u.properties.clone())),
         "gc_deletes": if options.serverless { Value::Null } else { Value::from(options.gc_deletes.clone()) },
+        "field_limit": options.field_limit,
         "shards": options.shards,
         "replicas": options.replicas,
     })
@@ -250,7 +254,11 @@ pub fn body(user: Option<&UserMapping>, options: &Options, aliases: Option<&Valu
             index.insert("number_of_replicas".into(), replicas.into());
         }
         index.insert("gc_deletes".into(), options.gc_deletes.clone().into());
-        index.insert("mapping".into(), json!({"ignore_malformed": true}));
+        let mut mapping = json!({"ignore_malformed": true});
+        if let Some(limit) = options.field_limit {
+            mapping["total_fields"] = json!({ "limit": limit });
+        }
+        index.insert("mapping".into(), mapping);
         body.insert("settings".into(), json!({ "index": index }));
     }
     body.insert("mappings".into(), mappings);
@@ -359,6 +367,7 @@ mod tests {
             shards: Some(2),
             replicas: Some(0),
             gc_deletes: "24h".into(),
+            field_limit: None,
             serverless: false,
         };
         let body = body(Some(&user), &options, None);

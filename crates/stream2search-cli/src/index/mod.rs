@@ -60,6 +60,10 @@ struct Shape {
     /// How long a delete is remembered against older writes (index.gc_deletes).
     #[arg(long, default_value = mapping::DEFAULT_GC_DELETES)]
     gc_deletes: String,
+    /// Most fields in the mapping (index.mapping.total_fields.limit; default: the server's,
+    /// 1000). Each top-level attribute takes one; when they run out, dynamic mapping stops.
+    #[arg(long)]
+    field_limit: Option<u32>,
 }
 
 #[derive(clap::Args)]
@@ -142,13 +146,16 @@ fn shape(shape: &Shape, serverless: bool) -> Result<(Option<UserMapping>, Option
             Some(UserMapping::parse(&text).map_err(|e| format!("{}: {e}", path.display()))?)
         }
     };
-    if serverless && (shape.shards.is_some() || shape.replicas.is_some()) {
-        return Err("OpenSearch Serverless manages shards and replicas itself: drop --shards and --replicas".into());
+    if serverless
+        && (shape.shards.is_some() || shape.replicas.is_some() || shape.field_limit.is_some())
+    {
+        return Err("OpenSearch Serverless takes no index settings but the refresh interval: drop --shards, --replicas and --field-limit".into());
     }
     let options = Options {
         shards: shape.shards,
         replicas: shape.replicas,
         gc_deletes: shape.gc_deletes.clone(),
+        field_limit: shape.field_limit,
         serverless,
     };
     Ok((user, options))
@@ -528,7 +535,17 @@ fn status(server: &Server, name: &str) -> Result<bool, Stop> {
                 "not made by index create".into()
             }
         };
-        let mut line = format!("{index}: {docs} documents; {made}");
+        let mappings = server.ok(Method::GET, &format!("{index}/_mapping"), None)?;
+        let mappings = &mappings[index.as_str()]["mappings"];
+        let attributes = mappings["properties"].as_object().map_or(0, |p| p.len());
+        let dynamic = match mappings["dynamic"].as_str() {
+            Some("false") => "stopped (new attributes stay in _source only)",
+            Some("strict") => "strict",
+            _ => "on",
+        };
+        let mut line = format!(
+            "{index}: {docs} documents; {made}; {attributes} mapped attributes; dynamic mapping {dynamic}"
+        );
         if !server.serverless {
             let path = format!("{index}/_settings?include_defaults=true&flat_settings=true");
             let settings = server.ok(Method::GET, &path, None)?;

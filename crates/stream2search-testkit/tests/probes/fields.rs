@@ -326,3 +326,49 @@ fn an_invalid_index_name_is_rejected_per_item_with_400() {
         &response,
     );
 }
+
+/// A document that would take the mapping past `index.mapping.total_fields.limit` is refused
+/// alone (400 illegal_argument_exception); a document within the mapping still goes in.
+/// Multi-fields do not count towards the limit (probed: 1,000 top-level text fields with two
+/// sub-fields each fit under the default 1,000), top-level fields do.
+#[test]
+fn a_document_past_the_field_limit_is_400_illegal_argument_per_item() {
+    let Some(os) = OpenSearch::from_env() else {
+        return;
+    };
+    let index = os.index("field-limit");
+    index.create(serde_json::json!({
+        "settings": {"index.mapping.total_fields.limit": 5},
+        "mappings": {"properties": {"a": {"type": "keyword"}}}
+    }));
+    let wide = format!(
+        "{{{}}}",
+        (0..6)
+            .map(|i| format!("\"f{i}\":{i}"))
+            .collect::<Vec<_>>()
+            .join(",")
+    );
+    let bulk = Bulk::default()
+        .index(index.name(), "too-wide", Some(VERSION), &wide)
+        .index(index.name(), "fits", Some(VERSION), r#"{"a":"x"}"#);
+    let response = bulk.send(&os);
+    assert_eq!(
+        items(&bulk, &response),
+        [err(400, "illegal_argument_exception"), ok(201)]
+    );
+    assert!(
+        response
+            .text()
+            .contains("Limit of total fields [5] has been exceeded"),
+        "{}",
+        response.text()
+    );
+    bulk.record(
+        &os,
+        "field_limit",
+        "Index with index.mapping.total_fields.limit 5 and one field a: keyword. Items: a \
+         document with six new fields (400 illegal_argument_exception, \"Limit of total fields \
+         [5] has been exceeded\"); a document within the mapping (201).",
+        &response,
+    );
+}
