@@ -698,3 +698,152 @@ fn at_the_field_limit_dynamic_mapping_stops_and_nothing_is_refused() {
     let status = text(&index_cmd(&opensearch, "status", &name, &[]).stdout);
     assert!(status.contains("dynamic mapping stopped"), "{status}");
 }
+
+/// A fake OpenSearch Serverless collection on loopback: answers `_resolve` with 404 and a create
+/// with 200, and keeps every request (request line, headers, body).
+fn fake_serverless() -> (
+    String,
+    std::thread::JoinHandle<Vec<(String, String, String)>>,
+) {
+    let listener = TcpListener::bind("127.0.0.1:0").unwrap();
+    let endpoint = format!("http://{}", listener.local_addr().unwrap());
+    let server = std::thread::spawn(move || {
+        let mut seen = Vec::new();
+        while let Ok((mut stream, _)) = listener.accept() {
+            stream
+                .set_read_timeout(Some(Duration::from_secs(5)))
+                .unwrap();
+            let mut data = Vec::new();
+            let mut buf = [0u8; 8192];
+            let (head, body) = loop {
+                let n = stream.read(&mut buf).unwrap_or(0);
+                if n == 0 {
+                    return seen;
+                }
+                data.extend_from_slice(&buf[..n]);
+                let Some(end) = data.windows(4).position(|w| w == b"\r\n\r\n") else {
+                    continue;
+                };
+                let head = String::from_utf8_lossy(&data[..end]).to_string();
+                let length = head
+                    .lines()
+                    .find_map(|l| {
+                        l.to_ascii_lowercase()
+                            .strip_prefix("content-length: ")
+                            .map(|v| v.trim().parse::<usize>().unwrap())
+                    })
+                    .unwrap_or(0);
+                while data.len() < end + 4 + length {
+                    let n = stream.read(&mut buf).unwrap_or(0);
+                    if n == 0 {
+                        break;
+                    }
+                    data.extend_from_slice(&buf[..n]);
+                }
+                break (head, String::from_utf8_lossy(&data[end + 4..]).to_string());
+            };
+            let line = head.lines().next().unwrap_or("").to_string();
+            let (status, answer) = if line.starts_with("GET /_resolve/index/") {
+                (
+                    "404 Not Found",
+                    r#"{"error":{"type":"index_not_found_exception","reason":"no such index"},"status":404}"#,
+                )
+            } else if line.starts_with("PUT /") {
+                ("200 OK", r#"{"acknowledged":true}"#)
+            } else {
+                (
+                    "400 Bad Request",
+                    r#"{"error":{"type":"unexpected","reason":"not served here"},"status":400}"#,
+                )
+            };
+            let _ = write!(
+                stream,
+                "HTTP/1.1 {status}\r\ncontent-type: application/json\r\ncontent-length: {}\r\nconnection: close\r\n\r\n{answer}",
+                answer.len()
+            );
+            let last = line.starts_with("PUT /");
+            seen.push((line, head, body));
+            if last {
+                return seen;
+            }
+        }
+        seen
+    });
+    (endpoint, server)
+}
+
+/// On OpenSearch Serverless (`--auth sigv4-aoss`) create sends mappings and aliases, no index
+/// settings (AWS documents only the refresh interval and k-NN settings there), signs for `aoss`,
+/// and says what it could not set.
+#[test]
+fn on_serverless_create_sends_no_index_settings_and_says_so() {
+    let (endpoint, server) = fake_serverless();
+    let out = Command::new(env!("CARGO_BIN_EXE_stream2search"))
+        .args([
+            "index",
+            "create",
+            "products",
+            "--endpoint",
+            &endpoint,
+            "--allow-http",
+        ])
+        .args([
+            "--auth",
+            "sigv4-aoss",
+            "--region",
+            "eu-west-1",
+            "--timeout",
+            "5",
+        ])
+        .env("AWS_ACCESS_KEY_ID", "AKIDEXAMPLE")
+        .env(
+            "AWS_SECRET_ACCESS_KEY",
+            "wJalrXUtnFEMI/K7MDENG+bPxRfiCYEXAMPLEKEY",
+        )
+        .output()
+        .unwrap();
+    let seen = server.join().unwrap();
+    assert_eq!(out.status.code(), Some(0), "{}", text(&out.stderr));
+    let lines: Vec<&str> = seen.iter().map(|(l, _, _)| l.as_str()).collect();
+    assert_eq!(
+        lines,
+        [
+            "GET /_resolve/index/products HTTP/1.1",
+            "GET /_resolve/index/products-000001 HTTP/1.1",
+            "GET /_resolve/index/products-read HTTP/1.1",
+            "PUT /products-000001 HTTP/1.1",
+        ]
+    );
+    for (line, head, _) in &seen {
+        assert!(
+            head.contains("/eu-west-1/aoss/aws4_request"),
+            "{line} not signed for aoss: {head}"
+        );
+    }
+    let body: Value = serde_json::from_str(&seen[3].2).unwrap();
+    assert!(body.get("settings").is_none(), "{body}");
+    assert_eq!(body["aliases"]["products"]["is_write_index"], true);
+    assert_eq!(
+        body["mappings"]["dynamic_templates"][0]["stream2search_any"]["match_mapping_type"],
+        "*"
+    );
+    let stdout = text(&out.stdout);
+    assert!(stdout.starts_with("OpenSearch Serverless: index.mapping.ignore_malformed and index.gc_deletes cannot be set there"), "{stdout}");
+    assert!(stdout.contains("created index products-000001"), "{stdout}");
+
+    // Settings Serverless cannot take are refused before anything is sent.
+    let out = cli(&[
+        "index",
+        "create",
+        "products",
+        "--endpoint",
+        &endpoint,
+        "--allow-http",
+        "--auth",
+        "sigv4-aoss",
+        "--shards",
+        "2",
+    ]);
+    assert_eq!(out.status.code(), Some(2));
+    assert!(text(&out.stderr).contains("drop --shards, --replicas and --field-limit"));
+}

@@ -105,9 +105,16 @@ struct Status {
 pub fn run(args: Index) -> ExitCode {
     match args.command {
         Command::Mapping(args) => print_mapping(args),
-        Command::Create(args) => with_server(&args.connection, args.timeout, |server| {
-            create(server, &args)
-        }),
+        Command::Create(args) => {
+            // Usage and --mapping errors come before any connection.
+            let serverless = args.connection.auth == AuthKind::SigV4Aoss;
+            if let Err(e) = check_name(&args.name).and(shape(&args.shape, serverless).map(|_| ())) {
+                return crate::fatal(&e);
+            }
+            with_server(&args.connection, args.timeout, |server| {
+                create(server, &args)
+            })
+        }
         Command::Status(args) => with_server(&args.connection, args.timeout, |server| {
             status(server, &args.name)
         }),
