@@ -699,12 +699,12 @@ fn at_the_field_limit_dynamic_mapping_stops_and_nothing_is_refused() {
     assert!(status.contains("dynamic mapping stopped"), "{status}");
 }
 
+/// A request the stand-in saw: request line, head, body.
+type Seen = (String, String, String);
+
 /// A fake OpenSearch Serverless collection on loopback: answers `_resolve` with 404 and a create
 /// with 200, and keeps every request (request line, headers, body).
-fn fake_serverless() -> (
-    String,
-    std::thread::JoinHandle<Vec<(String, String, String)>>,
-) {
+fn fake_serverless() -> (String, std::thread::JoinHandle<Vec<Seen>>) {
     let listener = TcpListener::bind("127.0.0.1:0").unwrap();
     let endpoint = format!("http://{}", listener.local_addr().unwrap());
     let server = std::thread::spawn(move || {
