@@ -118,7 +118,7 @@ fn every_value_class() -> Vec<(String, String)> {
             "first-mixed-list".into(),
             r#""fresh":{"L":[{"M":{"a":{"N":"1"}}},{"S":"b"},{"N":"3"},{"BOOL":false},{"L":[{"S":"c"}]}]},"empty":{"L":[]},"emptymap":{"M":{}}"#.into(),
         ),
-        ("deep".into(), format!(r#""deep":{}"#, nested(31))),
+        ("deep".into(), format!(r#""deep":{}"#, nested(32))),
         ("many-names".into(), format!(r#""wide":{{"M":{{{}}}}}"#, many.join(","))),
         ("flags".into(), r#""dims":{"BOOL":true},"price":{"L":[{"N":"1"}]},"flag":{"S":"yes"}"#.into()),
     ]
