@@ -52,7 +52,9 @@ pub mod backoff;
 pub mod bulk;
 pub mod checkpoint;
 mod config;
+mod dedup;
 pub mod document;
+mod edit;
 pub mod error;
 pub mod event;
 mod fast;
@@ -62,6 +64,7 @@ mod json;
 pub mod number;
 pub mod outcome;
 mod plan;
+mod resolve;
 
 pub use bulk::Action;
 pub use config::{Config, LongIdPolicy, ReservedNames, TtlPolicy};

@@ -1,19 +1,21 @@
 //! The planner: one event in, the bulk items to send and what each record became.
+//!
+//! Planning reads each record ([`crate::event`], [`crate::document`]), makes its bulk items,
+//! lays them out as one bulk body ([`crate::bulk`]) and lets a later change of the same
+//! document supersede an earlier one (`dedup`). Hooks edit a plan afterwards (`edit`), and
+//! the server's answers resolve into per-record results (`resolve`).
 
-use std::borrow::Cow;
-use std::collections::HashMap;
-use std::hash::BuildHasherDefault;
 use std::ops::Range;
 
-use crate::bulk::{self, Action};
-use crate::checkpoint::{RecordOutcome, RecordResult, SkipReason};
+use crate::bulk::{Action, place};
+use crate::checkpoint::SkipReason;
 use crate::config::{Config, ReservedNames, TtlPolicy};
-use crate::document::{Fault, PathTree, Shape};
-use crate::error::{ConfigError, EditError, EventError, RecordError, RecordErrorKind};
+use crate::dedup::{Keys, add};
+use crate::document::{self, Fault, PathTree, Shape};
+use crate::error::{ConfigError, EventError, RecordError, RecordErrorKind};
 use crate::event::{self, EventName, RawRecord, SequenceNumber};
 use crate::index::IndexSpec;
 use crate::json::Reader;
-use crate::outcome::Final;
 use crate::{id, index};
 
 /// Turns events into [`Plan`]s; build it once and reuse it.
@@ -70,22 +72,24 @@ pub struct Item {
     /// Positions of the records whose outcome this item decides: the record that made it, and
     /// earlier records of the batch it superseded.
     pub records: Vec<usize>,
-    doc: Option<Range<usize>>,
-    meta: Range<usize>,
+    pub(crate) doc: Option<Range<usize>>,
+    pub(crate) meta: Range<usize>,
     /// Whether `meta` lies in the documents arena, where planning writes each record's action
     /// lines right before its document, so that consecutive items form one bulk body there.
-    inline: bool,
+    pub(crate) inline: bool,
 }
 
 /// The bulk work for one event.
 #[derive(Debug, Clone, Default)]
 pub struct Plan {
-    records: Vec<Record>,
-    items: Vec<Item>,
-    docs: Vec<u8>,
-    meta: Vec<u8>,
-    max_bytes: usize,
-    max_actions: usize,
+    pub(crate) records: Vec<Record>,
+    pub(crate) items: Vec<Item>,
+    /// The documents arena: documents, and (for items as planned) their action lines.
+    pub(crate) docs: Vec<u8>,
+    /// Action lines rewritten by edits.
+    pub(crate) meta: Vec<u8>,
+    pub(crate) max_bytes: usize,
+    pub(crate) max_actions: usize,
 }
 
 impl Planner {
@@ -382,74 +386,6 @@ impl Planner {
     }
 }
 
-/// (index, id) → slot, keyed by [`key_hash`]; a hit is confirmed against the item itself, and
-/// a collision of two different keys only costs the dedup of one of them (OpenSearch still
-/// applies both actions in order, and external versions keep the newer).
-type Keys = HashMap<u64, usize, BuildHasherDefault<Prehashed>>;
-
-/// The map's hasher for keys that already are hashes.
-#[derive(Debug, Default, Clone, Copy)]
-struct Prehashed(u64);
-
-impl std::hash::Hasher for Prehashed {
-    fn finish(&self) -> u64 {
-        self.0
-    }
-
-    fn write(&mut self, bytes: &[u8]) {
-        for &b in bytes {
-            self.0 = (self.0.rotate_left(8) ^ u64::from(b)).wrapping_mul(MIX);
-        }
-    }
-
-    fn write_u64(&mut self, n: u64) {
-        self.0 = n;
-    }
-}
-
-const MIX: u64 = 0x517c_c1b7_2722_0a95;
-
-/// A deterministic 64-bit hash of (index, id), eight bytes at a time.
-fn key_hash(index: &str, id: &str) -> u64 {
-    let mut h = 0u64;
-    for part in [index.as_bytes(), id.as_bytes()] {
-        let mut words = part.chunks_exact(8);
-        for w in &mut words {
-            let w = u64::from_le_bytes([w[0], w[1], w[2], w[3], w[4], w[5], w[6], w[7]]);
-            h = (h.rotate_left(5) ^ w).wrapping_mul(MIX);
-        }
-        let mut last = [0u8; 8];
-        last[..words.remainder().len()].copy_from_slice(words.remainder());
-        h = (h.rotate_left(5) ^ u64::from_le_bytes(last)).wrapping_mul(MIX);
-        h = (h.rotate_left(5) ^ part.len() as u64).wrapping_mul(MIX);
-    }
-    h ^ (h >> 29)
-}
-
-/// Adds `item`, superseding an earlier item for the same (index, id).
-fn add(slots: &mut Vec<Option<Item>>, by_key: &mut Keys, item: Item) {
-    let hash = key_hash(&item.index, &item.id);
-    add_hashed(slots, by_key, item, hash);
-}
-
-fn add_hashed(slots: &mut Vec<Option<Item>>, by_key: &mut Keys, mut item: Item, hash: u64) {
-    let slot = slots.len();
-    let earlier = by_key.insert(hash, slot);
-    let same = |old: &Option<Item>| {
-        old.as_ref()
-            .is_some_and(|o| o.index == item.index && o.id == item.id)
-    };
-    if let Some(prev) = earlier
-        .filter(|&old| same(&slots[old]))
-        .and_then(|old| slots[old].take())
-    {
-        let mut records = prev.records;
-        records.append(&mut item.records);
-        item.records = records;
-    }
-    slots.push(Some(item));
-}
-
 impl Plan {
     /// One entry per input record, in order.
     pub fn records(&self) -> &[Record] {
@@ -460,306 +396,9 @@ impl Plan {
     pub fn items(&self) -> &[Item] {
         &self.items
     }
-
-    /// Bytes `items()[i]` takes in a bulk body.
-    pub fn item_len(&self, i: usize) -> usize {
-        let item = &self.items[i];
-        item.meta.len() + item.doc.as_ref().map_or(0, |d| d.len() + 1)
-    }
-
-    /// Consecutive item ranges within the configured byte and action limits.
-    pub fn chunks(&self) -> Vec<Range<usize>> {
-        bulk::chunks(
-            (0..self.items.len()).map(|i| self.item_len(i)),
-            self.max_bytes,
-            self.max_actions,
-        )
-    }
-
-    /// Appends the NDJSON for `items` (indices into [`Plan::items`], any subset, any order).
-    pub fn encode(&self, items: &[usize], out: &mut Vec<u8>) {
-        for &i in items {
-            let item = &self.items[i];
-            out.extend_from_slice(self.meta_line(item));
-            if let Some(doc) = &item.doc {
-                out.extend_from_slice(&self.docs[doc.clone()]);
-                out.push(b'\n');
-            }
-        }
-    }
-
-    /// The NDJSON for `items`, as [`Plan::encode`] writes it: borrowed from the plan when the
-    /// items lie in it as one run (consecutive items as planned, nothing edited or superseded
-    /// between them — the usual case, which costs no copy), else written out.
-    pub fn body(&self, items: &[usize]) -> Cow<'_, [u8]> {
-        match self.run(items) {
-            Some(run) => Cow::Borrowed(&self.docs[run]),
-            None => {
-                let mut out = Vec::new();
-                self.encode(items, &mut out);
-                Cow::Owned(out)
-            }
-        }
-    }
-
-    /// Where `items` lie in the documents arena as one run, if they do.
-    fn run(&self, items: &[usize]) -> Option<Range<usize>> {
-        let mut run: Option<Range<usize>> = None;
-        for &i in items {
-            let item = self.items.get(i)?;
-            let end = match &item.doc {
-                Some(doc) if doc.start == item.meta.end => doc.end + 1,
-                Some(_) => return None,
-                None => item.meta.end,
-            };
-            if !item.inline || run.as_ref().is_some_and(|r| r.end != item.meta.start) {
-                return None;
-            }
-            let start = run.map_or(item.meta.start, |r| r.start);
-            run = Some(start..end);
-        }
-        Some(run.unwrap_or(0..0))
-    }
-
-    fn meta_line(&self, item: &Item) -> &[u8] {
-        if item.inline {
-            &self.docs[item.meta.clone()]
-        } else {
-            &self.meta[item.meta.clone()]
-        }
-    }
-
-    /// Replaces the document of index item `i` (a hook's reshaping). `doc` must be one JSON
-    /// object; the same document then goes to every chunk that sends the item.
-    pub fn set_document(&mut self, i: usize, doc: &[u8]) -> Result<(), EditError> {
-        let item = self
-            .items
-            .get(i)
-            .ok_or_else(|| EditError(format!("no item {i}")))?;
-        if item.action != Action::Index {
-            return Err(EditError(format!(
-                "item {i} is a delete and has no document"
-            )));
-        }
-        let text =
-            std::str::from_utf8(doc).map_err(|_| EditError("document is not UTF-8".into()))?;
-        let mut r = Reader::new(text);
-        let is_object = r.peek() == Some(b'{') && r.skip_value().is_ok() && r.at_end();
-        if !is_object {
-            return Err(EditError("document must be one JSON object".into()));
-        }
-        let start = self.docs.len();
-        self.docs.extend_from_slice(text.trim().as_bytes());
-        self.items[i].doc = Some(start..self.docs.len());
-        Ok(())
-    }
-
-    /// Sends item `i` to another index (a hook's choice), checked against OpenSearch's rules.
-    pub fn set_index(&mut self, i: usize, index: &str) -> Result<(), EditError> {
-        let item = self
-            .items
-            .get_mut(i)
-            .ok_or_else(|| EditError(format!("no item {i}")))?;
-        index::validate(index).map_err(|why| EditError(format!("index {index:?}: {why}")))?;
-        item.index = index.to_owned();
-        write_meta(&mut self.meta, item);
-        item.inline = false;
-        Ok(())
-    }
-
-    /// Turns index item `i` into a delete of the same document (same index, id, version and
-    /// routing): for a document that should leave the index, e.g. one a filter no longer passes.
-    pub fn set_delete(&mut self, i: usize) -> Result<(), EditError> {
-        let item = self
-            .items
-            .get_mut(i)
-            .ok_or_else(|| EditError(format!("no item {i}")))?;
-        item.action = Action::Delete;
-        item.doc = None;
-        write_meta(&mut self.meta, item);
-        item.inline = false;
-        Ok(())
-    }
-
-    /// Takes item `i` out of the plan; the records it decides get `status` instead (for example
-    /// `Skipped(SkipReason::Filtered)`, or `Invalid(RecordError::refused(..))` to dead-letter them).
-    /// Later items move down by one.
-    pub fn remove(&mut self, i: usize, status: RecordStatus) -> Result<(), EditError> {
-        if i >= self.items.len() {
-            return Err(EditError(format!("no item {i}")));
-        }
-        let item = self.items.remove(i);
-        for &p in &item.records {
-            // A record that also decides another item (a moved document's delete) keeps that one.
-            let elsewhere = self.items.iter().any(|other| other.records.contains(&p));
-            if !elsewhere {
-                self.records[p].status = status.clone();
-            }
-        }
-        Ok(())
-    }
-
-    /// The document of item `i`, for index items (`None` for a delete or no such item).
-    pub fn document(&self, i: usize) -> Option<&[u8]> {
-        let doc = self.items.get(i)?.doc.as_ref()?;
-        self.docs.get(doc.clone())
-    }
-
-    /// Per-record results from one [`Final`] per item (a missing one counts as not durable).
-    pub fn resolve(&self, finals: &[Final]) -> Vec<RecordResult> {
-        let mut decided: Vec<Option<RecordOutcome>> = vec![None; self.records.len()];
-        for (i, item) in self.items.iter().enumerate() {
-            let outcome = match finals.get(i) {
-                Some(f) => record_outcome(f),
-                None => RecordOutcome::NotDurable {
-                    reason: "no outcome reported for its bulk item".into(),
-                },
-            };
-            for &p in &item.records {
-                let slot = &mut decided[p];
-                // The worst outcome wins: not durable, then rejected, then the last item's.
-                let keep_old = slot.as_ref().is_some_and(|o| rank(o) > rank(&outcome));
-                if !keep_old {
-                    *slot = Some(outcome.clone());
-                }
-            }
-        }
-        self.records
-            .iter()
-            .zip(decided)
-            .map(|(rec, decided)| RecordResult {
-                position: rec.position,
-                sequence_number: rec.sequence_number.clone(),
-                event_id: rec.event_id.clone(),
-                outcome: match &rec.status {
-                    RecordStatus::Invalid(e) => RecordOutcome::Invalid(e.clone()),
-                    RecordStatus::Skipped(s) => RecordOutcome::Skipped(*s),
-                    RecordStatus::Planned => decided.unwrap_or(RecordOutcome::NotDurable {
-                        reason: "no bulk item decided this record".into(),
-                    }),
-                },
-            })
-            .collect()
-    }
-}
-
-/// Writes the action lines of one record's `items` into the documents arena before its
-/// document (which starts at `mark`), and a newline after the document: the bulk body
-/// `action\n[document\n]` for each item, in order. A document no item sends is dropped.
-fn place(docs: &mut Vec<u8>, mark: usize, items: &mut [Item]) {
-    if items.iter().all(|item| item.doc.is_none()) {
-        docs.truncate(mark);
-    }
-    let doc_len = docs.len() - mark;
-    for item in items.iter_mut() {
-        write_meta(docs, item);
-        item.inline = true;
-    }
-    if doc_len == 0 {
-        return;
-    }
-    // [document][lines] → [lines][document]: a short move of bytes still in cache.
-    let lines = docs.len() - mark - doc_len;
-    docs[mark..].rotate_right(lines);
-    docs.push(b'\n');
-    for item in items.iter_mut() {
-        item.meta = item.meta.start - doc_len..item.meta.end - doc_len;
-        if let Some(doc) = &mut item.doc {
-            *doc = doc.start + lines..doc.end + lines;
-        }
-    }
-}
-
-/// Appends `item`'s action line to `meta` and points the item at it.
-fn write_meta(meta: &mut Vec<u8>, item: &mut Item) {
-    let start = meta.len();
-    bulk::write_action(
-        meta,
-        item.action,
-        &item.index,
-        &item.id,
-        item.version,
-        item.routing.as_deref(),
-    );
-    item.meta = start..meta.len();
-}
-
-fn rank(o: &RecordOutcome) -> u8 {
-    match o {
-        RecordOutcome::NotDurable { .. } => 2,
-        RecordOutcome::Rejected { .. } => 1,
-        _ => 0,
-    }
-}
-
-fn record_outcome(f: &Final) -> RecordOutcome {
-    match f {
-        Final::Indexed => RecordOutcome::Indexed,
-        Final::Deleted => RecordOutcome::Deleted,
-        Final::AlreadyGone => RecordOutcome::AlreadyGone,
-        Final::Stale => RecordOutcome::Stale,
-        Final::Rejected { status, reason } => RecordOutcome::Rejected {
-            status: *status,
-            reason: reason.clone(),
-        },
-        Final::NotDurable { reason } => RecordOutcome::NotDurable {
-            reason: reason.clone(),
-        },
-    }
 }
 
 /// Whether `name` is a valid index name for OpenSearch.
 pub fn validate_index_name(name: &str) -> Result<(), &'static str> {
     index::validate(name)
-}
-
-use crate::document;
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    fn item(id: &str, position: usize) -> Item {
-        Item {
-            action: Action::Index,
-            index: "t".into(),
-            id: id.into(),
-            version: None,
-            routing: None,
-            records: vec![position],
-            doc: None,
-            meta: 0..0,
-            inline: false,
-        }
-    }
-
-    /// Two different keys with one hash: neither is merged into the other, no record is lost.
-    #[test]
-    fn a_hash_collision_only_costs_a_dedup() {
-        let (mut slots, mut by_key) = (Vec::new(), Keys::default());
-        add_hashed(&mut slots, &mut by_key, item("a", 0), 7);
-        add_hashed(&mut slots, &mut by_key, item("b", 1), 7);
-        add_hashed(&mut slots, &mut by_key, item("b", 2), 7);
-        add_hashed(&mut slots, &mut by_key, item("a", 3), 7);
-        let items: Vec<(String, Vec<usize>)> = slots
-            .into_iter()
-            .flatten()
-            .map(|i| (i.id, i.records))
-            .collect();
-        assert_eq!(
-            items,
-            [
-                ("a".to_string(), vec![0]),
-                ("b".to_string(), vec![1, 2]),
-                ("a".to_string(), vec![3]),
-            ]
-        );
-    }
-
-    #[test]
-    fn key_hash_separates_index_from_id() {
-        assert_ne!(key_hash("ab", "c"), key_hash("a", "bc"));
-        assert_ne!(key_hash("t", "12345678"), key_hash("t", "12345678\0"));
-        assert_eq!(key_hash("t", "x"), key_hash("t", "x"));
-    }
 }

@@ -1,0 +1,125 @@
+//! Dedup: a later change of the same document (index, id) in one event supersedes the earlier
+//! one, and the superseded records are decided by the item that replaced theirs.
+
+use std::collections::HashMap;
+use std::hash::BuildHasherDefault;
+
+use crate::plan::Item;
+
+/// (index, id) → slot, keyed by [`key_hash`]; a hit is confirmed against the item itself, and
+/// a collision of two different keys only costs the dedup of one of them (OpenSearch still
+/// applies both actions in order, and external versions keep the newer).
+pub(crate) type Keys = HashMap<u64, usize, BuildHasherDefault<Prehashed>>;
+
+/// The map's hasher for keys that already are hashes.
+#[derive(Debug, Default, Clone, Copy)]
+pub(crate) struct Prehashed(u64);
+
+impl std::hash::Hasher for Prehashed {
+    fn finish(&self) -> u64 {
+        self.0
+    }
+
+    fn write(&mut self, bytes: &[u8]) {
+        for &b in bytes {
+            self.0 = (self.0.rotate_left(8) ^ u64::from(b)).wrapping_mul(MIX);
+        }
+    }
+
+    fn write_u64(&mut self, n: u64) {
+        self.0 = n;
+    }
+}
+
+const MIX: u64 = 0x517c_c1b7_2722_0a95;
+
+/// A deterministic 64-bit hash of (index, id), eight bytes at a time.
+fn key_hash(index: &str, id: &str) -> u64 {
+    let mut h = 0u64;
+    for part in [index.as_bytes(), id.as_bytes()] {
+        let mut words = part.chunks_exact(8);
+        for w in &mut words {
+            let w = u64::from_le_bytes([w[0], w[1], w[2], w[3], w[4], w[5], w[6], w[7]]);
+            h = (h.rotate_left(5) ^ w).wrapping_mul(MIX);
+        }
+        let mut last = [0u8; 8];
+        last[..words.remainder().len()].copy_from_slice(words.remainder());
+        h = (h.rotate_left(5) ^ u64::from_le_bytes(last)).wrapping_mul(MIX);
+        h = (h.rotate_left(5) ^ part.len() as u64).wrapping_mul(MIX);
+    }
+    h ^ (h >> 29)
+}
+
+/// Adds `item`, superseding an earlier item for the same (index, id).
+pub(crate) fn add(slots: &mut Vec<Option<Item>>, by_key: &mut Keys, item: Item) {
+    let hash = key_hash(&item.index, &item.id);
+    add_hashed(slots, by_key, item, hash);
+}
+
+fn add_hashed(slots: &mut Vec<Option<Item>>, by_key: &mut Keys, mut item: Item, hash: u64) {
+    let slot = slots.len();
+    let earlier = by_key.insert(hash, slot);
+    let same = |old: &Option<Item>| {
+        old.as_ref()
+            .is_some_and(|o| o.index == item.index && o.id == item.id)
+    };
+    if let Some(prev) = earlier
+        .filter(|&old| same(&slots[old]))
+        .and_then(|old| slots[old].take())
+    {
+        let mut records = prev.records;
+        records.append(&mut item.records);
+        item.records = records;
+    }
+    slots.push(Some(item));
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::bulk::Action;
+
+    fn item(id: &str, position: usize) -> Item {
+        Item {
+            action: Action::Index,
+            index: "t".into(),
+            id: id.into(),
+            version: None,
+            routing: None,
+            records: vec![position],
+            doc: None,
+            meta: 0..0,
+            inline: false,
+        }
+    }
+
+    /// Two different keys with one hash: neither is merged into the other, no record is lost.
+    #[test]
+    fn a_hash_collision_only_costs_a_dedup() {
+        let (mut slots, mut by_key) = (Vec::new(), Keys::default());
+        add_hashed(&mut slots, &mut by_key, item("a", 0), 7);
+        add_hashed(&mut slots, &mut by_key, item("b", 1), 7);
+        add_hashed(&mut slots, &mut by_key, item("b", 2), 7);
+        add_hashed(&mut slots, &mut by_key, item("a", 3), 7);
+        let items: Vec<(String, Vec<usize>)> = slots
+            .into_iter()
+            .flatten()
+            .map(|i| (i.id, i.records))
+            .collect();
+        assert_eq!(
+            items,
+            [
+                ("a".to_string(), vec![0]),
+                ("b".to_string(), vec![1, 2]),
+                ("a".to_string(), vec![3]),
+            ]
+        );
+    }
+
+    #[test]
+    fn key_hash_separates_index_from_id() {
+        assert_ne!(key_hash("ab", "c"), key_hash("a", "bc"));
+        assert_ne!(key_hash("t", "12345678"), key_hash("t", "12345678\0"));
+        assert_eq!(key_hash("t", "x"), key_hash("t", "x"));
+    }
+}
