@@ -359,16 +359,9 @@ fn replay_file(
 /// `N records, indexed X, ..., not durable D; resume at SEQ|complete`.
 fn summary(results: &[RecordResult], cp: &Checkpoint) -> String {
     let count = |f: fn(&RecordOutcome) -> bool| results.iter().filter(|r| f(&r.outcome)).count();
-    let resume = match cp {
-        Checkpoint::Complete => "complete".to_string(),
-        Checkpoint::ResumeFrom(seq) => format!("resume at {seq}"),
-        Checkpoint::RetryBatch { position } => {
-            format!("resume at the first record (record {position} has no SequenceNumber)")
-        }
-    };
     format!(
         "{} records, indexed {}, deleted {}, already gone {}, stale {}, skipped {}, rejected {}, \
-         invalid {}, not durable {}; {resume}",
+         invalid {}, not durable {}; {cp}",
         results.len(),
         count(|o| matches!(o, RecordOutcome::Indexed)),
         count(|o| matches!(o, RecordOutcome::Deleted)),
@@ -383,16 +376,7 @@ fn summary(results: &[RecordResult], cp: &Checkpoint) -> String {
 
 /// One record's outcome for its stderr line.
 fn describe(outcome: &RecordOutcome) -> String {
-    match outcome {
-        RecordOutcome::Indexed => "indexed".into(),
-        RecordOutcome::Deleted => "deleted".into(),
-        RecordOutcome::AlreadyGone => "already gone".into(),
-        RecordOutcome::Stale => "stale".into(),
-        RecordOutcome::Skipped(_) => "skipped".into(),
-        RecordOutcome::Rejected { status, reason } => format!("rejected ({status}): {reason}"),
-        RecordOutcome::Invalid(e) => format!("invalid: {e}"),
-        RecordOutcome::NotDurable { reason } => format!("not durable: {reason}"),
-    }
+    outcome.to_string()
 }
 
 /// The client's authentication for `--auth`, from the environment.

@@ -3,6 +3,8 @@
 //! Lambda resumes a shard at the `itemIdentifier` it is given, so the response names the lowest
 //! SequenceNumber whose change is not durable; everything before it is done.
 
+use std::fmt;
+
 use serde::Serialize;
 
 use crate::error::RecordError;
@@ -70,6 +72,36 @@ impl RecordOutcome {
     }
 }
 
+/// `a TTL delete`, `filtered`.
+impl fmt::Display for SkipReason {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(match self {
+            SkipReason::Ttl => "a TTL delete",
+            SkipReason::Filtered => "filtered",
+        })
+    }
+}
+
+/// `indexed`, `deleted`, `already gone`, `stale`, `skipped`, `rejected (STATUS): REASON`,
+/// `invalid: ERROR`, `not durable: REASON`. (Why a record was skipped is its [`SkipReason`]'s
+/// own `Display`.)
+impl fmt::Display for RecordOutcome {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            RecordOutcome::Indexed => f.write_str("indexed"),
+            RecordOutcome::Deleted => f.write_str("deleted"),
+            RecordOutcome::AlreadyGone => f.write_str("already gone"),
+            RecordOutcome::Stale => f.write_str("stale"),
+            RecordOutcome::Skipped(_) => f.write_str("skipped"),
+            RecordOutcome::Rejected { status, reason } => {
+                write!(f, "rejected ({status}): {reason}")
+            }
+            RecordOutcome::Invalid(e) => write!(f, "invalid: {e}"),
+            RecordOutcome::NotDurable { reason } => write!(f, "not durable: {reason}"),
+        }
+    }
+}
+
 /// One record's result.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct RecordResult {
@@ -96,6 +128,20 @@ pub enum Checkpoint {
         /// Position of that record.
         position: usize,
     },
+}
+
+/// `complete`, `resume at SEQ`, `resume at the first record (record N has no SequenceNumber)`.
+impl fmt::Display for Checkpoint {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Checkpoint::Complete => f.write_str("complete"),
+            Checkpoint::ResumeFrom(seq) => write!(f, "resume at {seq}"),
+            Checkpoint::RetryBatch { position } => write!(
+                f,
+                "resume at the first record (record {position} has no SequenceNumber)"
+            ),
+        }
+    }
 }
 
 /// The partial batch response Lambda reads (`ReportBatchItemFailures`).
@@ -156,5 +202,112 @@ pub fn checkpoint(results: &[RecordResult], durable: impl Fn(&RecordResult) -> b
     match lowest {
         Some(seq) => Checkpoint::ResumeFrom(seq.clone()),
         None => Checkpoint::Complete,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::outcome::{Final, ItemOutcome};
+
+    #[test]
+    fn each_outcome_reads_as_one_line() {
+        let reason = || "mapper_parsing_exception: failed to parse field [price]".to_string();
+        let records = [
+            (RecordOutcome::Indexed, "indexed"),
+            (RecordOutcome::Deleted, "deleted"),
+            (RecordOutcome::AlreadyGone, "already gone"),
+            (RecordOutcome::Stale, "stale"),
+            (RecordOutcome::Skipped(SkipReason::Ttl), "skipped"),
+            (
+                RecordOutcome::Rejected {
+                    status: 400,
+                    reason: reason(),
+                },
+                "rejected (400): mapper_parsing_exception: failed to parse field [price]",
+            ),
+            (
+                RecordOutcome::Invalid(RecordError::refused("no price")),
+                "invalid: no price",
+            ),
+            (
+                RecordOutcome::NotDurable {
+                    reason: "out of time".into(),
+                },
+                "not durable: out of time",
+            ),
+        ];
+        for (outcome, text) in records {
+            assert_eq!(outcome.to_string(), text);
+        }
+        assert_eq!(SkipReason::Ttl.to_string(), "a TTL delete");
+        assert_eq!(SkipReason::Filtered.to_string(), "filtered");
+        let items = [
+            (ItemOutcome::AlreadyGone, "already gone"),
+            (
+                ItemOutcome::Retryable {
+                    status: 429,
+                    reason: "too many requests".into(),
+                },
+                "retryable (429): too many requests",
+            ),
+            (
+                ItemOutcome::FieldLimit {
+                    reason: "Limit of total fields [1000] has been exceeded".into(),
+                },
+                "field limit: Limit of total fields [1000] has been exceeded",
+            ),
+            (
+                ItemOutcome::Rejected {
+                    status: 400,
+                    reason: reason(),
+                },
+                "rejected (400): mapper_parsing_exception: failed to parse field [price]",
+            ),
+        ];
+        for (outcome, text) in items {
+            assert_eq!(outcome.to_string(), text);
+        }
+    }
+
+    /// A record decided by an item reads as the item's end state does.
+    #[test]
+    fn a_final_reads_as_the_record_outcome_it_becomes() {
+        let finals = [
+            Final::Indexed,
+            Final::Deleted,
+            Final::AlreadyGone,
+            Final::Stale,
+            Final::Rejected {
+                status: 400,
+                reason: "bad".into(),
+            },
+            Final::NotDurable {
+                reason: "500: boom".into(),
+            },
+        ];
+        let texts = [
+            "indexed",
+            "deleted",
+            "already gone",
+            "stale",
+            "rejected (400): bad",
+            "not durable: 500: boom",
+        ];
+        for (f, text) in finals.into_iter().zip(texts) {
+            assert_eq!(f.to_string(), text);
+            assert_eq!(RecordOutcome::from(f).to_string(), text);
+        }
+    }
+
+    #[test]
+    fn a_checkpoint_says_where_lambda_resumes() {
+        let seq = SequenceNumber::parse("4200").unwrap();
+        assert_eq!(Checkpoint::Complete.to_string(), "complete");
+        assert_eq!(Checkpoint::ResumeFrom(seq).to_string(), "resume at 4200");
+        assert_eq!(
+            Checkpoint::RetryBatch { position: 3 }.to_string(),
+            "resume at the first record (record 3 has no SequenceNumber)"
+        );
     }
 }

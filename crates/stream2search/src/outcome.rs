@@ -1,10 +1,13 @@
 //! Reading a bulk response: one outcome per item sent, aligned by position; the rules are the
 //! table in `docs/outcomes.md`.
 
+use std::fmt;
+
 use serde::Deserialize;
 use serde_json::Value;
 
 use crate::bulk::Action;
+use crate::checkpoint::RecordOutcome;
 
 /// What the server said about one item.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -73,7 +76,8 @@ pub enum Response {
     },
 }
 
-/// The end state of one item after all attempts.
+/// The end state of one item after all attempts. [`crate::Plan::resolve`] turns it into the
+/// [`RecordOutcome`] of every record the item decides (`RecordOutcome::from`).
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Final {
     /// Indexed.
@@ -114,6 +118,68 @@ impl From<ItemOutcome> for Final {
             ItemOutcome::Retryable { status, reason } => Final::NotDurable {
                 reason: format!("{status}: {reason}"),
             },
+        }
+    }
+}
+
+/// `indexed`, `deleted`, `already gone`, `stale`, `retryable (STATUS): REASON`,
+/// `field limit: REASON`, `rejected (STATUS): REASON`.
+impl fmt::Display for ItemOutcome {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            ItemOutcome::Indexed => f.write_str("indexed"),
+            ItemOutcome::Deleted => f.write_str("deleted"),
+            ItemOutcome::AlreadyGone => f.write_str("already gone"),
+            ItemOutcome::Stale => f.write_str("stale"),
+            ItemOutcome::Retryable { status, reason } => {
+                write!(f, "retryable ({status}): {reason}")
+            }
+            ItemOutcome::FieldLimit { reason } => write!(f, "field limit: {reason}"),
+            ItemOutcome::Rejected { status, reason } => write!(f, "rejected ({status}): {reason}"),
+        }
+    }
+}
+
+/// `N items`, `too large`, `retry all (STATUS): REASON`, `unauthorized (STATUS): REASON`,
+/// `reject all (STATUS): REASON`.
+impl fmt::Display for Response {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Response::Items(items) => write!(f, "{} items", items.len()),
+            Response::TooLarge => f.write_str("too large"),
+            Response::RetryAll { status, reason } => write!(f, "retry all ({status}): {reason}"),
+            Response::Unauthorized { status, reason } => {
+                write!(f, "unauthorized ({status}): {reason}")
+            }
+            Response::RejectAll { status, reason } => write!(f, "reject all ({status}): {reason}"),
+        }
+    }
+}
+
+/// `indexed`, `deleted`, `already gone`, `stale`, `rejected (STATUS): REASON`,
+/// `not durable: REASON`: the words of [`RecordOutcome`]'s `Display`.
+impl fmt::Display for Final {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Final::Indexed => f.write_str("indexed"),
+            Final::Deleted => f.write_str("deleted"),
+            Final::AlreadyGone => f.write_str("already gone"),
+            Final::Stale => f.write_str("stale"),
+            Final::Rejected { status, reason } => write!(f, "rejected ({status}): {reason}"),
+            Final::NotDurable { reason } => write!(f, "not durable: {reason}"),
+        }
+    }
+}
+
+impl From<Final> for RecordOutcome {
+    fn from(f: Final) -> Self {
+        match f {
+            Final::Indexed => RecordOutcome::Indexed,
+            Final::Deleted => RecordOutcome::Deleted,
+            Final::AlreadyGone => RecordOutcome::AlreadyGone,
+            Final::Stale => RecordOutcome::Stale,
+            Final::Rejected { status, reason } => RecordOutcome::Rejected { status, reason },
+            Final::NotDurable { reason } => RecordOutcome::NotDurable { reason },
         }
     }
 }

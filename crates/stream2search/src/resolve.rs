@@ -11,7 +11,7 @@ impl Plan {
         let mut decided: Vec<Option<RecordOutcome>> = vec![None; self.records.len()];
         for (i, item) in self.items.iter().enumerate() {
             let outcome = match finals.get(i) {
-                Some(f) => record_outcome(f),
+                Some(f) => RecordOutcome::from(f.clone()),
                 None => RecordOutcome::NotDurable {
                     reason: "no outcome reported for its bulk item".into(),
                 },
@@ -49,21 +49,5 @@ fn rank(o: &RecordOutcome) -> u8 {
         RecordOutcome::NotDurable { .. } => 2,
         RecordOutcome::Rejected { .. } => 1,
         _ => 0,
-    }
-}
-
-fn record_outcome(f: &Final) -> RecordOutcome {
-    match f {
-        Final::Indexed => RecordOutcome::Indexed,
-        Final::Deleted => RecordOutcome::Deleted,
-        Final::AlreadyGone => RecordOutcome::AlreadyGone,
-        Final::Stale => RecordOutcome::Stale,
-        Final::Rejected { status, reason } => RecordOutcome::Rejected {
-            status: *status,
-            reason: reason.clone(),
-        },
-        Final::NotDurable { reason } => RecordOutcome::NotDurable {
-            reason: reason.clone(),
-        },
     }
 }
