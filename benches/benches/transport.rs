@@ -5,7 +5,8 @@
 //!   in NDJSON bytes.
 //! - `transport/send_1000`: the wall time of `Client::send` for a plan of the first 1,000
 //!   records of the `large` corpus, one bulk request to the local node (`OPENSEARCH_URL`, from
-//!   `dev/opensearch start`; skipped without it). After the criterion run it prints the split
+//!   `dev/opensearch start`; skipped without it, and a failure without it when
+//!   `STREAM2SEARCH_REQUIRE_OPENSEARCH=1`). After the criterion run it prints the split
 //!   of that time into this process's CPU time (thread CPU clock, the client runs on one
 //!   current-thread runtime) and time waiting for the node.
 //!
@@ -147,6 +148,11 @@ fn median(mut values: Vec<Duration>) -> Duration {
 
 fn send_1000(c: &mut Criterion) {
     let Ok(url) = std::env::var("OPENSEARCH_URL") else {
+        // As the tests do: a run that requires the server fails without it instead of skipping.
+        assert!(
+            std::env::var_os("STREAM2SEARCH_REQUIRE_OPENSEARCH").is_none_or(|v| v != "1"),
+            "transport/send_1000: STREAM2SEARCH_REQUIRE_OPENSEARCH=1 but OPENSEARCH_URL is not set"
+        );
         eprintln!("SKIPPED transport/send_1000: OPENSEARCH_URL is not set (dev/opensearch start)");
         return;
     };
