@@ -5,6 +5,22 @@ use std::time::Duration;
 use crate::error::ConfigError;
 
 /// `delay(attempt) = random × min(cap, base × 2^attempt)`, with `random` in `[0, 1)`.
+///
+/// ```
+/// use std::time::Duration;
+/// use stream2search::backoff::Backoff;
+///
+/// let backoff = Backoff::new(Duration::from_millis(100), Duration::from_secs(1))?;
+/// assert_eq!(backoff.ceiling(0), Duration::from_millis(100));
+/// assert_eq!(backoff.ceiling(3), Duration::from_millis(800));
+/// assert_eq!(backoff.ceiling(4), Duration::from_secs(1)); // capped
+///
+/// // The caller draws `random` (e.g. `fastrand::f64()`) and sleeps; here, a fixed draw.
+/// assert_eq!(backoff.delay(2, 0.5), Duration::from_millis(200));
+///
+/// assert!(Backoff::new(Duration::from_secs(2), Duration::from_secs(1)).is_err());
+/// # Ok::<(), stream2search::ConfigError>(())
+/// ```
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct Backoff {
     base: Duration,

@@ -179,6 +179,31 @@ impl Checkpoint {
 
 /// The checkpoint for `results` (in record order), counting a record as done when `durable` says so
 /// (use [`RecordOutcome::is_durable`], or also accept poison records once dead-lettered).
+///
+/// ```
+/// use stream2search::SequenceNumber;
+/// use stream2search::checkpoint::{Checkpoint, RecordOutcome, RecordResult, checkpoint};
+///
+/// let result = |position, seq: &str, outcome| RecordResult {
+///     position,
+///     sequence_number: SequenceNumber::parse(seq),
+///     event_id: None,
+///     outcome,
+/// };
+/// let results = [
+///     result(0, "100", RecordOutcome::Indexed),
+///     result(1, "200", RecordOutcome::NotDurable { reason: "out of time".into() }),
+///     result(2, "300", RecordOutcome::Indexed),
+/// ];
+/// // Lambda resumes at the first change that is not durable, and delivers 200 and 300 again.
+/// let cp = checkpoint(&results, |r| r.outcome.is_durable());
+/// assert_eq!(cp, Checkpoint::ResumeFrom(SequenceNumber::parse("200").unwrap()));
+/// assert_eq!(
+///     serde_json::to_string(&cp.response().unwrap())?,
+///     r#"{"batchItemFailures":[{"itemIdentifier":"200"}]}"#
+/// );
+/// # Ok::<(), serde_json::Error>(())
+/// ```
 pub fn checkpoint(results: &[RecordResult], durable: impl Fn(&RecordResult) -> bool) -> Checkpoint {
     let mut lowest: Option<&SequenceNumber> = None;
     let mut last_seen: Option<&SequenceNumber> = None;

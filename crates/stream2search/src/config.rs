@@ -45,20 +45,21 @@ pub enum LongIdPolicy {
 pub struct Config {
     /// A fixed index name, or a template such as `products-{category}` whose placeholders are
     /// top-level S, N or B attributes, taken from the image or the keys as their text (values are
-    /// lower-cased; the result is validated).
+    /// lower-cased; the result is validated). Default: `documents`.
     pub index: String,
     /// Templated names must start with this; by default, the template's text before its first
     /// placeholder (which must then be non-empty).
     pub index_prefix: Option<String>,
     /// Key attributes in the order they make the id; `None`: all `Keys`, ordered by name.
     pub id_keys: Option<Vec<String>>,
-    /// Send `version_type=external_gte` with `version = floor(seconds) * 1_000_000`.
+    /// Send `version_type=external_gte` with `version = floor(seconds) * 1_000_000` (default: on).
     pub versioning: bool,
-    /// Deletes made by TTL.
+    /// Deletes made by TTL (default: [`TtlPolicy::Delete`]).
     pub ttl: TtlPolicy,
-    /// Top-level attributes named like OpenSearch metadata fields.
+    /// Top-level attributes named like OpenSearch metadata fields (default: renamed with prefix
+    /// `ddb`).
     pub reserved: ReservedNames,
-    /// Ids over 512 bytes.
+    /// Ids over 512 bytes (default: [`LongIdPolicy::Hash`]).
     pub long_ids: LongIdPolicy,
     /// Dotted attribute paths (`price`, `dims.weight`) whose N values become JSON strings, for
     /// numbers beyond what the index's mapping holds. A path to a list or set covers its members.
@@ -71,9 +72,9 @@ pub struct Config {
     pub indexed_at: Option<String>,
     /// Top-level S, N or B attribute whose text is the shard routing.
     pub routing: Option<String>,
-    /// Most bytes in one bulk request body (a single larger action goes alone).
+    /// Most bytes in one bulk request body (a single larger action goes alone; default 5 MiB).
     pub max_chunk_bytes: usize,
-    /// Most actions in one bulk request.
+    /// Most actions in one bulk request (default 1000).
     pub max_chunk_actions: usize,
 }
 

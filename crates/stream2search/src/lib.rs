@@ -5,9 +5,28 @@
 //! This crate is the pure core: it reads no clock, environment, network or random source. Callers
 //! pass those in, and perform the I/O it describes (see `stream2search-client`).
 //!
-//! The pipeline, one module per stage:
-//! [`event`] (stream record) → [`document`] (AttributeValue → JSON) → [`bulk`] (NDJSON, chunks) →
-//! [`outcome`] (response → per-item result) → [`checkpoint`] (→ partial batch response).
+//! The pipeline, one file per stage:
+//!
+//! | stage | what it does | where |
+//! |---|---|---|
+//! | [`event`] | reads each stream record (keys, event name, SequenceNumber, images) in one pass | [`Planner::plan`] |
+//! | [`document`] | writes an image's AttributeValues as the plain JSON document | |
+//! | `plan` | makes each record's bulk items: id, index, version, routing ([`Planner`], [`Plan`], [`Item`], [`Record`]) | |
+//! | `dedup` | lets a later change of a document (index, id) supersede an earlier one in the same event | [`Item::records`] |
+//! | [`bulk`] | lays the items out as NDJSON and cuts them into requests within the byte and action limits | [`Plan::bulk_chunks`], [`bulk::Chunk`] |
+//! | `edit` | lets a hook change a plan before it is sent | [`Plan::set_document`], [`Plan::set_index`], [`Plan::set_delete`], [`Plan::remove`] |
+//! | [`outcome`] | reads a bulk response: one [`outcome::ItemOutcome`] per item sent, aligned by position | [`outcome::classify`] |
+//! | `resolve` | turns one [`outcome::Final`] per item into one [`checkpoint::RecordResult`] per record | [`Plan::resolve`] |
+//! | [`checkpoint`] | finds where Lambda resumes and builds the partial batch response | [`checkpoint::checkpoint`] |
+//!
+//! Around them: [`Config`] (what the planner is told; build it over [`Config::default`]),
+//! [`backoff::Backoff`] (retry delays, the caller draws the randomness and sleeps), [`error`]
+//! (an [`EventError`] fails a whole payload; a [`RecordError`] is a value kept on one record and
+//! the rest of the batch goes on), [`number`] (DynamoDB numbers as exact decimal text).
+//!
+//! Outcomes read as one line each through `Display`: an [`outcome::ItemOutcome`] (one answer of
+//! the server), an [`outcome::Final`] (an item after all attempts), a
+//! [`checkpoint::RecordOutcome`] (a record in the end) and a [`checkpoint::Checkpoint`].
 //!
 //! ```
 //! use stream2search::{Config, Planner, outcome::{self, Final}, checkpoint};
@@ -22,24 +41,23 @@
 //! let planner = Planner::new(Config { index: "products".into(), ..Config::default() })?;
 //! let plan = planner.plan(event, None)?;
 //!
-//! let mut body = Vec::new();
-//! for chunk in plan.chunks() {
-//!     plan.encode(&chunk.collect::<Vec<_>>(), &mut body);
-//! }
+//! // One bulk request per chunk.
+//! let chunks = plan.bulk_chunks();
+//! assert_eq!(chunks.len(), 1);
 //! assert_eq!(
-//!     String::from_utf8(body)?,
+//!     std::str::from_utf8(&chunks[0].body())?,
 //!     concat!(
 //!         r#"{"index":{"_index":"products","_id":"p-1","version":1700000000000000,"version_type":"external_gte"}}"#, "\n",
 //!         r#"{"productId":"p-1","price":19.990,"tags":["a","b"],"inStock":false,"note":""}"#, "\n",
 //!     )
 //! );
 //!
-//! // Send it; then classify the answer (here: a canned one) and checkpoint.
+//! // Send it; then classify the answer (here: a canned one), resolve and checkpoint.
 //! let response = br#"{"took":3,"errors":false,"items":[{"index":{"_index":"products","_id":"p-1","status":201,"result":"created"}}]}"#;
-//! let actions: Vec<_> = plan.items().iter().map(|i| i.action).collect();
-//! let outcome::Response::Items(items) = outcome::classify(200, response, &actions) else { panic!() };
+//! let outcome::Response::Items(items) = outcome::classify(200, response, &chunks[0].actions()) else { panic!() };
 //! let finals: Vec<Final> = items.into_iter().map(Final::from).collect();
 //! let results = plan.resolve(&finals);
+//! assert_eq!(results[0].outcome.to_string(), "indexed");
 //! let cp = checkpoint::checkpoint(&results, |r| r.outcome.is_durable());
 //! assert_eq!(serde_json::to_string(&cp.response().unwrap())?, r#"{"batchItemFailures":[]}"#);
 //! # Ok::<(), Box<dyn std::error::Error>>(())

@@ -29,7 +29,7 @@ pub enum ItemOutcome {
         reason: String,
     },
     /// The index's mapping has reached `index.mapping.total_fields.limit` and this document
-    /// would add a field (400 `illegal_argument_exception`, "Limit of total fields [N] has been
+    /// would add a field (400 `illegal_argument_exception`, "Limit of total fields \[N\] has been
     /// exceeded"). The document is not at fault: an index made by `stream2search index create`
     /// stops dynamic mapping at the limit, and then the document is accepted. Otherwise it is
     /// rejected.
@@ -231,7 +231,40 @@ fn whole_reason(body: &[u8]) -> String {
     }
 }
 
-/// Classifies a bulk response to `actions` (the actions sent, in order).
+/// Classifies a bulk response to `actions` (the actions sent, in order): one rule per row of
+/// `docs/outcomes.md`.
+///
+/// ```
+/// use stream2search::Action;
+/// use stream2search::outcome::{ItemOutcome, Response, classify};
+///
+/// let body = br#"{"took":2,"errors":true,"items":[
+///   {"index":{"_index":"products","_id":"p-1","_version":1700000000000000,"status":201,"result":"created"}},
+///   {"delete":{"_index":"products","_id":"p-2","_version":1700000000000000,"status":404,"result":"not_found"}},
+///   {"index":{"_index":"products","_id":"p-3","status":409,"error":{"type":"version_conflict_engine_exception",
+///     "reason":"[p-3]: version conflict, current version [1700000009000000] is higher than or equal to the one provided [1700000000000000]"}}},
+///   {"index":{"_index":"products","_id":"p-4","status":429,"error":{"type":"es_rejected_execution_exception",
+///     "reason":"rejected execution"}}}
+/// ]}"#;
+/// let actions = [Action::Index, Action::Delete, Action::Index, Action::Index];
+/// assert_eq!(
+///     classify(200, body, &actions),
+///     Response::Items(vec![
+///         ItemOutcome::Indexed,
+///         ItemOutcome::AlreadyGone,
+///         ItemOutcome::Stale,
+///         ItemOutcome::Retryable {
+///             status: 429,
+///             reason: "es_rejected_execution_exception: rejected execution".into(),
+///         },
+///     ])
+/// );
+///
+/// // A whole-request answer decides every item at once.
+/// assert_eq!(classify(413, b"", &actions), Response::TooLarge);
+/// // An answer that does not line up with what was sent is not trusted.
+/// assert!(matches!(classify(200, body, &actions[..2]), Response::RetryAll { .. }));
+/// ```
 pub fn classify(status: u16, body: &[u8], actions: &[Action]) -> Response {
     match status {
         200..=299 => {}

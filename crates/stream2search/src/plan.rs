@@ -170,6 +170,36 @@ impl Planner {
     /// Plans one Lambda DynamoDB Streams event (`{"Records": [...]}`, a leading BOM allowed).
     /// `indexed_at` fills [`Config::indexed_at`]. Bad records are kept as [`RecordStatus::Invalid`];
     /// only a payload that is not an event at all is an error.
+    ///
+    /// ```
+    /// use stream2search::{Action, Config, Planner, RecordErrorKind, RecordStatus};
+    ///
+    /// let planner = Planner::new(Config { index: "products".into(), ..Config::default() })?;
+    /// let event = br#"{"Records":[
+    ///   {"eventID":"a","eventName":"INSERT","dynamodb":{"ApproximateCreationDateTime":1700000000,
+    ///     "Keys":{"id":{"S":"p-1"}},"NewImage":{"id":{"S":"p-1"},"price":{"N":"5"}},
+    ///     "SequenceNumber":"100"}},
+    ///   {"eventID":"b","eventName":"REMOVE","dynamodb":{"ApproximateCreationDateTime":1700000001,
+    ///     "Keys":{"id":{"S":"p-1"}},"SequenceNumber":"200"}},
+    ///   {"eventID":"c","eventName":"INSERT","dynamodb":{"ApproximateCreationDateTime":1700000002,
+    ///     "Keys":{"id":{"S":"p-2"}},"NewImage":{"id":{"S":"p-2"},"price":{"N":"1e200"}},
+    ///     "SequenceNumber":"300"}}
+    /// ]}"#;
+    /// let plan = planner.plan(event, None)?;
+    ///
+    /// // The REMOVE supersedes the INSERT of the same document: one item decides both records.
+    /// assert_eq!(plan.items().len(), 1);
+    /// let item = &plan.items()[0];
+    /// assert_eq!((item.action, item.id.as_str(), item.version), (Action::Delete, "p-1", Some(1700000001000000)));
+    /// assert_eq!(item.records, [0, 1]);
+    ///
+    /// // A record that cannot be converted stays in the plan, with its reason.
+    /// assert_eq!(plan.records()[0].status, RecordStatus::Planned);
+    /// let RecordStatus::Invalid(e) = &plan.records()[2].status else { panic!() };
+    /// assert_eq!(e.kind(), RecordErrorKind::Number);
+    /// println!("{e}");
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
     pub fn plan(&self, event: &[u8], indexed_at: Option<&str>) -> Result<Plan, EventError> {
         let bom = if event.starts_with(b"\xEF\xBB\xBF") {
             3

@@ -1,5 +1,5 @@
 //! A second implementation of the stream2search conversion rules (stream record → document →
-//! bulk action, as the crate docs and `docs/core-api.md` state them), written for clarity, not
+//! bulk action, as the crate docs state them), written for clarity, not
 //! speed, and independently of the crate's code. The tests compare the crate against it.
 //!
 //! It reads the event into a [`json::Json`] tree (numbers kept as text), walks each record the way
