@@ -12,25 +12,70 @@ use crate::error::{Error, Kind};
 /// Credentials expiring sooner than this are fetched again before signing.
 const REFRESH_BEFORE_EXPIRY: Duration = Duration::from_secs(5 * 60);
 
-/// Reads `AWS_ACCESS_KEY_ID`, `AWS_SECRET_ACCESS_KEY` and (if set) `AWS_SESSION_TOKEN`.
-///
-/// This is the only place the crate reads credentials from the environment, and it does so once:
-/// in Lambda these variables hold the execution role's credentials for the life of the sandbox.
+/// Reads `AWS_ACCESS_KEY_ID`, `AWS_SECRET_ACCESS_KEY` and (if set) `AWS_SESSION_TOKEN` from the
+/// process environment, as Lambda sets them for the execution role.
 pub(crate) fn from_lambda_env() -> Result<Credentials, Error> {
-    let var = |name: &str| std::env::var(name).ok().filter(|v| !v.is_empty());
-    let (Some(key), Some(secret)) = (var("AWS_ACCESS_KEY_ID"), var("AWS_SECRET_ACCESS_KEY")) else {
-        return Err(Error::config(
-            "AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY must be set for SigV4",
-        ));
+    from_env_with(|name| std::env::var(name).ok()).map_err(|missing| {
+        Error::config(format!(
+            "{missing} (AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY sign SigV4 requests)"
+        ))
+    })
+}
+
+/// Reads `AWS_ACCESS_KEY_ID`, `AWS_SECRET_ACCESS_KEY` and (if set) `AWS_SESSION_TOKEN` through
+/// `lookup` (a variable's value, or `None` when unset; empty values count as unset).
+///
+/// This is the one reader of credentials from environment variables: [`SigV4::from_lambda_env`],
+/// the Lambda crate's settings and the command line all use it. The error names the first
+/// required variable that is missing and never holds a value.
+///
+/// ```
+/// let env = [("AWS_ACCESS_KEY_ID", "AKIDEXAMPLE"), ("AWS_SECRET_ACCESS_KEY", "secret")];
+/// let lookup = |name: &str| env.iter().find(|(k, _)| *k == name).map(|(_, v)| v.to_string());
+/// let credentials = stream2search_client::credentials_from_env(lookup).unwrap();
+/// assert_eq!(credentials.access_key_id(), "AKIDEXAMPLE");
+/// assert_eq!(credentials.session_token(), None);
+///
+/// let missing = stream2search_client::credentials_from_env(|_| None).unwrap_err();
+/// assert_eq!(missing.variable(), "AWS_ACCESS_KEY_ID");
+/// ```
+///
+/// [`SigV4::from_lambda_env`]: crate::SigV4::from_lambda_env
+pub fn from_env_with(lookup: impl Fn(&str) -> Option<String>) -> Result<Credentials, Missing> {
+    let var = |name: &'static str| {
+        lookup(name)
+            .filter(|v| !v.trim().is_empty())
+            .ok_or(Missing(name))
     };
+    let key = var("AWS_ACCESS_KEY_ID")?;
+    let secret = var("AWS_SECRET_ACCESS_KEY")?;
     Ok(Credentials::new(
         key,
         secret,
-        var("AWS_SESSION_TOKEN"),
+        var("AWS_SESSION_TOKEN").ok(),
         None,
-        "LambdaEnvironment",
+        "Environment",
     ))
 }
+
+/// A credentials variable that is not set (see [`credentials_from_env`](crate::credentials_from_env)).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Missing(&'static str);
+
+impl Missing {
+    /// The variable's name, e.g. `AWS_ACCESS_KEY_ID`.
+    pub fn variable(&self) -> &'static str {
+        self.0
+    }
+}
+
+impl std::fmt::Display for Missing {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "{} is not set", self.0)
+    }
+}
+
+impl std::error::Error for Missing {}
 
 /// The credentials last obtained from a provider, reused until they are about to expire.
 #[derive(Debug)]

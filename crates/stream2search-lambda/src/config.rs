@@ -1,20 +1,24 @@
 //! Settings from the environment, read once at cold start and checked before the first event.
 //!
-//! Every variable is listed in the crate README and `docs/deploy.md`. [`Settings::from_env`]
-//! reads the process environment; [`Settings::from_lookup`] reads any map (tests).
+//! Every variable is listed in the crate README. One convention names them: `OPENSEARCH_*` says
+//! which cluster and index to write and how to prove who writes (the names AWS's own tutorials
+//! use); `STREAM2SEARCH_*` says how this function works (documents, request sizes, timeouts and
+//! retries, dead letters, metrics); `AWS_*` and `AWS_LAMBDA_*` are Lambda's own.
+//! [`Settings::from_env`] reads the process environment; [`Settings::from_lookup`] reads any map.
+//! Mistakes found only when the planner and the client are built are named too
+//! ([`crate::Builder::from_lookup`]).
 
 use std::fmt;
 use std::time::Duration;
 
-use stream2search::{Config as PlanConfig, TtlPolicy};
-use stream2search_client::{Auth, Config as ClientConfig, Service, SigV4};
+use stream2search::{Config as PlanConfig, LongIdPolicy, Planner, ReservedNames, TtlPolicy};
+use stream2search_client::{Auth, Client, Config as ClientConfig, Service, SigV4};
 
 /// A setting that cannot work. Names the variable; never echoes a secret.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 #[error("{variable}: {message}")]
 pub struct ConfigError {
-    /// The environment variable at fault (or the ones of which one is missing).
-    pub variable: String,
+    variable: String,
     message: String,
 }
 
@@ -24,6 +28,11 @@ impl ConfigError {
             variable: variable.to_owned(),
             message: message.into(),
         }
+    }
+
+    /// The environment variable at fault (or the one of several that is missing).
+    pub fn variable(&self) -> &str {
+        &self.variable
     }
 }
 
@@ -54,6 +63,7 @@ impl fmt::Debug for DeadLetter {
 
 /// Everything the function needs. `Debug` shows no credentials.
 #[derive(Debug, Clone)]
+#[non_exhaustive]
 pub struct Settings {
     /// What the planner is told.
     pub plan: PlanConfig,
@@ -150,6 +160,46 @@ impl Settings {
             plan.numbers_as_strings = list(&v);
         }
         plan.routing = get("STREAM2SEARCH_ROUTING");
+        plan.indexed_at = get("STREAM2SEARCH_INDEXED_AT").map(|f| f.trim().to_owned());
+        let reserved_prefix = get("STREAM2SEARCH_RESERVED_PREFIX").map(|p| p.trim().to_owned());
+        plan.reserved = match get("STREAM2SEARCH_RESERVED_NAMES")
+            .as_deref()
+            .map(str::trim)
+        {
+            None => ReservedNames::Rename {
+                prefix: reserved_prefix.unwrap_or_else(|| "ddb".into()),
+            },
+            Some(v) if v.eq_ignore_ascii_case("rename") => ReservedNames::Rename {
+                prefix: reserved_prefix.unwrap_or_else(|| "ddb".into()),
+            },
+            Some(v) if v.eq_ignore_ascii_case("reject") => {
+                if reserved_prefix.is_some() {
+                    return Err(ConfigError::new(
+                        "STREAM2SEARCH_RESERVED_PREFIX",
+                        "applies to STREAM2SEARCH_RESERVED_NAMES=rename only",
+                    ));
+                }
+                ReservedNames::Reject
+            }
+            Some(_) => {
+                return Err(ConfigError::new(
+                    "STREAM2SEARCH_RESERVED_NAMES",
+                    "must be rename or reject",
+                ));
+            }
+        };
+        if let Some(v) = get("STREAM2SEARCH_LONG_IDS") {
+            plan.long_ids = match v.trim().to_ascii_lowercase().as_str() {
+                "hash" => LongIdPolicy::Hash,
+                "reject" => LongIdPolicy::Reject,
+                _ => {
+                    return Err(ConfigError::new(
+                        "STREAM2SEARCH_LONG_IDS",
+                        "must be hash or reject",
+                    ));
+                }
+            };
+        }
         if let Some(v) = get("STREAM2SEARCH_MAX_CHUNK_BYTES") {
             plan.max_chunk_bytes = number("STREAM2SEARCH_MAX_CHUNK_BYTES", &v)?;
         }
@@ -170,6 +220,29 @@ impl Settings {
         if let Some(v) = get("STREAM2SEARCH_GZIP") {
             client.gzip = boolean("STREAM2SEARCH_GZIP", &v)?;
         }
+        for (variable, field) in [
+            (
+                "STREAM2SEARCH_CONNECT_TIMEOUT_MS",
+                &mut client.connect_timeout,
+            ),
+            (
+                "STREAM2SEARCH_REQUEST_TIMEOUT_MS",
+                &mut client.request_timeout,
+            ),
+            ("STREAM2SEARCH_BACKOFF_BASE_MS", &mut client.backoff_base),
+            ("STREAM2SEARCH_BACKOFF_CAP_MS", &mut client.backoff_cap),
+            (
+                "STREAM2SEARCH_DEADLINE_MARGIN_MS",
+                &mut client.deadline_margin,
+            ),
+        ] {
+            if let Some(v) = get(variable) {
+                *field = Duration::from_millis(number(variable, &v)?);
+            }
+        }
+        if let Some(v) = get("STREAM2SEARCH_MAX_ATTEMPTS") {
+            client.max_attempts = number("STREAM2SEARCH_MAX_ATTEMPTS", &v)?;
+        }
         let auth = get("OPENSEARCH_AUTH").unwrap_or_else(|| "es".into());
         client.auth = match auth.trim().to_ascii_lowercase().as_str() {
             "none" => Auth::None,
@@ -182,7 +255,7 @@ impl Settings {
                 })?;
                 Auth::basic(user, password)
             }
-            mode @ ("es" | "aoss" | "sigv4") => {
+            mode @ ("es" | "aoss") => {
                 let service = if mode == "aoss" {
                     Service::Aoss
                 } else {
@@ -194,8 +267,14 @@ impl Settings {
                         "not set (nor AWS_REGION), needed for SigV4",
                     )
                 })?;
-                let credentials = lambda_credentials(&get)?;
+                let credentials = aws_credentials(&get)?;
                 Auth::SigV4(SigV4::new(service, region, credentials))
+            }
+            "sigv4" => {
+                return Err(ConfigError::new(
+                    "OPENSEARCH_AUTH",
+                    "sigv4 does not say which service signs: es (a managed domain) or aoss (Serverless)",
+                ));
             }
             _ => {
                 return Err(ConfigError::new(
@@ -243,26 +322,146 @@ impl Settings {
             metrics_namespace: get("STREAM2SEARCH_METRICS_NAMESPACE")
                 .unwrap_or_else(|| "stream2search".into()),
             function_name: get("AWS_LAMBDA_FUNCTION_NAME").unwrap_or_else(|| "local".into()),
-            aws_credentials: lambda_credentials(&get).ok().map(Secret),
+            aws_credentials: aws_credentials(&get).ok().map(Secret),
         })
     }
 }
 
-/// The execution role's credentials, as Lambda sets them.
-fn lambda_credentials(
+/// The execution role's credentials, as Lambda sets them (the client's one reader).
+fn aws_credentials(
     get: &impl Fn(&str) -> Option<String>,
 ) -> Result<aws_credential_types::Credentials, ConfigError> {
-    let key = get("AWS_ACCESS_KEY_ID")
-        .ok_or_else(|| ConfigError::new("AWS_ACCESS_KEY_ID", "not set, needed for SigV4"))?;
-    let secret = get("AWS_SECRET_ACCESS_KEY")
-        .ok_or_else(|| ConfigError::new("AWS_SECRET_ACCESS_KEY", "not set, needed for SigV4"))?;
-    Ok(aws_credential_types::Credentials::new(
-        key,
-        secret,
-        get("AWS_SESSION_TOKEN"),
-        None,
-        "LambdaEnvironment",
-    ))
+    stream2search_client::credentials_from_env(get)
+        .map_err(|missing| ConfigError::new(missing.variable(), "not set, needed for SigV4"))
+}
+
+/// Names the variable behind a planner that refused `plan`: each setting is tried alone over
+/// the defaults; the first the planner refuses is the one at fault.
+pub(crate) fn planner_error(plan: &PlanConfig, error: &stream2search::ConfigError) -> ConfigError {
+    type Set = fn(&mut PlanConfig, &PlanConfig);
+    let trials: [(&str, Set); 13] = [
+        // The index and its prefix go together; a prefix the planner refuses as a fixed name is
+        // the one at fault.
+        ("OPENSEARCH_INDEX", |t, p| {
+            t.index = p.index.clone();
+            t.index_prefix = p.index_prefix.clone();
+        }),
+        ("STREAM2SEARCH_ID_KEYS", |t, p| {
+            t.id_keys = p.id_keys.clone()
+        }),
+        ("STREAM2SEARCH_VERSIONING", |t, p| {
+            t.versioning = p.versioning
+        }),
+        ("STREAM2SEARCH_TTL", |t, p| t.ttl = p.ttl),
+        ("STREAM2SEARCH_RESERVED_PREFIX", |t, p| {
+            t.reserved = p.reserved.clone()
+        }),
+        ("STREAM2SEARCH_LONG_IDS", |t, p| t.long_ids = p.long_ids),
+        ("STREAM2SEARCH_NUMBERS_AS_STRINGS", |t, p| {
+            t.numbers_as_strings = p.numbers_as_strings.clone();
+        }),
+        ("STREAM2SEARCH_INCLUDE", |t, p| {
+            t.include = p.include.clone()
+        }),
+        ("STREAM2SEARCH_EXCLUDE", |t, p| {
+            t.exclude = p.exclude.clone()
+        }),
+        ("STREAM2SEARCH_INDEXED_AT", |t, p| {
+            t.indexed_at = p.indexed_at.clone()
+        }),
+        ("STREAM2SEARCH_ROUTING", |t, p| {
+            t.routing = p.routing.clone()
+        }),
+        ("STREAM2SEARCH_MAX_CHUNK_BYTES", |t, p| {
+            t.max_chunk_bytes = p.max_chunk_bytes;
+        }),
+        ("STREAM2SEARCH_MAX_CHUNK_ACTIONS", |t, p| {
+            t.max_chunk_actions = p.max_chunk_actions;
+        }),
+    ];
+    let variable = trials
+        .iter()
+        .find(|(_, set)| {
+            let mut trial = PlanConfig::default();
+            set(&mut trial, plan);
+            Planner::new(trial).is_err()
+        })
+        .map_or("OPENSEARCH_INDEX", |(variable, _)| variable);
+    let prefix_refused = plan.index_prefix.as_ref().is_some_and(|prefix| {
+        Planner::new(PlanConfig {
+            index: prefix.clone(),
+            ..PlanConfig::default()
+        })
+        .is_err()
+    });
+    let variable = if variable == "OPENSEARCH_INDEX" && prefix_refused {
+        "OPENSEARCH_INDEX_PREFIX"
+    } else {
+        variable
+    };
+    let message = error.to_string();
+    let message = message
+        .strip_prefix("invalid configuration: ")
+        .unwrap_or(&message);
+    ConfigError::new(variable, message)
+}
+
+/// Names the variable behind a client that refused `client`, as [`planner_error`] does.
+/// `endpoint_variable` is the one the endpoint came from.
+pub(crate) fn client_error(
+    client: &ClientConfig,
+    endpoint_variable: &str,
+    error: &stream2search_client::Error,
+) -> ConfigError {
+    type Set = fn(&mut ClientConfig, &ClientConfig);
+    let trials: [(&str, Set); 8] = [
+        ("", |t, p| {
+            t.endpoint = p.endpoint.clone();
+            t.allow_http = p.allow_http;
+        }),
+        ("OPENSEARCH_AUTH", |t, p| t.auth = p.auth.clone()),
+        ("STREAM2SEARCH_CONNECT_TIMEOUT_MS", |t, p| {
+            t.connect_timeout = p.connect_timeout;
+        }),
+        ("STREAM2SEARCH_REQUEST_TIMEOUT_MS", |t, p| {
+            t.request_timeout = p.request_timeout;
+        }),
+        ("STREAM2SEARCH_MAX_ATTEMPTS", |t, p| {
+            t.max_attempts = p.max_attempts
+        }),
+        ("STREAM2SEARCH_BACKOFF_BASE_MS", |t, p| {
+            t.backoff_base = p.backoff_base
+        }),
+        ("STREAM2SEARCH_BACKOFF_CAP_MS", |t, p| {
+            t.backoff_base = p.backoff_base;
+            t.backoff_cap = p.backoff_cap;
+        }),
+        ("STREAM2SEARCH_DEADLINE_MARGIN_MS", |t, p| {
+            t.deadline_margin = p.deadline_margin;
+        }),
+    ];
+    let variable = trials
+        .iter()
+        .find(|(_, set)| {
+            let mut trial = ClientConfig::new("https://localhost");
+            set(&mut trial, client);
+            Client::new(trial).is_err()
+        })
+        .map_or("OPENSEARCH_ENDPOINT", |(variable, _)| variable);
+    let variable = if variable.is_empty() {
+        endpoint_variable
+    } else {
+        variable
+    };
+    let message = error.to_string();
+    // One level: neither the client's prefix nor the core's (the backoff's) is repeated.
+    let message = message
+        .strip_prefix("invalid client configuration: ")
+        .unwrap_or(&message);
+    let message = message
+        .strip_prefix("invalid configuration: ")
+        .unwrap_or(message);
+    ConfigError::new(variable, message)
 }
 
 /// The queue's endpoint and signing region: from the URL (`https://sqs.<region>.amazonaws.com/…`)
@@ -524,7 +723,7 @@ mod tests {
             ("http://127.0.0.1:5055", "us-east-1", true)
         );
         // The queue writer itself refuses plain http that the settings did not allow.
-        let refused = crate::Queue::new(
+        let refused = crate::sqs::Queue::new(
             DeadLetter {
                 allow_http: false,
                 ..dl.clone()
@@ -532,7 +731,7 @@ mod tests {
             None,
         );
         assert!(refused.is_err());
-        assert!(crate::Queue::new(dl, None).is_ok());
+        assert!(crate::sqs::Queue::new(dl, None).is_ok());
     }
 
     #[test]
@@ -568,5 +767,193 @@ mod tests {
             ("OPENSEARCH_AUTH", "none"),
         ]);
         assert!(ok.is_ok(), "{ok:?}");
+    }
+
+    fn build(vars: &[(&str, &str)]) -> Result<crate::Handler, crate::Error> {
+        let map: HashMap<String, String> = vars
+            .iter()
+            .map(|(k, v)| (k.to_string(), v.to_string()))
+            .collect();
+        crate::Handler::builder().from_lookup(|k| map.get(k).cloned())
+    }
+
+    const LOCAL: [(&str, &str); 3] = [
+        ("OPENSEARCH_ENDPOINT", "https://n"),
+        ("OPENSEARCH_INDEX", "p"),
+        ("OPENSEARCH_AUTH", "none"),
+    ];
+
+    #[test]
+    fn mistakes_found_while_building_name_their_variable() {
+        for (var, value, says) in [
+            ("OPENSEARCH_INDEX", "Products", "lower case"),
+            (
+                "OPENSEARCH_INDEX",
+                "{category}",
+                "starts with a placeholder",
+            ),
+            (
+                "STREAM2SEARCH_MAX_CHUNK_ACTIONS",
+                "0",
+                "chunk limits must be positive",
+            ),
+            (
+                "STREAM2SEARCH_MAX_CHUNK_BYTES",
+                "0",
+                "chunk limits must be positive",
+            ),
+            (
+                "STREAM2SEARCH_RESERVED_PREFIX",
+                "_x",
+                "reserved-name prefix",
+            ),
+            ("STREAM2SEARCH_INDEXED_AT", "_id", "not a usable name"),
+            ("STREAM2SEARCH_ID_KEYS", " , ", "at least one key"),
+            (
+                "STREAM2SEARCH_NUMBERS_AS_STRINGS",
+                "dims..weight",
+                "empty segment",
+            ),
+            ("STREAM2SEARCH_MAX_ATTEMPTS", "0", "max_attempts"),
+            ("STREAM2SEARCH_REQUEST_TIMEOUT_MS", "0", "timeouts"),
+            ("STREAM2SEARCH_CONNECT_TIMEOUT_MS", "0", "timeouts"),
+            (
+                "STREAM2SEARCH_BACKOFF_BASE_MS",
+                "0",
+                "backoff base must be positive",
+            ),
+            (
+                "STREAM2SEARCH_BACKOFF_CAP_MS",
+                "50",
+                "backoff cap must be at least its base",
+            ),
+        ] {
+            let mut vars = LOCAL.to_vec();
+            vars.retain(|(k, _)| *k != var);
+            vars.push((var, value));
+            let err = build(&vars).unwrap_err();
+            assert_eq!(err.variable(), Some(var), "{var}={value}: {err}");
+            assert!(err.is_configuration(), "{var}={value}");
+            let text = err.to_string();
+            assert!(text.starts_with(&format!("{var}: ")), "{text}");
+            assert!(text.contains(says), "{var}={value}: {text}");
+            assert!(!text.contains("invalid configuration"), "{text}");
+            assert!(!format!("{err:?}").contains('\n'), "{err:?}");
+        }
+        // A template whose prefix is refused names the prefix, not the template.
+        let mut vars = LOCAL.to_vec();
+        vars.retain(|(k, _)| *k != "OPENSEARCH_INDEX");
+        vars.extend([
+            ("OPENSEARCH_INDEX", "products-{category}"),
+            ("OPENSEARCH_INDEX_PREFIX", "Products-"),
+        ]);
+        let err = build(&vars).unwrap_err();
+        assert_eq!(err.variable(), Some("OPENSEARCH_INDEX_PREFIX"), "{err}");
+        // Plain http without the opt-in is refused before the client is built.
+        let err = build(&[
+            ("OPENSEARCH_ENDPOINT", "http://127.0.0.1:9200"),
+            ("OPENSEARCH_INDEX", "p"),
+            ("OPENSEARCH_AUTH", "none"),
+        ])
+        .unwrap_err();
+        assert_eq!(err.variable(), Some("OPENSEARCH_ENDPOINT"), "{err}");
+        assert!(
+            err.to_string().contains("OPENSEARCH_ALLOW_HTTP=true"),
+            "{err}"
+        );
+        // And each of those settings on its own good value builds.
+        assert!(build(&LOCAL).is_ok());
+    }
+
+    #[test]
+    fn every_setting_reaches_the_planner_and_the_client() {
+        let mut vars = LOCAL.to_vec();
+        vars.extend([
+            ("STREAM2SEARCH_INDEXED_AT", "indexedAt"),
+            ("STREAM2SEARCH_RESERVED_PREFIX", "attr"),
+            ("STREAM2SEARCH_LONG_IDS", "reject"),
+            ("STREAM2SEARCH_CONNECT_TIMEOUT_MS", "1500"),
+            ("STREAM2SEARCH_REQUEST_TIMEOUT_MS", "12000"),
+            ("STREAM2SEARCH_MAX_ATTEMPTS", "3"),
+            ("STREAM2SEARCH_BACKOFF_BASE_MS", "50"),
+            ("STREAM2SEARCH_BACKOFF_CAP_MS", "800"),
+            ("STREAM2SEARCH_DEADLINE_MARGIN_MS", "2000"),
+        ]);
+        let s = settings(&vars).unwrap();
+        assert_eq!(s.plan.indexed_at.as_deref(), Some("indexedAt"));
+        assert_eq!(
+            s.plan.reserved,
+            ReservedNames::Rename {
+                prefix: "attr".into()
+            }
+        );
+        assert_eq!(s.plan.long_ids, LongIdPolicy::Reject);
+        let c = &s.client;
+        assert_eq!(
+            (c.connect_timeout, c.request_timeout, c.max_attempts),
+            (Duration::from_millis(1500), Duration::from_secs(12), 3)
+        );
+        assert_eq!(
+            (c.backoff_base, c.backoff_cap, c.deadline_margin),
+            (
+                Duration::from_millis(50),
+                Duration::from_millis(800),
+                Duration::from_secs(2)
+            )
+        );
+        let defaults = settings(&LOCAL).unwrap();
+        assert_eq!(
+            defaults.plan,
+            PlanConfig {
+                index: "p".into(),
+                ..PlanConfig::default()
+            }
+        );
+        let reject = settings(&[
+            LOCAL[0],
+            LOCAL[1],
+            LOCAL[2],
+            ("STREAM2SEARCH_RESERVED_NAMES", "reject"),
+        ])
+        .unwrap();
+        assert_eq!(reject.plan.reserved, ReservedNames::Reject);
+        for (var, value) in [
+            ("STREAM2SEARCH_RESERVED_NAMES", "drop"),
+            ("STREAM2SEARCH_LONG_IDS", "truncate"),
+            ("STREAM2SEARCH_MAX_ATTEMPTS", "many"),
+            ("STREAM2SEARCH_DEADLINE_MARGIN_MS", "1s"),
+        ] {
+            let mut vars = LOCAL.to_vec();
+            vars.push((var, value));
+            assert_eq!(settings(&vars).unwrap_err().variable, var, "{var}={value}");
+        }
+        // A prefix only means something when names are renamed.
+        let err = settings(&[
+            LOCAL[0],
+            LOCAL[1],
+            LOCAL[2],
+            ("STREAM2SEARCH_RESERVED_NAMES", "reject"),
+            ("STREAM2SEARCH_RESERVED_PREFIX", "attr"),
+        ])
+        .unwrap_err();
+        assert_eq!(err.variable, "STREAM2SEARCH_RESERVED_PREFIX");
+    }
+
+    #[test]
+    fn sigv4_is_refused_because_it_does_not_say_es_or_aoss() {
+        let mut vars = AWS.to_vec();
+        vars.extend([LOCAL[0], LOCAL[1], ("OPENSEARCH_AUTH", "sigv4")]);
+        let err = settings(&vars).unwrap_err();
+        assert_eq!(err.variable, "OPENSEARCH_AUTH");
+        assert!(
+            err.to_string().contains("es (a managed domain) or aoss"),
+            "{err}"
+        );
+        vars.retain(|(k, _)| *k != "OPENSEARCH_AUTH");
+        vars.push(("OPENSEARCH_AUTH", "aoss"));
+        let Auth::SigV4(sig) = settings(&vars).unwrap().client.auth else {
+            panic!("not sigv4")
+        };
+        assert_eq!(sig.service(), Service::Aoss);
     }
 }

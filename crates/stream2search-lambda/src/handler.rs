@@ -2,23 +2,29 @@
 
 use std::collections::HashSet;
 use std::fmt;
+use std::future::Future;
+use std::pin::Pin;
 use std::sync::Arc;
+use std::task::{Context, Poll};
 use std::time::{Instant, SystemTime};
 
-use lambda_runtime::{Diagnostic, LambdaEvent, tracing};
+use lambda_runtime::{Diagnostic, LambdaEvent, Service, tracing};
 use serde_json::value::RawValue;
 use stream2search::checkpoint::{self, BatchResponse, Checkpoint, RecordOutcome, RecordResult};
 use stream2search::{Plan, Planner, RecordErrorKind, SequenceNumber};
 use stream2search_client::Client;
 
-use crate::config::{ConfigError, Settings};
+use crate::config::{self, ConfigError, Settings};
 use crate::dead_letter::{self, Poison};
 use crate::deadline;
 use crate::hooks::{self, Hook};
 use crate::sqs::Queue;
-use crate::summary::Summary;
+use crate::summary::Counts;
 
 /// The Lambda handler: build it once at cold start, call it per event. Clones share everything.
+///
+/// It is a `tower` [`Service`], so `lambda_runtime::run(handler)` serves it; so does
+/// `lambda_runtime::run(service_fn(|event| handler.call(event)))` on a `&'static Handler`.
 #[derive(Clone)]
 pub struct Handler {
     inner: Arc<Inner>,
@@ -36,48 +42,222 @@ impl fmt::Debug for Handler {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.debug_struct("Handler")
             .field("settings", &self.inner.settings)
+            .field("queue", &self.inner.queue)
             .field("hook", &self.inner.hook.is_some())
             .finish_non_exhaustive()
     }
 }
 
+/// Builds a [`Handler`], with its [`Hook`] if it has one: `Handler::builder().hook(h).from_env()`.
+#[derive(Default)]
+pub struct Builder {
+    hook: Option<Box<dyn Hook>>,
+}
+
+impl fmt::Debug for Builder {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Builder")
+            .field("hook", &self.hook.is_some())
+            .finish()
+    }
+}
+
+impl Builder {
+    /// The [`Hook`] that sees (and may reshape, skip, delete, refuse or route) every planned item
+    /// before it is sent. A handler has at most one: a second call replaces the first.
+    pub fn hook(mut self, hook: impl Hook + 'static) -> Builder {
+        self.hook = Some(Box::new(hook));
+        self
+    }
+
+    /// Reads the process environment and builds the handler (see [`Builder::from_lookup`]).
+    pub fn from_env(self) -> Result<Handler, Error> {
+        self.from_lookup(|name| std::env::var(name).ok())
+    }
+
+    /// Reads the settings through `lookup` ([`Settings::from_lookup`]) and builds the handler.
+    /// Every mistake names its variable, including those found only while the planner, the
+    /// client and the queue writer are built (an index name OpenSearch refuses, a chunk limit
+    /// of 0, a backoff cap below its base...). Needs no network.
+    pub fn from_lookup(self, lookup: impl Fn(&str) -> Option<String>) -> Result<Handler, Error> {
+        let set = |name: &str| lookup(name).is_some_and(|v| !v.trim().is_empty());
+        let settings = Settings::from_lookup(&lookup)?;
+        let endpoint_variable = if set("OPENSEARCH_ENDPOINT") {
+            "OPENSEARCH_ENDPOINT"
+        } else {
+            "OPENSEARCH_DOMAIN"
+        };
+        let queue_variable = if set("STREAM2SEARCH_SQS_ENDPOINT") {
+            "STREAM2SEARCH_SQS_ENDPOINT"
+        } else {
+            "STREAM2SEARCH_DLQ_URL"
+        };
+        let planner = Planner::new(settings.plan.clone())
+            .map_err(|e| config::planner_error(&settings.plan, &e))?;
+        let client = Client::new(settings.client.clone())
+            .map_err(|e| config::client_error(&settings.client, endpoint_variable, &e))?;
+        let queue =
+            queue(&settings).map_err(|e| ConfigError::new(queue_variable, e.to_string()))?;
+        Ok(self.assemble(settings, planner, client, queue))
+    }
+
+    /// Builds the handler from `settings` made by hand. Needs no network.
+    pub fn build(self, settings: Settings) -> Result<Handler, Error> {
+        let planner = Planner::new(settings.plan.clone()).map_err(Kind::planner)?;
+        let client = Client::new(settings.client.clone()).map_err(Kind::Client)?;
+        let queue = queue(&settings).map_err(|e| Kind::Setup(e.to_string()))?;
+        Ok(self.assemble(settings, planner, client, queue))
+    }
+
+    fn assemble(
+        self,
+        settings: Settings,
+        planner: Planner,
+        client: Client,
+        queue: Option<Queue>,
+    ) -> Handler {
+        Handler {
+            inner: Arc::new(Inner {
+                settings,
+                planner,
+                client,
+                queue,
+                hook: self.hook,
+            }),
+        }
+    }
+}
+
+fn queue(settings: &Settings) -> Result<Option<Queue>, crate::sqs::QueueError> {
+    settings
+        .dead_letter
+        .as_ref()
+        .map(|target| {
+            Queue::new(
+                target.clone(),
+                settings.aws_credentials.as_ref().map(|c| c.0.clone()),
+            )
+        })
+        .transpose()
+}
+
 /// Why an invocation (or the cold start) failed. Lambda retries the whole batch on any of them.
-#[derive(Debug, thiserror::Error)]
-pub enum Error {
-    /// A setting is wrong (cold start).
-    #[error("configuration: {0}")]
-    Config(#[from] ConfigError),
-    /// The planner refused its configuration (cold start).
-    #[error(transparent)]
-    Planner(#[from] stream2search::ConfigError),
+///
+/// Ask it questions ([`variable`](Error::variable), [`is_configuration`](Error::is_configuration),
+/// [`is_not_an_event`](Error::is_not_an_event), [`error_type`](Error::error_type)) rather than
+/// reading its message: the text is for people. Neither `Display` nor `Debug` holds a credential.
+pub struct Error {
+    kind: Box<Kind>,
+}
+
+enum Kind {
+    /// A variable is wrong (cold start).
+    Config(ConfigError),
+    /// Settings made by hand that the planner or the queue writer refuse (cold start).
+    Setup(String),
     /// The client could not be built, or no retry can fix a send (credentials refused...).
-    #[error("OpenSearch client: {0}")]
-    Client(#[from] stream2search_client::Error),
-    /// The dead-letter queue could not be set up (cold start).
-    #[error(transparent)]
-    Queue(#[from] crate::sqs::QueueError),
+    Client(stream2search_client::Error),
     /// The payload is not a DynamoDB Streams event at all.
-    #[error("not a DynamoDB Streams event: {0}")]
-    Event(#[from] stream2search::EventError),
-    /// A record that is not durable has no SequenceNumber to resume at (and none precedes it):
-    /// the whole batch must be delivered again.
-    #[error("record {position} is not durable and has no SequenceNumber: retrying the batch")]
-    RetryBatch {
-        /// Position of that record in `Records`.
-        position: usize,
-    },
+    Event(stream2search::EventError),
+    /// A record that is not durable has no SequenceNumber to resume at (and none precedes it).
+    RetryBatch { position: usize },
+}
+
+impl Kind {
+    fn planner(e: stream2search::ConfigError) -> Kind {
+        Kind::Setup(e.to_string())
+    }
+}
+
+impl From<Kind> for Error {
+    fn from(kind: Kind) -> Error {
+        Error {
+            kind: Box::new(kind),
+        }
+    }
+}
+
+impl From<ConfigError> for Error {
+    fn from(e: ConfigError) -> Error {
+        Kind::Config(e).into()
+    }
+}
+
+impl Error {
+    /// The environment variable at fault, for a cold start that read one wrong.
+    pub fn variable(&self) -> Option<&str> {
+        match &*self.kind {
+            Kind::Config(e) => Some(e.variable()),
+            _ => None,
+        }
+    }
+
+    /// Is this a setup problem no retry fixes (a setting, refused credentials)?
+    pub fn is_configuration(&self) -> bool {
+        match &*self.kind {
+            Kind::Config(_) | Kind::Setup(_) => true,
+            Kind::Client(e) => e.is_configuration(),
+            Kind::Event(_) | Kind::RetryBatch { .. } => false,
+        }
+    }
+
+    /// Was the payload not a DynamoDB Streams event at all?
+    pub fn is_not_an_event(&self) -> bool {
+        matches!(&*self.kind, Kind::Event(_))
+    }
+
+    /// The `errorType` Lambda reports: `Stream2Search.Config`, `Stream2Search.OpenSearch`,
+    /// `Stream2Search.NotAnEvent` or `Stream2Search.RetryBatch`.
+    pub fn error_type(&self) -> &'static str {
+        match &*self.kind {
+            Kind::Config(_) | Kind::Setup(_) => "Stream2Search.Config",
+            Kind::Client(_) => "Stream2Search.OpenSearch",
+            Kind::Event(_) => "Stream2Search.NotAnEvent",
+            Kind::RetryBatch { .. } => "Stream2Search.RetryBatch",
+        }
+    }
+}
+
+impl fmt::Display for Error {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match &*self.kind {
+            Kind::Config(e) => e.fmt(f),
+            Kind::Setup(message) => f.write_str(message),
+            Kind::Client(e) => e.fmt(f),
+            Kind::Event(e) => e.fmt(f),
+            Kind::RetryBatch { position } => write!(
+                f,
+                "record {position} is not durable and has no SequenceNumber: retrying the batch"
+            ),
+        }
+    }
+}
+
+/// One line: the error type and the message (what `main`'s `?` prints).
+impl fmt::Debug for Error {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Error")
+            .field("type", &self.error_type())
+            .field("message", &self.to_string())
+            .finish()
+    }
+}
+
+impl std::error::Error for Error {
+    fn source(&self) -> Option<&(dyn std::error::Error + 'static)> {
+        match &*self.kind {
+            Kind::Config(e) => Some(e),
+            Kind::Client(e) => Some(e),
+            Kind::Event(e) => Some(e),
+            Kind::Setup(_) | Kind::RetryBatch { .. } => None,
+        }
+    }
 }
 
 impl From<Error> for Diagnostic {
     fn from(e: Error) -> Diagnostic {
-        let kind = match &e {
-            Error::Config(_) | Error::Planner(_) | Error::Queue(_) => "Stream2Search.Config",
-            Error::Client(_) => "Stream2Search.OpenSearch",
-            Error::Event(_) => "Stream2Search.NotAnEvent",
-            Error::RetryBatch { .. } => "Stream2Search.RetryBatch",
-        };
         Diagnostic {
-            error_type: kind.into(),
+            error_type: e.error_type().into(),
             error_message: e.to_string(),
         }
     }
@@ -85,6 +265,7 @@ impl From<Error> for Diagnostic {
 
 /// What one invocation did, for callers that want more than the response.
 #[derive(Debug, Clone)]
+#[non_exhaustive]
 pub struct Invocation {
     /// Where Lambda resumes.
     pub checkpoint: Checkpoint,
@@ -93,60 +274,41 @@ pub struct Invocation {
     /// Positions of the poison records the dead-letter queue accepted.
     pub dead_lettered: HashSet<usize>,
     /// The counts that were logged and written as metrics.
-    pub summary: Summary,
+    pub counts: Counts,
 }
 
 impl Invocation {
-    /// The partial batch response, or [`Error::RetryBatch`].
+    /// The partial batch response, or an error that makes Lambda retry the whole batch.
     pub fn response(&self) -> Result<BatchResponse, Error> {
-        self.checkpoint.response().ok_or(Error::RetryBatch {
-            position: match self.checkpoint {
-                Checkpoint::RetryBatch { position } => position,
-                _ => 0,
-            },
-        })
+        match self.checkpoint.response() {
+            Some(response) => Ok(response),
+            None => Err(Kind::RetryBatch {
+                position: match self.checkpoint {
+                    Checkpoint::RetryBatch { position } => position,
+                    _ => 0,
+                },
+            }
+            .into()),
+        }
     }
 }
 
 impl Handler {
-    /// Reads the environment ([`Settings::from_env`]) and builds the handler.
+    /// A [`Builder`], to give the handler a [`Hook`].
+    pub fn builder() -> Builder {
+        Builder::default()
+    }
+
+    /// Reads the environment and builds the handler, without a hook
+    /// (`Handler::builder().from_env()`).
     pub fn from_env() -> Result<Handler, Error> {
-        Handler::new(Settings::from_env()?)
+        Builder::default().from_env()
     }
 
-    /// Builds the planner, the OpenSearch client and the dead-letter queue writer. Needs no
-    /// network.
+    /// Builds the handler from `settings` made by hand, without a hook
+    /// (`Handler::builder().build(settings)`).
     pub fn new(settings: Settings) -> Result<Handler, Error> {
-        let planner = Planner::new(settings.plan.clone())?;
-        let client = Client::new(settings.client.clone())?;
-        let queue = match &settings.dead_letter {
-            Some(target) => Some(Queue::new(
-                target.clone(),
-                settings.aws_credentials.as_ref().map(|c| c.0.clone()),
-            )?),
-            None => None,
-        };
-        Ok(Handler {
-            inner: Arc::new(Inner {
-                settings,
-                planner,
-                client,
-                queue,
-                hook: None,
-            }),
-        })
-    }
-
-    /// Adds a [`Hook`] that sees (and may reshape, skip, refuse or route) every planned item
-    /// before it is sent.
-    ///
-    /// # Panics
-    /// If called after the handler was cloned.
-    pub fn with_hook(mut self, hook: impl Hook + 'static) -> Handler {
-        Arc::get_mut(&mut self.inner)
-            .expect("with_hook is called before the handler is cloned")
-            .hook = Some(Box::new(hook));
-        self
+        Builder::default().build(settings)
     }
 
     /// The settings it was built from.
@@ -155,7 +317,7 @@ impl Handler {
     }
 
     /// When this invocation must be done, from the runtime's deadline (milliseconds since the
-    /// epoch; one already past at the start counts as unknown, see [`deadline::deadline`]).
+    /// epoch; one already past at the start counts as unknown).
     fn deadline(&self, lambda_deadline_ms: u64) -> Instant {
         deadline::deadline(
             lambda_deadline_ms,
@@ -186,9 +348,9 @@ impl Handler {
     ) -> Result<BatchResponse, Error> {
         let deadline = self.deadline(event.context.deadline);
         let payload = serde_json::to_vec(&event.payload).map_err(|_| {
-            Error::Event(stream2search::EventError::NotAnEvent(
+            Error::from(Kind::Event(stream2search::EventError::NotAnEvent(
                 "the typed event could not be serialized",
-            ))
+            )))
         })?;
         self.handle(&payload, deadline).await?.response()
     }
@@ -199,7 +361,16 @@ impl Handler {
     pub async fn handle(&self, payload: &[u8], deadline: Instant) -> Result<Invocation, Error> {
         let started = Instant::now();
         let inner = &*self.inner;
-        let mut plan = inner.planner.plan(payload, None)?;
+        let stamp = inner
+            .settings
+            .plan
+            .indexed_at
+            .as_ref()
+            .map(|_| rfc3339(SystemTime::now()));
+        let mut plan = inner
+            .planner
+            .plan(payload, stamp.as_deref())
+            .map_err(Kind::Event)?;
         if let Some(hook) = &inner.hook {
             hooks::apply(&**hook, payload, &mut plan);
         }
@@ -207,7 +378,11 @@ impl Handler {
         // client's margin and the time to answer. The client subtracts its margin itself.
         let margin = inner.settings.client.deadline_margin;
         let requests_end = deadline::requests_end(deadline, margin);
-        let report = inner.client.send(&plan, requests_end + margin).await?;
+        let report = inner
+            .client
+            .send(&plan, requests_end + margin)
+            .await
+            .map_err(Kind::Client)?;
         let retries = report.counters.retries;
         // One result per record, in event order.
         let results = plan.resolve(&report.finals);
@@ -221,20 +396,20 @@ impl Handler {
         let checkpoint = checkpoint::checkpoint(&results, |r| {
             r.outcome.is_durable() || dead_lettered.contains(&r.position)
         });
-        let summary = Summary::count(
+        let counts = Counts::count(
             &results,
             |r| dead_lettered.contains(&r.position),
             retries,
             started.elapsed(),
         );
-        summary.log();
+        counts.log();
         if inner.settings.metrics {
             let now = SystemTime::now()
                 .duration_since(SystemTime::UNIX_EPOCH)
                 .map_or(0, |d| d.as_millis() as u64);
             println!(
                 "{}",
-                summary.emf(
+                counts.emf(
                     &inner.settings.metrics_namespace,
                     &inner.settings.function_name,
                     now
@@ -251,7 +426,7 @@ impl Handler {
             checkpoint,
             results,
             dead_lettered,
-            summary,
+            counts,
         })
     }
 
@@ -321,5 +496,70 @@ fn log_failure(r: &RecordResult, dead_lettered: bool) {
         tracing::warn!(position = r.position, event_id = r.event_id.as_deref(), sequence_number = seq, reason = %why, "poison record dead-lettered");
     } else {
         tracing::error!(position = r.position, event_id = r.event_id.as_deref(), sequence_number = seq, reason = %why, "record not durable; Lambda will deliver it again");
+    }
+}
+
+type Answer = Pin<Box<dyn Future<Output = Result<BatchResponse, Error>> + Send>>;
+
+/// `lambda_runtime::run(handler)`: each event is handled by a clone (clones share everything).
+impl Service<LambdaEvent<Box<RawValue>>> for Handler {
+    type Response = BatchResponse;
+    type Error = Error;
+    type Future = Answer;
+
+    fn poll_ready(&mut self, _: &mut Context<'_>) -> Poll<Result<(), Error>> {
+        Poll::Ready(Ok(()))
+    }
+
+    fn call(&mut self, event: LambdaEvent<Box<RawValue>>) -> Answer {
+        let handler = self.clone();
+        Box::pin(async move { Handler::call(&handler, event).await })
+    }
+}
+
+/// `at` as RFC 3339 in UTC with milliseconds, e.g. `2024-05-01T12:00:00.250Z`.
+fn rfc3339(at: SystemTime) -> String {
+    let since = at
+        .duration_since(SystemTime::UNIX_EPOCH)
+        .unwrap_or_default();
+    let secs = since.as_secs();
+    let (days, rem) = (secs / 86_400, secs % 86_400);
+    // Civil date from days since 1970-01-01 (Howard Hinnant's algorithm).
+    let z = days as i64 + 719_468;
+    let era = z.div_euclid(146_097);
+    let doe = z - era * 146_097;
+    let yoe = (doe - doe / 1460 + doe / 36_524 - doe / 146_096) / 365;
+    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
+    let mp = (5 * doy + 2) / 153;
+    let day = doy - (153 * mp + 2) / 5 + 1;
+    let month = if mp < 10 { mp + 3 } else { mp - 9 };
+    let year = yoe + era * 400 + i64::from(month <= 2);
+    format!(
+        "{year:04}-{month:02}-{day:02}T{:02}:{:02}:{:02}.{:03}Z",
+        rem / 3600,
+        rem % 3600 / 60,
+        rem % 60,
+        since.subsec_millis()
+    )
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::time::Duration;
+
+    #[test]
+    fn timestamps_are_rfc3339_utc_with_milliseconds() {
+        // Values checked with `date -u -d @SECONDS +%FT%T`.
+        for (secs, millis, text) in [
+            (0, 0, "1970-01-01T00:00:00.000Z"),
+            (951_782_400, 5, "2000-02-29T00:00:00.005Z"),
+            (1_714_564_800, 250, "2024-05-01T12:00:00.250Z"),
+            (4_102_444_799, 999, "2099-12-31T23:59:59.999Z"),
+        ] {
+            let at =
+                SystemTime::UNIX_EPOCH + Duration::from_secs(secs) + Duration::from_millis(millis);
+            assert_eq!(rfc3339(at), text);
+        }
     }
 }

@@ -47,9 +47,9 @@ impl<'a> Item<'a> {
     /// `BTreeMap<String, Box<RawValue>>` to add or remove fields while every other value is
     /// copied exactly. (A `Value` turns numbers into `f64` unless serde_json's
     /// `arbitrary_precision` feature is on: `1.50` comes back as `1.5`, and an integer of more
-    /// than 15 digits may lose its last ones.) `None` for a delete.
-    pub fn parse<T: Deserialize<'a>>(&self) -> Option<Result<T, serde_json::Error>> {
-        self.document().map(serde_json::from_slice)
+    /// than 15 digits may lose its last ones.) `Ok(None)` for a delete.
+    pub fn parse<T: Deserialize<'a>>(&self) -> Result<Option<T>, serde_json::Error> {
+        self.document().map(serde_json::from_slice).transpose()
     }
 
     /// The record that made this item: `eventID`, `eventName`, `SequenceNumber`, position.
@@ -124,7 +124,8 @@ impl Verdict {
     }
 }
 
-/// Called once per bulk item of the plan (from the last to the first).
+/// Called once per bulk item of the plan, in event order; the verdicts are applied once every
+/// item was seen.
 ///
 /// ```
 /// use std::collections::BTreeMap;
@@ -137,7 +138,7 @@ impl Verdict {
 /// impl Hook for Products {
 ///     fn item(&self, item: &Item<'_>) -> Verdict {
 ///         // Each field as its JSON text: what the hook does not touch is sent exactly.
-///         let Some(Ok(mut doc)) = item.parse::<BTreeMap<String, Box<RawValue>>>() else {
+///         let Ok(Some(mut doc)) = item.parse::<BTreeMap<String, Box<RawValue>>>() else {
 ///             return Verdict::Keep; // a delete
 ///         };
 ///         if doc.get("status").is_some_and(|s| s.get() == r#""draft""#) {
@@ -152,7 +153,12 @@ impl Verdict {
 /// ```
 ///
 /// A closure `Fn(&Item<'_>) -> Verdict` is a hook too. A hook that panics refuses the item it
-/// was looking at; it never takes the invocation down.
+/// was looking at; it never takes the invocation down. Give it to the handler at construction:
+/// `Handler::builder().hook(Products).from_env()`.
+///
+/// Hooks are synchronous: an invocation's bulk sends and dead letters share one deadline
+/// budget, and a hook runs before any of them, with no part of that budget the handler could
+/// give it. Look up enrichment data at cold start (or cache it) and read it here.
 pub trait Hook: Send + Sync {
     /// Says what to do with `item`.
     fn item(&self, item: &Item<'_>) -> Verdict;
@@ -167,15 +173,23 @@ where
     }
 }
 
-/// Runs `hook` over every item of `plan` (planned from `payload`) and applies its verdicts.
+/// Runs `hook` over every item of `plan` (planned from `payload`), in event order, then
+/// applies its verdicts.
 pub(crate) fn apply(hook: &dyn Hook, payload: &[u8], plan: &mut Plan) {
+    let verdicts: Vec<Verdict> = (0..plan.items().len())
+        .map(|i| {
+            let item = Item {
+                plan: &*plan,
+                i,
+                payload,
+            };
+            panic::catch_unwind(AssertUnwindSafe(|| hook.item(&item))).unwrap_or_else(|panic| {
+                Verdict::Refuse(format!("the hook panicked: {}", message(&*panic)))
+            })
+        })
+        .collect();
     // From the end: removing item `i` moves only the items after it, which are done.
-    for i in (0..plan.items().len()).rev() {
-        let item = Item { plan, i, payload };
-        let verdict = match panic::catch_unwind(AssertUnwindSafe(|| hook.item(&item))) {
-            Ok(v) => v,
-            Err(panic) => Verdict::Refuse(format!("the hook panicked: {}", message(&*panic))),
-        };
+    for (i, verdict) in verdicts.into_iter().enumerate().rev() {
         let refused = match verdict {
             Verdict::Keep => None,
             Verdict::Send { document, index } => document
@@ -287,6 +301,34 @@ mod tests {
             }
         }
         assert_eq!(results[5].outcome, RecordOutcome::Indexed);
+    }
+
+    #[test]
+    fn items_are_seen_in_event_order_and_a_delete_parses_to_none() {
+        let mut plan = planned();
+        let seen = std::sync::Mutex::new(Vec::new());
+        let hook = |item: &Item<'_>| {
+            let parsed: Option<serde_json::Value> = item.parse().unwrap();
+            seen.lock()
+                .unwrap()
+                .push((item.id().to_owned(), parsed.is_some()));
+            Verdict::Skip
+        };
+        apply(&hook, EVENT.as_bytes(), &mut plan);
+        let expected = [
+            ("a", true),
+            ("b", true),
+            ("c", true),
+            ("d", false),
+            ("e", false),
+            ("f", true),
+        ];
+        let expected: Vec<(String, bool)> = expected
+            .iter()
+            .map(|(id, doc)| (id.to_string(), *doc))
+            .collect();
+        assert_eq!(seen.into_inner().unwrap(), expected);
+        assert!(plan.items().is_empty());
     }
 
     #[test]

@@ -6,13 +6,27 @@
 //! The whole `main.rs` of a function:
 //!
 //! ```no_run
+//! use std::process::ExitCode;
+//!
 //! use stream2search_lambda::Handler;
+//!
+//! #[tokio::main]
+//! async fn main() -> ExitCode {
+//!     // Logging, settings checked at cold start (one clear log line, never a panic), events.
+//!     stream2search_lambda::run(Handler::builder()).await
+//! }
+//! ```
+//!
+//! The runtime's own idioms work too: [`Handler`] is a `tower` `Service`.
+//!
+//! ```no_run
+//! use stream2search_lambda::{Handler, lambda_runtime};
 //!
 //! #[tokio::main]
 //! async fn main() -> Result<(), lambda_runtime::Error> {
 //!     stream2search_lambda::init_logging();
-//!     let handler = Handler::from_env()?; // checked at cold start: a clear error, never a panic
-//!     stream2search_lambda::run(handler).await
+//!     let handler = Handler::from_env()?;
+//!     lambda_runtime::run(handler).await
 //! }
 //! ```
 //!
@@ -31,13 +45,13 @@
 //!    or fails the invocation when only a whole-batch retry is safe;
 //! 5. one summary log line and one CloudWatch Embedded Metric Format line are written.
 //!
-//! Authors who want to reshape, filter, refuse or route records add a [`Hook`]
-//! ([`Handler::with_hook`]): it sees each planned item and its verdict edits the plan, so the
-//! event is still parsed once. With the `aws_lambda_events` feature, `Handler::call_typed` takes
-//! `aws_lambda_events::event::dynamodb::Event` instead of raw JSON.
+//! Authors who want to reshape, filter, delete, refuse or route records give a [`Hook`] to the
+//! [`Builder`] ([`Handler::builder`]): it sees each planned item in event order and its verdict
+//! edits the plan, so the event is still parsed once. With the `aws_lambda_events` feature,
+//! `Handler::call_typed` takes `aws_lambda_events::event::dynamodb::Event` instead of raw JSON.
 
 mod config;
-pub mod dead_letter;
+mod dead_letter;
 mod deadline;
 mod handler;
 mod hooks;
@@ -45,26 +59,38 @@ mod sqs;
 mod summary;
 
 pub use config::{ConfigError, DeadLetter, Secret, Settings};
-pub use deadline::deadline;
-pub use handler::{Error, Handler, Invocation};
+pub use handler::{Builder, Error, Handler, Invocation};
 pub use hooks::{Hook, Item, Verdict};
-pub use sqs::{Queue, QueueError};
-pub use summary::Summary;
+pub use summary::Counts;
 
 #[cfg(feature = "aws_lambda_events")]
 pub use aws_lambda_events;
 pub use lambda_runtime;
 
-use lambda_runtime::{LambdaEvent, service_fn};
-use serde_json::value::RawValue;
+use std::process::ExitCode;
 
-/// Runs `handler` under the Lambda runtime until the sandbox ends.
-pub async fn run(handler: Handler) -> Result<(), lambda_runtime::Error> {
-    lambda_runtime::run(service_fn(move |event: LambdaEvent<Box<RawValue>>| {
-        let handler = handler.clone();
-        async move { handler.call(event).await }
-    }))
-    .await
+/// Runs the function as its `main` would: sets up logging ([`init_logging`]), reads the
+/// environment, builds the handler with `builder`'s hook and serves events until the sandbox
+/// ends.
+///
+/// A failed cold start is one log line, the error's message (JSON when
+/// `AWS_LAMBDA_LOG_FORMAT=JSON`), and exit status 1, which Lambda reports as an init error.
+pub async fn run(builder: Builder) -> ExitCode {
+    init_logging();
+    let handler = match builder.from_env() {
+        Ok(handler) => handler,
+        Err(e) => {
+            lambda_runtime::tracing::error!(error_type = e.error_type(), "cold start failed: {e}");
+            return ExitCode::FAILURE;
+        }
+    };
+    match lambda_runtime::run(handler).await {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(e) => {
+            lambda_runtime::tracing::error!("the Lambda runtime stopped: {e}");
+            ExitCode::FAILURE
+        }
+    }
 }
 
 /// Sets up `tracing` the Lambda way, as `lambda_runtime::tracing::init_default_subscriber` does:

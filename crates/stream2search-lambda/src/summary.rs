@@ -9,7 +9,8 @@ use stream2search::checkpoint::{RecordOutcome, RecordResult};
 /// Counts for one invocation.
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize)]
 #[serde(rename_all = "PascalCase")]
-pub struct Summary {
+#[non_exhaustive]
+pub struct Counts {
     /// Records in the event.
     pub records: u64,
     /// Indexed.
@@ -18,7 +19,7 @@ pub struct Summary {
     pub deleted: u64,
     /// The index already held a newer version.
     pub stale: u64,
-    /// Deliberately not sent (TTL deletes under `STREAM2SEARCH_TTL=skip`).
+    /// Deliberately not sent (TTL deletes under `STREAM2SEARCH_TTL=skip`, items a hook skipped).
     pub skipped: u64,
     /// Poison records written to the dead-letter queue.
     pub dead_lettered: u64,
@@ -30,19 +31,19 @@ pub struct Summary {
     pub duration_ms: u64,
 }
 
-impl Summary {
+impl Counts {
     /// Counts `results`; `dead_lettered(r)` says whether a poison record reached the queue.
-    pub fn count(
+    pub(crate) fn count(
         results: &[RecordResult],
         dead_lettered: impl Fn(&RecordResult) -> bool,
         retries: u32,
         duration: Duration,
-    ) -> Summary {
-        let mut s = Summary {
+    ) -> Counts {
+        let mut s = Counts {
             records: results.len() as u64,
             retries: u64::from(retries),
             duration_ms: duration.as_millis().try_into().unwrap_or(u64::MAX),
-            ..Summary::default()
+            ..Counts::default()
         };
         for r in results {
             match &r.outcome {
@@ -58,7 +59,7 @@ impl Summary {
     }
 
     /// Logs the one summary line of the invocation.
-    pub fn log(&self) {
+    pub(crate) fn log(&self) {
         tracing::info!(
             records = self.records,
             indexed = self.indexed,
@@ -74,7 +75,7 @@ impl Summary {
     }
 
     /// The same counts as one CloudWatch Embedded Metric Format line.
-    pub fn emf(&self, namespace: &str, function_name: &str, timestamp_ms: u64) -> String {
+    pub(crate) fn emf(&self, namespace: &str, function_name: &str, timestamp_ms: u64) -> String {
         #[derive(Serialize)]
         struct Metric {
             #[serde(rename = "Name")]
@@ -104,7 +105,7 @@ impl Summary {
             #[serde(rename = "FunctionName")]
             function_name: &'a str,
             #[serde(flatten)]
-            counts: &'a Summary,
+            counts: &'a Counts,
         }
         let names = [
             "Records",
@@ -149,12 +150,12 @@ mod tests {
 
     #[test]
     fn emf_line_declares_every_count_it_carries() {
-        let s = Summary {
+        let s = Counts {
             records: 3,
             indexed: 2,
             failed: 1,
             duration_ms: 12,
-            ..Summary::default()
+            ..Counts::default()
         };
         let line = s.emf("stream2search", "products", 1_700_000_000_000);
         let v: serde_json::Value = serde_json::from_str(&line).unwrap();

@@ -302,7 +302,7 @@ async fn dead_letter_batches_share_one_budget() {
         )
     );
     assert_eq!(
-        (inv.summary.dead_lettered, inv.summary.failed),
+        (inv.counts.dead_lettered, inv.counts.failed),
         (k as u64, (25 - k) as u64)
     );
 }

@@ -149,7 +149,7 @@ async fn insert_modify_remove_reach_the_index_and_complete() {
         serde_json::to_string(&inv.response().unwrap()).unwrap(),
         r#"{"batchItemFailures":[]}"#
     );
-    assert_eq!((inv.summary.records, inv.summary.indexed), (2, 2));
+    assert_eq!((inv.counts.records, inv.counts.indexed), (2, 2));
     index.refresh();
     assert_eq!(
         source(&index, "p-1").unwrap(),
@@ -174,7 +174,7 @@ async fn insert_modify_remove_reach_the_index_and_complete() {
         .await
         .unwrap();
     assert_eq!(inv.checkpoint, Checkpoint::Complete);
-    assert_eq!(inv.summary.deleted, 1);
+    assert_eq!(inv.counts.deleted, 1);
     index.refresh();
     assert_eq!(source(&index, "p-2"), None);
 
@@ -187,6 +187,38 @@ async fn insert_modify_remove_reach_the_index_and_complete() {
     assert_eq!(inv.results[0].outcome, RecordOutcome::Stale);
     index.refresh();
     assert_eq!(source(&index, "p-1").unwrap()["price"], json!(22.00));
+}
+
+#[tokio::test]
+async fn indexed_at_stamps_each_document_with_a_time_opensearch_reads_as_now() {
+    let Some(opensearch) = OpenSearch::from_env() else {
+        return;
+    };
+    let index = opensearch.index("lambda indexed at");
+    index.create(json!({"mappings": {"properties": {"indexedAt": {"type": "date"}}}}));
+    let handler = Handler::new(settings(
+        &opensearch,
+        index.name(),
+        &[("STREAM2SEARCH_INDEXED_AT", "indexedAt")],
+    ))
+    .unwrap();
+    let inv = handler
+        .handle(&fixture("insert.json"), soon())
+        .await
+        .unwrap();
+    assert_eq!(inv.checkpoint, Checkpoint::Complete);
+    index.refresh();
+    let doc = source(&index, "p-1").unwrap();
+    let stamp = doc["indexedAt"].as_str().unwrap();
+    assert_eq!(stamp.len(), "2026-01-01T00:00:00.000Z".len(), "{stamp}");
+    assert!(stamp.ends_with('Z'), "{stamp}");
+    // OpenSearch itself reads the field as a date within a minute of its own clock.
+    let found = opensearch.send_json(
+        "POST",
+        &format!("/{}/_count", index.name()),
+        &json!({"query": {"range": {"indexedAt": {"gte": "now-1m", "lte": "now+1m"}}}}),
+    );
+    assert_eq!(found.json()["count"], json!(2), "{}", found.text());
 }
 
 #[tokio::test]
@@ -212,7 +244,7 @@ async fn ttl_delete_removes_the_document_or_keeps_it_under_skip() {
         .await
         .unwrap();
     assert_eq!(inv.checkpoint, Checkpoint::Complete);
-    assert_eq!(inv.summary.skipped, 1);
+    assert_eq!(inv.counts.skipped, 1);
     index.refresh();
     assert!(source(&index, "p-1").is_some(), "skip keeps the document");
 
@@ -221,7 +253,7 @@ async fn ttl_delete_removes_the_document_or_keeps_it_under_skip() {
         .await
         .unwrap();
     assert_eq!(inv.checkpoint, Checkpoint::Complete);
-    assert_eq!(inv.summary.deleted, 1);
+    assert_eq!(inv.counts.deleted, 1);
     index.refresh();
     assert_eq!(source(&index, "p-1"), None);
 }
@@ -250,9 +282,9 @@ async fn poison_without_a_queue_resumes_at_the_first_poison_record() {
     );
     assert_eq!(
         (
-            inv.summary.indexed,
-            inv.summary.failed,
-            inv.summary.dead_lettered
+            inv.counts.indexed,
+            inv.counts.failed,
+            inv.counts.dead_lettered
         ),
         (2, 2, 0)
     );
@@ -287,9 +319,9 @@ async fn poison_with_a_queue_is_dead_lettered_and_the_batch_completes() {
     assert_eq!(inv.checkpoint, Checkpoint::Complete);
     assert_eq!(
         (
-            inv.summary.indexed,
-            inv.summary.dead_lettered,
-            inv.summary.failed
+            inv.counts.indexed,
+            inv.counts.dead_lettered,
+            inv.counts.failed
         ),
         (2, 2, 0)
     );
@@ -342,7 +374,7 @@ async fn unreachable_queue_reports_poison_as_failures() {
         .await
         .unwrap();
     assert_eq!(resume_at(&inv.checkpoint), Some("501"));
-    assert_eq!((inv.summary.dead_lettered, inv.summary.failed), (0, 2));
+    assert_eq!((inv.counts.dead_lettered, inv.counts.failed), (0, 2));
 }
 
 #[tokio::test]
@@ -359,12 +391,13 @@ async fn write_blocked_index_is_a_partial_failure_from_the_hooked_record() {
     s.client.backoff_base = Duration::from_millis(10);
     s.client.backoff_cap = Duration::from_millis(20);
     // p-2 goes to the blocked index: it stays retryable until attempts run out.
-    let handler = Handler::new(s)
-        .unwrap()
-        .with_hook(move |item: &Item<'_>| match item.id() {
+    let handler = Handler::builder()
+        .hook(move |item: &Item<'_>| match item.id() {
             "p-2" => Verdict::index(blocked_name.clone()),
             _ => Verdict::Keep,
-        });
+        })
+        .build(s)
+        .unwrap();
     let inv = handler
         .handle(&fixture("insert.json"), soon())
         .await
@@ -378,8 +411,8 @@ async fn write_blocked_index_is_a_partial_failure_from_the_hooked_record() {
         serde_json::to_string(&inv.response().unwrap()).unwrap(),
         r#"{"batchItemFailures":[{"itemIdentifier":"101"}]}"#
     );
-    assert_eq!((inv.summary.indexed, inv.summary.failed), (1, 1));
-    assert!(inv.summary.retries >= 1);
+    assert_eq!((inv.counts.indexed, inv.counts.failed), (1, 1));
+    assert!(inv.counts.retries >= 1);
     blocked.put_settings(json!({"index.blocks.write": false}));
 }
 
@@ -387,7 +420,7 @@ async fn write_blocked_index_is_a_partial_failure_from_the_hooked_record() {
 fn reshaping_hook(item: &Item<'_>) -> Verdict {
     match item.id() {
         "p-1" => {
-            let Some(Ok(mut doc)) = item.parse::<Value>() else {
+            let Ok(Some(mut doc)) = item.parse::<Value>() else {
                 return Verdict::Refuse("p-1 should have a document".into());
             };
             doc["source"] = json!("hook");
@@ -404,9 +437,10 @@ async fn hook_reshapes_skips_and_refuses_bad_index_names() {
         return;
     };
     let index = products_index(&opensearch, "lambda hook");
-    let handler = Handler::new(settings(&opensearch, index.name(), &[]))
-        .unwrap()
-        .with_hook(reshaping_hook);
+    let handler = Handler::builder()
+        .hook(reshaping_hook)
+        .build(settings(&opensearch, index.name(), &[]))
+        .unwrap();
     let inv = handler
         .handle(&fixture("insert.json"), soon())
         .await
@@ -417,11 +451,7 @@ async fn hook_reshapes_skips_and_refuses_bad_index_names() {
         RecordOutcome::Skipped(SkipReason::Filtered)
     );
     assert_eq!(
-        (
-            inv.summary.indexed,
-            inv.summary.skipped,
-            inv.summary.deleted
-        ),
+        (inv.counts.indexed, inv.counts.skipped, inv.counts.deleted),
         (1, 1, 0)
     );
     index.refresh();
@@ -454,31 +484,32 @@ async fn hook_refusals_and_panics_are_dead_lettered_with_their_record() {
     };
     let index = products_index(&opensearch, "lambda hook dlq");
     let queue_url = moto.create_queue("refused");
-    let handler = Handler::new(settings(
-        &opensearch,
-        index.name(),
-        &[
-            ("STREAM2SEARCH_DLQ_URL", &queue_url),
-            (
-                "STREAM2SEARCH_SQS_ENDPOINT",
-                &format!("http://{}", moto.authority),
-            ),
-        ],
-    ))
-    .unwrap()
-    .with_hook(|item: &Item<'_>| match item.id() {
-        "p-1" => Verdict::Refuse("no bottles".into()),
-        "p-2" => panic!("a bug in the hook"),
-        _ => Verdict::Keep,
-    });
+    let handler = Handler::builder()
+        .hook(|item: &Item<'_>| match item.id() {
+            "p-1" => Verdict::Refuse("no bottles".into()),
+            "p-2" => panic!("a bug in the hook"),
+            _ => Verdict::Keep,
+        })
+        .build(settings(
+            &opensearch,
+            index.name(),
+            &[
+                ("STREAM2SEARCH_DLQ_URL", &queue_url),
+                (
+                    "STREAM2SEARCH_SQS_ENDPOINT",
+                    &format!("http://{}", moto.authority),
+                ),
+            ],
+        ))
+        .unwrap();
     let event = fixture("insert.json");
     let inv = handler.handle(&event, soon()).await.unwrap();
     assert_eq!(inv.checkpoint, Checkpoint::Complete);
     assert_eq!(
         (
-            inv.summary.indexed,
-            inv.summary.dead_lettered,
-            inv.summary.failed
+            inv.counts.indexed,
+            inv.counts.dead_lettered,
+            inv.counts.failed
         ),
         (0, 2, 0)
     );
@@ -546,7 +577,7 @@ async fn a_payload_that_is_not_an_event_fails_the_invocation() {
     let handler = Handler::new(settings(&opensearch, "unused", &[])).unwrap();
     let err = handler.handle(br#"{"hello":1}"#, soon()).await.unwrap_err();
     assert!(
-        matches!(err, stream2search_lambda::Error::Event(_)),
+        err.is_not_an_event() && err.error_type() == "Stream2Search.NotAnEvent",
         "{err}"
     );
 }

@@ -18,7 +18,7 @@ use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use serde_json::json;
 use stream2search_lambda::lambda_runtime::{Context, Diagnostic, LambdaEvent};
-use stream2search_lambda::{Handler, Queue, Settings};
+use stream2search_lambda::{Handler, Settings};
 use stream2search_testkit::{OpenSearch, http};
 
 const ACCESS_KEY: &str = "AKIAS2SLEAKCHECK7Q3Z";
@@ -449,15 +449,10 @@ fn debug_of_settings_handler_queue_and_client_hides_every_secret() {
     sigv4_vars.insert("OPENSEARCH_AUTH", "es");
     let sigv4 = Settings::from_lookup(|k| sigv4_vars.get(k).map(|v| (*v).to_owned())).unwrap();
     for settings in [basic, sigv4] {
-        let queue = Queue::new(
-            settings.dead_letter.clone().unwrap(),
-            settings.aws_credentials.clone().map(|c| c.0),
-        )
-        .unwrap();
         let client = stream2search_client::Client::new(settings.client.clone()).unwrap();
         let handler = Handler::new(settings.clone()).unwrap();
         let debug = format!(
-            "{settings:?}\n{settings:#?}\n{handler:?}\n{queue:?}\n{client:?}\n{:?}\n{:?}",
+            "{settings:?}\n{settings:#?}\n{handler:?}\n{handler:#?}\n{client:?}\n{:?}\n{:?}",
             settings.client, settings.aws_credentials
         );
         // The Debug output is there, and names what it hides.
@@ -465,6 +460,8 @@ fn debug_of_settings_handler_queue_and_client_hides_every_secret() {
             debug.contains("search.example") && debug.contains("<redacted>"),
             "{debug}"
         );
+        // The handler's Debug shows its dead-letter queue writer.
+        assert!(debug.contains("Queue {"), "{debug}");
         assert_no_secret("Debug output", &debug);
     }
 }

@@ -2,11 +2,11 @@
 //!
 //! Configuration comes from the environment (see the README and `template.yaml`).
 
-use stream2search_lambda::{Handler, lambda_runtime};
+use std::process::ExitCode;
+
+use stream2search_lambda::Handler;
 
 #[tokio::main]
-async fn main() -> Result<(), lambda_runtime::Error> {
-    stream2search_lambda::init_logging();
-    let handler = Handler::from_env()?;
-    stream2search_lambda::run(handler).await
+async fn main() -> ExitCode {
+    stream2search_lambda::run(Handler::builder()).await
 }

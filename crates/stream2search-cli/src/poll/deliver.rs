@@ -75,7 +75,7 @@ async fn in_process(handler: &Handler, payload: &[u8], deadline: Instant) -> Ans
             )
         })
         .collect();
-    let s = &inv.summary;
+    let s = &inv.counts;
     let counts = format!(
         "indexed {}, deleted {}, stale {}, skipped {}, dead-lettered {}, failed {}, retries {}",
         s.indexed, s.deleted, s.stale, s.skipped, s.dead_lettered, s.failed, s.retries

@@ -18,7 +18,7 @@ use std::path::PathBuf;
 use std::process::ExitCode;
 use std::time::{Duration, Instant};
 
-use stream2search_lambda::{Handler, Settings};
+use stream2search_lambda::Handler;
 
 use self::batch::Record;
 use self::deliver::{Function, Resume, Target};
@@ -178,12 +178,11 @@ async fn run(args: Poll) -> ExitCode {
             Err(e) => return crate::fatal(&e),
         },
         None => {
-            match Settings::from_lookup(|name| overrides.get(name).cloned().or_else(|| var(name)))
-                .map_err(|e| e.to_string())
-                .and_then(|s| Handler::new(s).map_err(|e| e.to_string()))
+            match Handler::builder()
+                .from_lookup(|name| overrides.get(name).cloned().or_else(|| var(name)))
             {
                 Ok(h) => Target::InProcess(h),
-                Err(e) => return crate::fatal(&e),
+                Err(e) => return crate::fatal(&e.to_string()),
             }
         }
     };
