@@ -405,16 +405,9 @@ fn auth(kind: AuthKind, region: Option<String>) -> Result<Auth, String> {
             .map(Auth::SigV4)
             .map_err(|e| e.to_string());
     };
-    let (Some(key), Some(secret)) = (var("AWS_ACCESS_KEY_ID"), var("AWS_SECRET_ACCESS_KEY")) else {
-        return Err("AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY must be set for SigV4".into());
-    };
-    let credentials = aws_credential_types::Credentials::new(
-        key,
-        secret,
-        var("AWS_SESSION_TOKEN"),
-        None,
-        "Environment",
-    );
+    let credentials = stream2search_client::credentials_from_env(var).map_err(|missing| {
+        format!("{missing}: AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY must be set for SigV4")
+    })?;
     Ok(Auth::SigV4(SigV4::new(service, region, credentials)))
 }
 

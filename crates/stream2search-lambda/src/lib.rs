@@ -57,6 +57,8 @@ mod handler;
 mod hooks;
 mod sqs;
 mod summary;
+#[cfg(feature = "testing")]
+pub mod testing;
 
 pub use config::{ConfigError, DeadLetter, Secret, Settings};
 pub use handler::{Builder, Error, Handler, Invocation};

@@ -133,16 +133,14 @@ async fn run(args: Poll) -> ExitCode {
     let Some(region) = args.region.clone().or_else(|| var("AWS_REGION")) else {
         return crate::fatal("--region or AWS_REGION must name the stream's region");
     };
-    let credentials = match (var("AWS_ACCESS_KEY_ID"), var("AWS_SECRET_ACCESS_KEY")) {
-        (Some(key), Some(secret)) => aws_credential_types::Credentials::new(
-            key,
-            secret,
-            var("AWS_SESSION_TOKEN"),
-            None,
-            "Environment",
-        ),
-        // moto, too, routes requests by their signature (any key will do).
-        _ => return crate::fatal("AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY must be set"),
+    // moto, too, routes requests by their signature (any key will do).
+    let credentials = match stream2search_client::credentials_from_env(var) {
+        Ok(credentials) => credentials,
+        Err(missing) => {
+            return crate::fatal(&format!(
+                "{missing}: AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY must be set"
+            ));
+        }
     };
     let endpoint = args
         .streams_endpoint
