@@ -24,7 +24,7 @@ use crate::summary::Counts;
 /// The Lambda handler: build it once at cold start, call it per event. Clones share everything.
 ///
 /// It is a `tower` [`Service`], so `lambda_runtime::run(handler)` serves it; so does
-/// `lambda_runtime::run(service_fn(|event| handler.call(event)))` on a `&'static Handler`.
+/// `lambda_runtime::run(service_fn(|event| handler.call(event)))`.
 #[derive(Clone)]
 pub struct Handler {
     inner: Arc<Inner>,
@@ -96,8 +96,13 @@ impl Builder {
             .map_err(|e| config::planner_error(&settings.plan, &e))?;
         let client = Client::new(settings.client.clone())
             .map_err(|e| config::client_error(&settings.client, endpoint_variable, &e))?;
-        let queue =
-            queue(&settings).map_err(|e| ConfigError::new(queue_variable, e.to_string()))?;
+        let queue = queue(&settings).map_err(|e| {
+            let message = e.to_string();
+            let message = message
+                .strip_prefix("invalid client configuration: ")
+                .unwrap_or(&message);
+            ConfigError::new(queue_variable, message)
+        })?;
         Ok(self.assemble(settings, planner, client, queue))
     }
 
@@ -105,7 +110,7 @@ impl Builder {
     pub fn build(self, settings: Settings) -> Result<Handler, Error> {
         let planner = Planner::new(settings.plan.clone()).map_err(Kind::planner)?;
         let client = Client::new(settings.client.clone()).map_err(Kind::Client)?;
-        let queue = queue(&settings).map_err(|e| Kind::Setup(e.to_string()))?;
+        let queue = queue(&settings).map_err(|e| Kind::Setup(format!("dead-letter queue: {e}")))?;
         Ok(self.assemble(settings, planner, client, queue))
     }
 
@@ -128,7 +133,7 @@ impl Builder {
     }
 }
 
-fn queue(settings: &Settings) -> Result<Option<Queue>, crate::sqs::QueueError> {
+fn queue(settings: &Settings) -> Result<Option<Queue>, stream2search_client::Error> {
     settings
         .dead_letter
         .as_ref()

@@ -49,6 +49,8 @@
 //! [`Builder`] ([`Handler::builder`]): it sees each planned item in event order and its verdict
 //! edits the plan, so the event is still parsed once. With the `aws_lambda_events` feature,
 //! `Handler::call_typed` takes `aws_lambda_events::event::dynamodb::Event` instead of raw JSON.
+//! With the `testing` feature, `testing` has a fake OpenSearch and event builders for a
+//! function's offline unit tests.
 
 mod config;
 mod dead_letter;

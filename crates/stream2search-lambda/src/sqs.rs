@@ -37,7 +37,10 @@ pub struct QueueError(String);
 impl Queue {
     /// A writer for `target`, signing with `credentials` (`None`: unsigned, for a local mock).
     /// A plain `http://` endpoint is refused unless `target.allow_http` (a local mock).
-    pub fn new(target: DeadLetter, credentials: Option<Credentials>) -> Result<Queue, QueueError> {
+    pub fn new(
+        target: DeadLetter,
+        credentials: Option<Credentials>,
+    ) -> Result<Queue, stream2search_client::Error> {
         let mut config = Config::new(target.endpoint.as_str());
         config.allow_http = target.allow_http;
         config.connect_timeout = Duration::from_secs(5);
@@ -46,7 +49,7 @@ impl Queue {
             Some(c) => Auth::SigV4(SigV4::new(Service::Sqs, target.region.clone(), c)),
             None => Auth::None,
         };
-        let client = Client::new(config).map_err(|e| QueueError(format!("SQS endpoint: {e}")))?;
+        let client = Client::new(config)?;
         Ok(Queue {
             target,
             signed,
