@@ -1,12 +1,14 @@
-//! Dedup: a later change of the same document (index, id) in one event supersedes the earlier
-//! one, and the superseded records are decided by the item that replaced theirs.
+//! Dedup: a later change of the same document (index, id, routing) in one event supersedes the
+//! earlier one, and the superseded records are decided by the item that replaced theirs. The
+//! routing is part of the key: a MODIFY that changes the routing attribute deletes the copy under
+//! the old routing (another shard) and indexes the new one, and neither may swallow the other.
 
 use std::collections::HashMap;
 use std::hash::BuildHasherDefault;
 
 use crate::plan::Item;
 
-/// (index, id) → slot, keyed by [`key_hash`]; a hit is confirmed against the item itself, and
+/// (index, id, routing) → slot, keyed by [`key_hash`]; a hit is confirmed against the item itself, and
 /// a collision of two different keys only costs the dedup of one of them (OpenSearch still
 /// applies both actions in order, and external versions keep the newer).
 pub(crate) type Keys = HashMap<u64, usize, BuildHasherDefault<Prehashed>>;
@@ -33,10 +35,14 @@ impl std::hash::Hasher for Prehashed {
 
 const MIX: u64 = 0x517c_c1b7_2722_0a95;
 
-/// A deterministic 64-bit hash of (index, id), eight bytes at a time.
-fn key_hash(index: &str, id: &str) -> u64 {
+/// A deterministic 64-bit hash of (index, id, routing), eight bytes at a time.
+fn key_hash(index: &str, id: &str, routing: Option<&str>) -> u64 {
     let mut h = 0u64;
-    for part in [index.as_bytes(), id.as_bytes()] {
+    for part in [
+        index.as_bytes(),
+        id.as_bytes(),
+        routing.unwrap_or("").as_bytes(),
+    ] {
         let mut words = part.chunks_exact(8);
         for w in &mut words {
             let w = u64::from_le_bytes([w[0], w[1], w[2], w[3], w[4], w[5], w[6], w[7]]);
@@ -50,9 +56,9 @@ fn key_hash(index: &str, id: &str) -> u64 {
     h ^ (h >> 29)
 }
 
-/// Adds `item`, superseding an earlier item for the same (index, id).
+/// Adds `item`, superseding an earlier item for the same (index, id, routing).
 pub(crate) fn add(slots: &mut Vec<Option<Item>>, by_key: &mut Keys, item: Item) {
-    let hash = key_hash(&item.index, &item.id);
+    let hash = key_hash(&item.index, &item.id, item.routing.as_deref());
     add_hashed(slots, by_key, item, hash);
 }
 
@@ -61,7 +67,7 @@ fn add_hashed(slots: &mut Vec<Option<Item>>, by_key: &mut Keys, mut item: Item, 
     let earlier = by_key.insert(hash, slot);
     let same = |old: &Option<Item>| {
         old.as_ref()
-            .is_some_and(|o| o.index == item.index && o.id == item.id)
+            .is_some_and(|o| o.index == item.index && o.id == item.id && o.routing == item.routing)
     };
     if let Some(prev) = earlier
         .filter(|&old| same(&slots[old]))
@@ -118,8 +124,11 @@ mod tests {
 
     #[test]
     fn key_hash_separates_index_from_id() {
-        assert_ne!(key_hash("ab", "c"), key_hash("a", "bc"));
-        assert_ne!(key_hash("t", "12345678"), key_hash("t", "12345678\0"));
-        assert_eq!(key_hash("t", "x"), key_hash("t", "x"));
+        assert_ne!(key_hash("ab", "c", None), key_hash("a", "bc", None));
+        assert_ne!(
+            key_hash("t", "12345678", None),
+            key_hash("t", "12345678\0", None)
+        );
+        assert_eq!(key_hash("t", "x", Some("r")), key_hash("t", "x", Some("r")));
     }
 }

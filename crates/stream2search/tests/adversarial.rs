@@ -2683,3 +2683,30 @@ fn indexed_at_without_a_timestamp_adds_nothing_and_never_panics() {
         &Json::String("a\"b\\c\n".into())
     );
 }
+
+#[test]
+fn a_modify_that_changes_the_routing_deletes_the_copy_under_the_old_routing() {
+    // The old copy lives in the shard of the old routing: the delete there and the index under
+    // the new routing are two targets, and the batch dedup must keep both (it once kept only the
+    // index, leaving the old copy behind as a second document with the same id).
+    let event = r#"{"Records":[{"eventID":"1","eventName":"MODIFY","dynamodb":{"ApproximateCreationDateTime":1767225600,"Keys":{"pk":{"S":"p-1"}},"NewImage":{"pk":{"S":"p-1"},"tenant":{"S":"b"}},"OldImage":{"pk":{"S":"p-1"},"tenant":{"S":"a"}},"SequenceNumber":"1"}},{"eventID":"2","eventName":"MODIFY","dynamodb":{"ApproximateCreationDateTime":1767225601,"Keys":{"pk":{"S":"p-2"}},"NewImage":{"pk":{"S":"p-2"},"tenant":{"S":"a"}},"OldImage":{"pk":{"S":"p-2"},"tenant":{"S":"a"}},"SequenceNumber":"2"}}]}"#;
+    let planner = stream2search::Planner::new(stream2search::Config {
+        index: "products".into(),
+        routing: Some("tenant".into()),
+        ..Default::default()
+    })
+    .unwrap();
+    let plan = planner.plan(event.as_bytes(), None).unwrap();
+    let all: Vec<usize> = (0..plan.items().len()).collect();
+    let mut body = Vec::new();
+    plan.encode(&all, &mut body);
+    let body = String::from_utf8(body).unwrap();
+    assert_eq!(
+        body,
+        "{\"delete\":{\"_index\":\"products\",\"_id\":\"p-1\",\"version\":1767225600000000,\"version_type\":\"external_gte\",\"routing\":\"a\"}}\n\
+         {\"index\":{\"_index\":\"products\",\"_id\":\"p-1\",\"version\":1767225600000000,\"version_type\":\"external_gte\",\"routing\":\"b\"}}\n\
+         {\"pk\":\"p-1\",\"tenant\":\"b\"}\n\
+         {\"index\":{\"_index\":\"products\",\"_id\":\"p-2\",\"version\":1767225601000000,\"version_type\":\"external_gte\",\"routing\":\"a\"}}\n\
+         {\"pk\":\"p-2\",\"tenant\":\"a\"}\n"
+    );
+}
