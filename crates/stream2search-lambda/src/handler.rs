@@ -17,7 +17,7 @@ use stream2search_client::Client;
 use crate::config::{self, ConfigError, Settings};
 use crate::dead_letter::{self, Poison};
 use crate::deadline;
-use crate::hooks::{self, Hook};
+use crate::hooks::{self, AsyncHook, Hook};
 use crate::sqs::Queue;
 use crate::summary::Counts;
 
@@ -35,7 +35,13 @@ struct Inner {
     planner: Planner,
     client: Client,
     queue: Option<Queue>,
-    hook: Option<Box<dyn Hook>>,
+    hook: Option<Hooked>,
+}
+
+/// The one hook a handler may have.
+enum Hooked {
+    Sync(Box<dyn Hook>),
+    Async(Box<dyn AsyncHook>),
 }
 
 impl fmt::Debug for Handler {
@@ -51,7 +57,7 @@ impl fmt::Debug for Handler {
 /// Builds a [`Handler`], with its [`Hook`] if it has one: `Handler::builder().hook(h).from_env()`.
 #[derive(Default)]
 pub struct Builder {
-    hook: Option<Box<dyn Hook>>,
+    hook: Option<Hooked>,
 }
 
 impl fmt::Debug for Builder {
@@ -64,9 +70,16 @@ impl fmt::Debug for Builder {
 
 impl Builder {
     /// The [`Hook`] that sees (and may reshape, skip, delete, refuse or route) every planned item
-    /// before it is sent. A handler has at most one: a second call replaces the first.
+    /// before it is sent. A handler has at most one: a second hook replaces the first.
     pub fn hook(mut self, hook: impl Hook + 'static) -> Builder {
-        self.hook = Some(Box::new(hook));
+        self.hook = Some(Hooked::Sync(Box::new(hook)));
+        self
+    }
+
+    /// An [`AsyncHook`] instead: one that awaits (an enrichment lookup). It replaces any hook
+    /// given before.
+    pub fn async_hook(mut self, hook: impl AsyncHook + 'static) -> Builder {
+        self.hook = Some(Hooked::Async(Box::new(hook)));
         self
     }
 
@@ -376,13 +389,24 @@ impl Handler {
             .planner
             .plan(payload, stamp.as_deref())
             .map_err(Kind::Event)?;
-        if let Some(hook) = &inner.hook {
-            hooks::apply(&**hook, payload, &mut plan);
-        }
-        // Bulk sends, then dead letters, all ended by one instant: Lambda's deadline less the
-        // client's margin and the time to answer. The client subtracts its margin itself.
+        // Hook lookups, bulk sends, then dead letters, all ended by one instant: Lambda's
+        // deadline less the client's margin and the time to answer. The client subtracts its
+        // margin itself.
         let margin = inner.settings.client.deadline_margin;
         let requests_end = deadline::requests_end(deadline, margin);
+        let late = match &inner.hook {
+            None => Vec::new(),
+            Some(Hooked::Sync(hook)) => {
+                hooks::apply(&**hook, payload, &mut plan);
+                Vec::new()
+            }
+            Some(Hooked::Async(hook)) => {
+                // Half of the time left for requests; the sends and dead letters keep the rest.
+                let now = Instant::now();
+                let stop = now + requests_end.saturating_duration_since(now) / 2;
+                hooks::apply_async(&**hook, payload, &mut plan, stop).await
+            }
+        };
         let report = inner
             .client
             .send(&plan, requests_end + margin)
@@ -390,7 +414,14 @@ impl Handler {
             .map_err(Kind::Client)?;
         let retries = report.counters.retries;
         // One result per record, in event order.
-        let results = plan.resolve(&report.finals);
+        let mut results = plan.resolve(&report.finals);
+        for r in &mut results {
+            if late.binary_search(&r.position).is_ok() {
+                r.outcome = RecordOutcome::NotDurable {
+                    reason: "the hook did not answer in time".into(),
+                };
+            }
+        }
 
         let dead_lettered = self
             .dead_letter(payload, &plan, &results, requests_end)
@@ -478,15 +509,13 @@ impl Handler {
     }
 }
 
+/// The core's rendering of the outcome, except that a hook's refusal says so.
 fn reason(outcome: &RecordOutcome) -> String {
     match outcome {
-        RecordOutcome::Rejected { status, reason } => format!("rejected ({status}): {reason}"),
         RecordOutcome::Invalid(e) if e.kind() == RecordErrorKind::Refused => {
             format!("refused by the hook: {e}")
         }
-        RecordOutcome::Invalid(e) => format!("invalid: {e}"),
-        RecordOutcome::NotDurable { reason } => format!("not durable: {reason}"),
-        other => format!("{other:?}"),
+        other => other.to_string(),
     }
 }
 

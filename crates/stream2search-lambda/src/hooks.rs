@@ -6,7 +6,11 @@
 //! `Plan::set_index`, `Plan::remove`). Nothing here builds a `Value` tree unless the hook asks
 //! for one ([`Item::parse`]).
 
+use std::future::Future;
 use std::panic::{self, AssertUnwindSafe};
+use std::pin::Pin;
+use std::task::{Context, Poll};
+use std::time::Instant;
 
 use serde::Deserialize;
 use stream2search::checkpoint::SkipReason;
@@ -156,9 +160,7 @@ impl Verdict {
 /// was looking at; it never takes the invocation down. Give it to the handler at construction:
 /// `Handler::builder().hook(Products).from_env()`.
 ///
-/// Hooks are synchronous: an invocation's bulk sends and dead letters share one deadline
-/// budget, and a hook runs before any of them, with no part of that budget the handler could
-/// give it. Look up enrichment data at cold start (or cache it) and read it here.
+/// A hook that must await (an enrichment lookup) is an [`AsyncHook`].
 pub trait Hook: Send + Sync {
     /// Says what to do with `item`.
     fn item(&self, item: &Item<'_>) -> Verdict;
@@ -173,23 +175,137 @@ where
     }
 }
 
+/// A hook that awaits: an enrichment lookup, a call to another service. Give it with
+/// `Handler::builder().async_hook(..)`.
+///
+/// Items are seen one after another, in event order, each verdict awaited before the next item
+/// is shown. The hook has half of the time the invocation has for requests (the other half is
+/// the bulk sends' and the dead letters'): an item still waiting for its verdict when that half
+/// ends, and every item after it, is neither sent nor refused but reported as not durable
+/// (`the hook did not answer in time`), so Lambda delivers it again. A hook that panics refuses
+/// the item it was looking at.
+///
+/// ```
+/// use std::collections::HashMap;
+///
+/// use stream2search_lambda::{AsyncHook, HookFuture, Item, Verdict};
+///
+/// /// Routes each product to the index of its shop, asked of a directory service.
+/// struct ByShop {
+///     directory: HashMap<String, String>, // stands in for a client of that service
+/// }
+///
+/// impl ByShop {
+///     async fn shop_of(&self, id: &str) -> Option<String> {
+///         self.directory.get(id).cloned()
+///     }
+/// }
+///
+/// impl AsyncHook for ByShop {
+///     fn item<'a>(&'a self, item: Item<'a>) -> HookFuture<'a> {
+///         Box::pin(async move {
+///             match self.shop_of(item.id()).await {
+///                 Some(shop) => Verdict::index(format!("products-{shop}")),
+///                 None => Verdict::Refuse("no shop".into()),
+///             }
+///         })
+///     }
+/// }
+/// ```
+pub trait AsyncHook: Send + Sync {
+    /// Says what to do with `item`, when it is ready.
+    fn item<'a>(&'a self, item: Item<'a>) -> HookFuture<'a>;
+}
+
+/// What [`AsyncHook::item`] returns: `Box::pin(async move { ... })`.
+pub type HookFuture<'a> = Pin<Box<dyn Future<Output = Verdict> + Send + 'a>>;
+
 /// Runs `hook` over every item of `plan` (planned from `payload`), in event order, then
 /// applies its verdicts.
 pub(crate) fn apply(hook: &dyn Hook, payload: &[u8], plan: &mut Plan) {
-    let verdicts: Vec<Verdict> = (0..plan.items().len())
+    let verdicts: Vec<Option<Verdict>> = (0..plan.items().len())
         .map(|i| {
             let item = Item {
                 plan: &*plan,
                 i,
                 payload,
             };
-            panic::catch_unwind(AssertUnwindSafe(|| hook.item(&item))).unwrap_or_else(|panic| {
-                Verdict::Refuse(format!("the hook panicked: {}", message(&*panic)))
-            })
+            Some(
+                panic::catch_unwind(AssertUnwindSafe(|| hook.item(&item)))
+                    .unwrap_or_else(|panic| refuse_panic(&*panic)),
+            )
         })
         .collect();
+    let late = edit(plan, verdicts);
+    debug_assert!(late.is_empty());
+}
+
+/// Runs `hook` over every item of `plan`, one after another in event order, until `stop`;
+/// applies the verdicts. Returns the positions of the records whose item had no verdict by
+/// then: they are not in the plan any more and are not durable.
+pub(crate) async fn apply_async(
+    hook: &dyn AsyncHook,
+    payload: &[u8],
+    plan: &mut Plan,
+    stop: Instant,
+) -> Vec<usize> {
+    let mut verdicts: Vec<Option<Verdict>> = Vec::with_capacity(plan.items().len());
+    for i in 0..plan.items().len() {
+        let item = Item {
+            plan: &*plan,
+            i,
+            payload,
+        };
+        let future = match panic::catch_unwind(AssertUnwindSafe(|| hook.item(item))) {
+            Ok(future) => future,
+            Err(panic) => {
+                verdicts.push(Some(refuse_panic(&*panic)));
+                continue;
+            }
+        };
+        let stop = tokio::time::Instant::from_std(stop);
+        match tokio::time::timeout_at(stop, CatchUnwind(future)).await {
+            Ok(Ok(verdict)) => verdicts.push(Some(verdict)),
+            Ok(Err(panic)) => verdicts.push(Some(refuse_panic(&*panic))),
+            // Out of time: this item and all after it.
+            Err(_) => break,
+        }
+    }
+    verdicts.resize(plan.items().len(), None);
+    edit(plan, verdicts)
+}
+
+/// Polls the hook's future, turning a panic into an `Err`.
+struct CatchUnwind<'a>(HookFuture<'a>);
+
+impl Future for CatchUnwind<'_> {
+    type Output = Result<Verdict, Box<dyn std::any::Any + Send>>;
+
+    fn poll(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Self::Output> {
+        let future = &mut self.0;
+        match panic::catch_unwind(AssertUnwindSafe(|| future.as_mut().poll(cx))) {
+            Ok(Poll::Ready(verdict)) => Poll::Ready(Ok(verdict)),
+            Ok(Poll::Pending) => Poll::Pending,
+            Err(panic) => Poll::Ready(Err(panic)),
+        }
+    }
+}
+
+fn refuse_panic(panic: &(dyn std::any::Any + Send)) -> Verdict {
+    Verdict::Refuse(format!("the hook panicked: {}", message(panic)))
+}
+
+/// Applies one verdict per item (`None`: no verdict in time: the item is taken out of the plan
+/// and the positions of its records are returned).
+fn edit(plan: &mut Plan, verdicts: Vec<Option<Verdict>>) -> Vec<usize> {
+    let mut late = Vec::new();
     // From the end: removing item `i` moves only the items after it, which are done.
     for (i, verdict) in verdicts.into_iter().enumerate().rev() {
+        let Some(verdict) = verdict else {
+            late.extend(plan.items()[i].records.iter().copied());
+            remove(plan, i, RecordStatus::Skipped(SkipReason::Filtered));
+            continue;
+        };
         let refused = match verdict {
             Verdict::Keep => None,
             Verdict::Send { document, index } => document
@@ -208,6 +324,8 @@ pub(crate) fn apply(hook: &dyn Hook, payload: &[u8], plan: &mut Plan) {
             remove(plan, i, RecordStatus::Invalid(RecordError::refused(reason)));
         }
     }
+    late.sort_unstable();
+    late
 }
 
 fn remove(plan: &mut Plan, i: usize, status: RecordStatus) {
@@ -386,5 +504,47 @@ mod tests {
                 .starts_with(r#"{"eventID":"d","eventName":"REMOVE""#)
         );
         assert!(item.stream_record().ends_with(r#""SequenceNumber":"4"}}"#));
+    }
+
+    struct Slow;
+
+    impl AsyncHook for Slow {
+        fn item<'a>(&'a self, item: Item<'a>) -> HookFuture<'a> {
+            Box::pin(async move {
+                tokio::task::yield_now().await;
+                match item.id() {
+                    "a" => Verdict::index("other"),
+                    "b" => Verdict::Skip,
+                    "c" => panic!("boom"),
+                    "d" => std::future::pending().await,
+                    _ => Verdict::Keep,
+                }
+            })
+        }
+    }
+
+    #[tokio::test]
+    async fn async_verdicts_apply_and_an_unanswered_item_ends_the_hook() {
+        let mut plan = planned();
+        let stop = Instant::now() + std::time::Duration::from_millis(200);
+        let late = apply_async(&Slow, EVENT.as_bytes(), &mut plan, stop).await;
+        // "d" never answers: it and every item after it are late; nothing of them is sent.
+        assert_eq!(late, [3, 4, 5]);
+        assert_eq!(
+            body(&plan),
+            "{\"index\":{\"_index\":\"other\",\"_id\":\"a\"}}\n{\"k\":\"a\",\"n\":1.50}\n"
+        );
+        let results = plan.resolve(&[Final::Indexed]);
+        assert_eq!(
+            results[1].outcome,
+            RecordOutcome::Skipped(SkipReason::Filtered)
+        );
+        match &results[2].outcome {
+            RecordOutcome::Invalid(e) => {
+                assert_eq!(e.kind(), RecordErrorKind::Refused);
+                assert_eq!(e.to_string(), "the hook panicked: boom");
+            }
+            other => panic!("{other:?}"),
+        }
     }
 }

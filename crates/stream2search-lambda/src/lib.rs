@@ -64,7 +64,7 @@ pub mod testing;
 
 pub use config::{ConfigError, DeadLetter, Secret, Settings};
 pub use handler::{Builder, Error, Handler, Invocation};
-pub use hooks::{Hook, Item, Verdict};
+pub use hooks::{AsyncHook, Hook, HookFuture, Item, Verdict};
 pub use summary::Counts;
 
 #[cfg(feature = "aws_lambda_events")]

@@ -5,8 +5,8 @@ use std::time::{Duration, Instant};
 
 use serde_json::json;
 use stream2search::checkpoint::{Checkpoint, RecordOutcome};
-use stream2search_lambda::Handler;
 use stream2search_lambda::testing::{Answer, FakeOpenSearch, event, insert, remove};
+use stream2search_lambda::{AsyncHook, Handler, HookFuture, Item, Verdict};
 
 fn keys(id: &str) -> serde_json::Value {
     json!({"productId": {"S": id}})
@@ -81,4 +81,62 @@ async fn each_answer_leads_to_its_outcome_and_the_requests_are_recorded() {
         let ids: Vec<&str> = retry.items.iter().map(|i| i.id.as_str()).collect();
         assert_eq!(ids, ["p-4"]);
     }
+}
+
+/// Looks each product's shop up (a task stands in for another service); p-2's lookup never
+/// ends.
+struct ByShop;
+
+impl AsyncHook for ByShop {
+    fn item<'a>(&'a self, item: Item<'a>) -> HookFuture<'a> {
+        Box::pin(async move {
+            let id = item.id().to_owned();
+            let shop = tokio::spawn(async move {
+                if id == "p-2" {
+                    std::future::pending::<()>().await;
+                }
+                format!("shop-{}", id.trim_start_matches("p-"))
+            });
+            match shop.await {
+                Ok(shop) => Verdict::index(format!("products-{shop}")),
+                Err(e) => Verdict::Refuse(e.to_string()),
+            }
+        })
+    }
+}
+
+#[tokio::test]
+async fn an_async_hook_routes_and_what_it_has_not_answered_by_the_deadline_is_retried() {
+    let opensearch = FakeOpenSearch::start().await;
+    let env = opensearch.env("products");
+    let handler = Handler::builder()
+        .async_hook(ByShop)
+        .from_lookup(|name| env.get(name).cloned())
+        .unwrap();
+    let payload = event([
+        insert(20, keys("p-1"), image("p-1", "1")),
+        insert(21, keys("p-2"), image("p-2", "2")),
+        insert(22, keys("p-3"), image("p-3", "3")),
+    ]);
+    // Requests end 1.25 s before the deadline, 4 s from now; the hook has the first half.
+    let inv = handler
+        .handle(&payload, Instant::now() + Duration::from_millis(5250))
+        .await
+        .unwrap();
+    assert_eq!(inv.results[0].outcome, RecordOutcome::Indexed);
+    for late in &inv.results[1..] {
+        assert_eq!(
+            late.outcome,
+            RecordOutcome::NotDurable {
+                reason: "the hook did not answer in time".into()
+            }
+        );
+    }
+    assert!(matches!(&inv.checkpoint, Checkpoint::ResumeFrom(seq) if seq.as_str() == "21"));
+    let sent: Vec<(String, String)> = opensearch
+        .requests()
+        .iter()
+        .flat_map(|b| b.items.iter().map(|i| (i.index.clone(), i.id.clone())))
+        .collect();
+    assert_eq!(sent, [("products-shop-1".to_owned(), "p-1".to_owned())]);
 }
