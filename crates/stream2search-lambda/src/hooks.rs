@@ -86,6 +86,7 @@ impl<'a> Item<'a> {
 
 /// What to do with one item after the hook saw it.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
+#[non_exhaustive]
 pub enum Verdict {
     /// Send it as planned.
     #[default]
