@@ -78,7 +78,7 @@ use std::process::ExitCode;
 /// ends.
 ///
 /// A failed cold start is one log line, the error's message (JSON when
-/// `AWS_LAMBDA_LOG_FORMAT=JSON`), and exit status 1, which Lambda reports as an init error.
+/// `AWS_LAMBDA_LOG_FORMAT=JSON`), and exit status 1: the function's init fails.
 pub async fn run(builder: Builder) -> ExitCode {
     init_logging();
     let handler = match builder.from_env() {

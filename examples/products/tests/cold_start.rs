@@ -1,6 +1,6 @@
 //! The example binary with a configuration that cannot work: it writes one log line with the
-//! mistake (JSON when Lambda's JSON log format is on) and exits with status 1, which Lambda
-//! reports as an init error. No runtime API is needed: the cold start fails before it is used.
+//! mistake (JSON when Lambda's JSON log format is on) and exits with status 1, so the
+//! function's init fails. No runtime API is needed: the cold start fails before it is used.
 
 use std::process::{Command, Output};
 
