@@ -2,25 +2,36 @@
 //! failures a real cluster produces, chosen by a seeded random source.
 //!
 //! ```no_run
+//! use std::time::Duration;
 //! use stream2search_testkit::fault::{Faults, Proxy};
 //!
 //! let proxy = Proxy::start("127.0.0.1:9200", Faults::default(), 7).unwrap();
-//! // point the client at proxy.url(); read proxy.counts() at the end
+//! // point the client at proxy.url(); when the client has exited:
+//! assert!(proxy.wait_idle(Duration::from_secs(30)), "a request is still in flight");
+//! let counts = proxy.counts(); // e.g. counts["item 429"]
 //! ```
 //!
 //! The first bulk requests get each whole-request fault in turn; after that, per bulk request,
-//! at most one of: a whole-request 503, or 413 when it holds more than one
-//! action (a real 413 depends on size; one action alone is not refused), neither forwarded; a dropped
-//! connection, before forwarding or after (the request then took effect, unknown to the
-//! client); a delay before forwarding; or per-item 429/503 written over items of a real answer
-//! (the items took effect). Every other request passes through unchanged.
+//! at most one of: a whole-request 503 (`request 503`), or 413 (`request 413`) when it holds
+//! more than one action (a real 413 depends on size; one action alone is not refused), neither
+//! forwarded; a dropped connection, before forwarding (`dropped before forwarding`) or after
+//! (`dropped after forwarding`: the request then took effect, unknown to the client); a delay
+//! before forwarding (`delayed`). A request without any of these may lose items: each chosen
+//! item is taken out of the request before it is forwarded and answered 429 (`item 429`) or 503
+//! (`item 503`), as a real cluster answers an item it did not apply; the other items' answers
+//! are OpenSearch's own. Every other request passes through unchanged.
+//!
+//! [`Proxy::counts`] tells how many of each happened (and `bulk requests`, `forwarded`);
+//! [`Proxy::wait_idle`] waits until no connection is open, so that no delayed request is still
+//! on its way to OpenSearch.
 
 use std::collections::BTreeMap;
 use std::io::{self, BufRead, BufReader, Read, Write};
 use std::net::{Shutdown, TcpListener, TcpStream};
+use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
 use std::thread;
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use crate::http;
 
@@ -39,7 +50,8 @@ pub struct Faults {
     pub slow: f64,
     /// The delay of a slow request.
     pub delay: Duration,
-    /// Of the items of a forwarded answer, the fraction rewritten to 429 or 503.
+    /// Of the items of a request without a whole-request fault, the fraction not forwarded and
+    /// answered 429 or 503 (half each, by chance).
     pub item_error: f64,
 }
 
@@ -62,6 +74,7 @@ impl Default for Faults {
 pub struct Proxy {
     url: String,
     counts: Arc<Mutex<BTreeMap<&'static str, u64>>>,
+    open: Arc<AtomicUsize>,
 }
 
 impl Proxy {
@@ -70,21 +83,25 @@ impl Proxy {
         let listener = TcpListener::bind("127.0.0.1:0")?;
         let url = format!("http://{}", listener.local_addr()?);
         let counts = Arc::new(Mutex::new(BTreeMap::new()));
+        let open = Arc::new(AtomicUsize::new(0));
         let shared = Arc::new(Shared {
             upstream: upstream.to_string(),
             faults,
             rng: Mutex::new(Rng::new(seed)),
             counts: counts.clone(),
         });
+        let connections = open.clone();
         thread::spawn(move || {
             for conn in listener.incoming().flatten() {
                 let shared = shared.clone();
+                let open = Open::new(&connections);
                 thread::spawn(move || {
                     let _ = serve(&shared, conn);
+                    drop(open);
                 });
             }
         });
-        Ok(Proxy { url, counts })
+        Ok(Proxy { url, counts, open })
     }
 
     /// `http://127.0.0.1:PORT`.
@@ -95,6 +112,41 @@ impl Proxy {
     /// How many of each fault (and `forwarded`, `bulk requests`) so far.
     pub fn counts(&self) -> BTreeMap<&'static str, u64> {
         self.counts.lock().unwrap().clone()
+    }
+
+    /// Connections accepted and not yet finished: a client still connected, or a request the
+    /// proxy still holds (a delayed one on its way to OpenSearch).
+    pub fn open_connections(&self) -> usize {
+        self.open.load(Ordering::SeqCst)
+    }
+
+    /// Waits, at most `limit`, until no connection is open; whether none is. Call it once the
+    /// clients have exited: then every request they sent has reached OpenSearch or never will.
+    pub fn wait_idle(&self, limit: Duration) -> bool {
+        let deadline = Instant::now() + limit;
+        while self.open_connections() > 0 {
+            if Instant::now() >= deadline {
+                return false;
+            }
+            thread::sleep(Duration::from_millis(20));
+        }
+        true
+    }
+}
+
+/// One open connection, counted from its acceptance until its thread ends.
+struct Open(Arc<AtomicUsize>);
+
+impl Open {
+    fn new(count: &Arc<AtomicUsize>) -> Open {
+        count.fetch_add(1, Ordering::SeqCst);
+        Open(count.clone())
+    }
+}
+
+impl Drop for Open {
+    fn drop(&mut self) {
+        self.0.fetch_sub(1, Ordering::SeqCst);
     }
 }
 
@@ -177,7 +229,9 @@ fn serve(shared: &Shared, conn: TcpStream) -> io::Result<()> {
 
         let bulk = method == "POST" && path.split('?').next().unwrap_or("").ends_with("_bulk");
         let f = &shared.faults;
-        let (mut drop_after, mut rewrite) = (false, false);
+        let mut drop_after = false;
+        // The items taken out of the request, and how the rest is forwarded.
+        let mut taken: Option<Taken> = None;
         if bulk {
             let n = shared.count("bulk requests", 1);
             // The first bulk requests get each whole-request fault in turn (those with a
@@ -202,13 +256,14 @@ fn serve(shared: &Shared, conn: TcpStream) -> io::Result<()> {
                 edge += p;
                 (was..edge).contains(&r)
             };
+            let actions = plain(&headers, &body).and_then(|text| parse(&text));
             if hit(f.request_503) {
                 shared.count("request 503", 1);
                 answer(&mut writer, 503, br#"{"error":"injected","status":503}"#)?;
                 continue;
             }
             // A real 413 depends on size: its halves fit. One action alone is never refused.
-            if hit(f.request_413) && actions(&headers, &body) > 1 {
+            if hit(f.request_413) && actions.as_ref().is_some_and(|a| a.len() > 1) {
                 shared.count("request 413", 1);
                 answer(&mut writer, 413, b"")?;
                 continue;
@@ -224,8 +279,19 @@ fn serve(shared: &Shared, conn: TcpStream) -> io::Result<()> {
             } else if hit(f.slow) {
                 shared.count("delayed", 1);
                 thread::sleep(f.delay);
-            } else {
-                rewrite = true;
+            } else if let Some(actions) = actions.filter(|_| f.item_error > 0.0) {
+                taken = take_items(shared, actions);
+            }
+        }
+        if let Some(t) = &taken {
+            // Forwarded without its encoding: the body is the plain remainder.
+            headers.retain(|(n, _)| !n.eq_ignore_ascii_case("content-encoding"));
+            body = t.forward.clone();
+            if t.kept == 0 {
+                let items = merge(t, &[]).unwrap_or_default();
+                let out = serde_json::json!({"took": 0, "errors": true, "items": items});
+                answer(&mut writer, 200, out.to_string().as_bytes())?;
+                continue;
             }
         }
         let pairs: Vec<(&str, &str)> = headers
@@ -245,82 +311,143 @@ fn serve(shared: &Shared, conn: TcpStream) -> io::Result<()> {
             return Ok(());
         }
         let mut out = response.body.clone();
-        if rewrite && response.status == 200 && f.item_error > 0.0 {
-            let (text, n) = item_errors(shared, &response.body);
-            if n > 0 {
-                shared.count("item 429/503", n);
-                out = text;
-            }
+        if let Some(t) = &taken
+            && response.status == 200
+            && let Ok(mut json) = serde_json::from_slice::<serde_json::Value>(&response.body)
+            && let Some(items) = json["items"].as_array().and_then(|a| merge(t, a))
+        {
+            json["items"] = items.into();
+            json["errors"] = true.into();
+            out = json.to_string().into_bytes();
         }
+        // Otherwise (an error status, or an answer that does not line up) OpenSearch's own
+        // answer goes back: the client then knows of no item as applied.
         answer(&mut writer, response.status, &out)?;
     }
 }
 
-/// How many actions a bulk body holds (gzip or plain).
-fn actions(headers: &[(String, String)], body: &[u8]) -> usize {
+/// One action of a bulk body: its kind (`index`, `delete`...), `_index`, `_id`, and its lines.
+struct Action {
+    kind: String,
+    index: serde_json::Value,
+    id: serde_json::Value,
+    lines: Vec<u8>,
+}
+
+/// The plain (gunzipped) bulk body.
+fn plain(headers: &[(String, String)], body: &[u8]) -> Option<Vec<u8>> {
     let gzip = headers
         .iter()
         .any(|(n, v)| n.eq_ignore_ascii_case("content-encoding") && v.contains("gzip"));
+    if !gzip {
+        return Some(body.to_vec());
+    }
     let mut plain = Vec::new();
-    let text = if gzip {
-        if flate2::read::GzDecoder::new(body)
-            .read_to_end(&mut plain)
-            .is_err()
-        {
-            return 0;
-        }
-        &plain[..]
-    } else {
-        body
-    };
-    // Each action line is followed by a source line, except deletes.
-    text.split(|&b| b == b'\n')
-        .filter(|l| {
-            l.starts_with(b"{\"index\"")
-                || l.starts_with(b"{\"delete\"")
-                || l.starts_with(b"{\"create\"")
-                || l.starts_with(b"{\"update\"")
-        })
-        .count()
+    flate2::read::GzDecoder::new(body)
+        .read_to_end(&mut plain)
+        .ok()?;
+    Some(plain)
 }
 
-/// The bulk answer with some items' results replaced by 429 or 503 (`errors` set to true).
-fn item_errors(shared: &Shared, body: &[u8]) -> (Vec<u8>, u64) {
-    let Ok(mut json) = serde_json::from_slice::<serde_json::Value>(body) else {
-        return (body.to_vec(), 0);
-    };
-    let mut n = 0;
-    if let Some(items) = json["items"].as_array_mut() {
-        for item in items.iter_mut() {
-            if shared.roll() >= shared.faults.item_error {
-                continue;
-            }
-            let Some((_, result)) = item.as_object_mut().and_then(|o| o.iter_mut().next()) else {
-                continue;
-            };
+/// The actions of a bulk body, in order; `None` when it is not a bulk body. An action line is
+/// followed by a source line except for `delete`.
+fn parse(text: &[u8]) -> Option<Vec<Action>> {
+    let mut lines = text.split(|&b| b == b'\n').filter(|l| !l.is_empty());
+    let mut out = Vec::new();
+    while let Some(line) = lines.next() {
+        let head: serde_json::Map<String, serde_json::Value> = serde_json::from_slice(line).ok()?;
+        let (kind, meta) = head.iter().next()?;
+        let mut all = line.to_vec();
+        all.push(b'\n');
+        if kind != "delete" {
+            all.extend_from_slice(lines.next()?);
+            all.push(b'\n');
+        }
+        out.push(Action {
+            kind: kind.clone(),
+            index: meta["_index"].clone(),
+            id: meta["_id"].clone(),
+            lines: all,
+        });
+    }
+    Some(out)
+}
+
+/// A bulk request with some items taken out, each to be answered 429 or 503.
+struct Taken {
+    actions: Vec<Action>,
+    /// Per action: the status it is answered with instead of being forwarded.
+    injected: Vec<Option<u16>>,
+    /// The body of the actions that are forwarded.
+    forward: Vec<u8>,
+    kept: usize,
+}
+
+/// Chooses the items to take out of a request; `None` when none is chosen.
+fn take_items(shared: &Shared, actions: Vec<Action>) -> Option<Taken> {
+    let mut injected = Vec::with_capacity(actions.len());
+    let mut forward = Vec::new();
+    for a in &actions {
+        if shared.roll() < shared.faults.item_error {
             let status = if shared.roll() < 0.5 { 429 } else { 503 };
-            let kind = if status == 429 {
-                "es_rejected_execution_exception"
-            } else {
-                "unavailable_shards_exception"
-            };
-            result["status"] = status.into();
-            result["error"] =
-                serde_json::json!({"type": kind, "reason": "injected by the fault proxy"});
-            if let Some(o) = result.as_object_mut() {
-                o.remove("result");
-                o.remove("_version");
-            }
-            n += 1;
+            shared.count(
+                if status == 429 {
+                    "item 429"
+                } else {
+                    "item 503"
+                },
+                1,
+            );
+            injected.push(Some(status));
+        } else {
+            forward.extend_from_slice(&a.lines);
+            injected.push(None);
         }
     }
-    if n > 0 {
-        json["errors"] = true.into();
+    let kept = injected.iter().filter(|s| s.is_none()).count();
+    (kept < actions.len()).then_some(Taken {
+        actions,
+        injected,
+        forward,
+        kept,
+    })
+}
+
+/// The answer's items for every action of the original request: OpenSearch's answers to the
+/// forwarded ones in order, an injected error for each taken out. `None` when the count of
+/// OpenSearch's answers is not the count forwarded.
+fn merge(t: &Taken, forwarded: &[serde_json::Value]) -> Option<Vec<serde_json::Value>> {
+    if forwarded.len() != t.kept {
+        return None;
     }
-    (
-        serde_json::to_vec(&json).unwrap_or_else(|_| body.to_vec()),
-        n,
-    )
+    let mut real = forwarded.iter();
+    let items = t
+        .actions
+        .iter()
+        .zip(&t.injected)
+        .map(|(a, status)| match status {
+            None => real.next().cloned().unwrap_or_default(),
+            Some(status) => {
+                let kind = if *status == 429 {
+                    "es_rejected_execution_exception"
+                } else {
+                    "unavailable_shards_exception"
+                };
+                let mut item = serde_json::Map::new();
+                item.insert(
+                    a.kind.clone(),
+                    serde_json::json!({
+                        "_index": a.index,
+                        "_id": a.id,
+                        "status": status,
+                        "error": {"type": kind, "reason": "injected by the fault proxy"},
+                    }),
+                );
+                serde_json::Value::Object(item)
+            }
+        })
+        .collect();
+    Some(items)
 }
 
 fn answer(w: &mut TcpStream, status: u16, body: &[u8]) -> io::Result<()> {
