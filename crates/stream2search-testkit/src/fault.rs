@@ -459,3 +459,56 @@ fn answer(w: &mut TcpStream, status: u16, body: &[u8]) -> io::Result<()> {
     w.write_all(body)?;
     w.flush()
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_source_line_that_looks_like_an_action_stays_with_its_action() {
+        let body = b"{\"index\":{\"_index\":\"i\",\"_id\":\"a\"}}\n{\"index\":1}\n\
+            {\"delete\":{\"_index\":\"i\",\"_id\":\"b\"}}\n\
+            {\"index\":{\"_index\":\"i\",\"_id\":\"c\"}}\n{\"delete\":true}\n";
+        let actions = parse(body).unwrap();
+        let kinds: Vec<(&str, &str)> = actions
+            .iter()
+            .map(|a| (a.kind.as_str(), a.id.as_str().unwrap()))
+            .collect();
+        assert_eq!(kinds, [("index", "a"), ("delete", "b"), ("index", "c")]);
+        assert_eq!(
+            actions[0].lines,
+            b"{\"index\":{\"_index\":\"i\",\"_id\":\"a\"}}\n{\"index\":1}\n"
+        );
+        // An index action without its source line is not a bulk body.
+        assert!(parse(b"{\"index\":{\"_id\":\"a\"}}\n").is_none());
+    }
+
+    #[test]
+    fn withheld_items_are_answered_in_their_places() {
+        let body = b"{\"index\":{\"_index\":\"i\",\"_id\":\"a\"}}\n{}\n\
+            {\"delete\":{\"_index\":\"i\",\"_id\":\"b\"}}\n\
+            {\"index\":{\"_index\":\"i\",\"_id\":\"c\"}}\n{}\n";
+        let taken = Taken {
+            actions: parse(body).unwrap(),
+            injected: vec![None, Some(429), Some(503)],
+            forward: Vec::new(),
+            kept: 1,
+        };
+        let real = serde_json::json!({"index": {"_id": "a", "status": 201}});
+        let items = merge(&taken, std::slice::from_ref(&real)).unwrap();
+        assert_eq!(items[0], real);
+        assert_eq!(items[1]["delete"]["_id"], "b");
+        assert_eq!(items[1]["delete"]["status"], 429);
+        assert_eq!(
+            items[1]["delete"]["error"]["type"],
+            "es_rejected_execution_exception"
+        );
+        assert_eq!(items[2]["index"]["status"], 503);
+        assert_eq!(
+            items[2]["index"]["error"]["type"],
+            "unavailable_shards_exception"
+        );
+        // OpenSearch answered a different number of items than were forwarded: no merge.
+        assert!(merge(&taken, &[real.clone(), real]).is_none());
+    }
+}
