@@ -24,8 +24,8 @@ Run with the dev venv's Python (dev/moto start installs it): .dev/venv/bin/pytho
                                          keys taking half the operations, values of all ten
                                          attribute types (nested M and L, NULL, BOOL false, empty
                                          strings and binary, number texts such as 1.500 and
-                                         1E+2); P puts on keys poison-I whose price is a string
-                                         (an index mapping price as double refuses them)
+                                         1E+2); P puts on keys poison-I with an attribute
+                                         `bad..name`, which OpenSearch refuses under any mapping
   queue   --name Q                       create an SQS queue (a dead-letter queue); prints its URL
   receive --queue URL                    print the queue's message bodies, one a line
 
@@ -525,7 +525,8 @@ def workload(args):
             ops.append({"op": "delete", "key": key})
     for i in range(args.poison):
         at = rnd.randint(0, len(ops))
-        ops.insert(at, {"op": "put", "item": {"productId": {"S": f"poison-{i}"}, "price": {"S": "n/a"}}})
+        ops.insert(at, {"op": "put", "item": {"productId": {"S": f"poison-{i}"}, "price": {"S": "n/a"},
+                                              "bad..name": {"S": "refused by OpenSearch under any mapping"}}})
     for op in ops:
         print(json.dumps(op))
     return 0
