@@ -85,7 +85,10 @@ fn in_order_redelivery_within_one_second_converges() {
     for r in [&red, &blue, &green] {
         assert!(replay(&opensearch, &index, &[r]).contains("indexed 1,"));
     }
-    assert_eq!(colour(&index), Some(("green".into(), 1_767_225_600_000_000)));
+    assert_eq!(
+        colour(&index),
+        Some(("green".into(), 1_767_225_600_000_000))
+    );
 
     // Re-delivered from an older position, one record at a time and in order (as Lambda
     // resumes at the lowest record not durable): it passes through the older colours and ends
@@ -95,12 +98,18 @@ fn in_order_redelivery_within_one_second_converges() {
     for r in [&blue, &green] {
         replay(&opensearch, &index, &[r]);
     }
-    assert_eq!(colour(&index), Some(("green".into(), 1_767_225_600_000_000)));
+    assert_eq!(
+        colour(&index),
+        Some(("green".into(), 1_767_225_600_000_000))
+    );
 
     // Re-delivered as one batch: the batch keeps only the newest record of the item.
     let summary = replay(&opensearch, &index, &[&red, &blue, &green]);
     assert!(summary.starts_with("3 records, indexed 3,"), "{summary}");
-    assert_eq!(colour(&index), Some(("green".into(), 1_767_225_600_000_000)));
+    assert_eq!(
+        colour(&index),
+        Some(("green".into(), 1_767_225_600_000_000))
+    );
 }
 
 #[test]
@@ -138,7 +147,10 @@ fn replaying_an_older_record_alone_from_the_same_second_overwrites_the_newer_cha
 
     // The documented hole: one second's resolution cannot order these two.
     let summary = replay(&opensearch, &index, &[&red]);
-    assert!(summary.contains("indexed 1, ") && summary.contains("stale 0,"), "{summary}");
+    assert!(
+        summary.contains("indexed 1, ") && summary.contains("stale 0,"),
+        "{summary}"
+    );
     assert_eq!(colour(&index), Some(("red".into(), 1_767_225_600_000_000)));
 }
 
