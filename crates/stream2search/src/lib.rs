@@ -83,6 +83,7 @@ pub mod number;
 pub mod outcome;
 mod plan;
 mod resolve;
+pub mod time;
 
 pub use bulk::Action;
 pub use config::{Config, LongIdPolicy, ReservedNames, TtlPolicy};
