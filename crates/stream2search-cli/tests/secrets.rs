@@ -17,6 +17,7 @@ use std::process::{Command, Stdio};
 use std::time::Duration;
 
 use stream2search_testkit::OpenSearch;
+use stream2search_testkit::secrets::Credentials;
 
 const ACCESS_KEY: &str = "AKIAS2SCLICHECK4K8M2";
 const SECRET_KEY: &str = "s2sCliSecretKey/NeverInOutput+0a1b2c3d4e5f";
@@ -28,54 +29,17 @@ fn repo() -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR")).join("../..")
 }
 
-/// Every form in which a secret could leak.
+/// Every form in which one of this test's credentials could leak.
+const CREDENTIALS: Credentials = Credentials {
+    access_key: ACCESS_KEY,
+    secret_key: SECRET_KEY,
+    session_token: SESSION_TOKEN,
+    username: USERNAME,
+    password: PASSWORD,
+};
+
 fn secrets() -> Vec<String> {
-    let mut all = vec![
-        ACCESS_KEY.to_owned(),
-        SECRET_KEY.to_owned(),
-        SESSION_TOKEN.to_owned(),
-        PASSWORD.to_owned(),
-        base64(format!("{USERNAME}:{PASSWORD}").as_bytes()),
-    ];
-    for s in [SECRET_KEY, SESSION_TOKEN] {
-        all.push(
-            s.replace('/', "%2F")
-                .replace('+', "%2B")
-                .replace('=', "%3D"),
-        );
-    }
-    all
-}
-
-/// Standard base64 with padding (RFC 4648), as HTTP basic auth uses it.
-fn base64(bytes: &[u8]) -> String {
-    const ABC: &[u8] = b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
-    let mut out = String::new();
-    for chunk in bytes.chunks(3) {
-        let b = [
-            chunk[0],
-            *chunk.get(1).unwrap_or(&0),
-            *chunk.get(2).unwrap_or(&0),
-        ];
-        let n = u32::from(b[0]) << 16 | u32::from(b[1]) << 8 | u32::from(b[2]);
-        for i in 0..4 {
-            if i <= chunk.len() {
-                out.push(ABC[(n >> (18 - 6 * i) & 63) as usize] as char);
-            } else {
-                out.push('=');
-            }
-        }
-    }
-    out
-}
-
-#[test]
-fn base64_matches_the_rfc_7617_example() {
-    assert_eq!(
-        base64(b"Aladdin:open sesame"),
-        "QWxhZGRpbjpvcGVuIHNlc2FtZQ=="
-    );
-    assert_eq!(base64(b"ab"), "YWI=");
+    CREDENTIALS.forms()
 }
 
 /// The environment of every run: all the secrets, and logs at TRACE should anything read it.

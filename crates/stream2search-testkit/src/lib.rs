@@ -29,6 +29,7 @@ pub mod http;
 mod index;
 mod moto;
 mod opensearch;
+pub mod secrets;
 
 pub use http::Response;
 pub use index::TestIndex;
