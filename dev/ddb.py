@@ -2,8 +2,17 @@
 
 Run with the dev venv's Python (dev/moto start installs it): .dev/venv/bin/python dev/ddb.py ...
 
-  create  --table T                      a table keyed by productId (S), stream NEW_AND_OLD_IMAGES
-                                         (an existing table of that name is deleted first)
+  create  --table T [--no-stream]        a table keyed by productId (S), stream NEW_AND_OLD_IMAGES
+                                         (an existing table of that name is deleted first);
+                                         --no-stream: no stream (yet)
+  stream  --table T                      turn the table's stream on (NEW_AND_OLD_IMAGES): it
+                                         carries changes from now on; prints its ARN
+  fill    --table T --count N --seed S [--poison P]
+                                         put N items k-0000... (attributes of all ten types, as
+                                         workload's puts) and P poison items poison-fill-I with an
+                                         attribute `bad..name`, 25 at a time (BatchWriteItem)
+  segment --table T --segment I --total N
+                                         the keys of one parallel Scan segment, in scan order
   drop    --table T                      delete the table
   apply   --table T [--key-gap S] FILE|- JSON lines: {"op":"put","item":{..}},
                                          {"op":"update","key":{..},"set":{NAME:VALUE},"remove":[NAME]},
@@ -90,9 +99,66 @@ def create(args):
         KeySchema=[{"AttributeName": KEY, "KeyType": "HASH"}],
         AttributeDefinitions=[{"AttributeName": KEY, "AttributeType": "S"}],
         BillingMode="PAY_PER_REQUEST",
+        **({} if getattr(args, "no_stream", False) else
+           {"StreamSpecification": {"StreamEnabled": True, "StreamViewType": "NEW_AND_OLD_IMAGES"}}),
+    )
+    print(c.describe_table(TableName=args.table)["Table"].get("LatestStreamArn", ""))
+
+
+def stream(args):
+    c = client()
+    c.update_table(
+        TableName=args.table,
         StreamSpecification={"StreamEnabled": True, "StreamViewType": "NEW_AND_OLD_IMAGES"},
     )
     print(c.describe_table(TableName=args.table)["Table"]["LatestStreamArn"])
+
+
+def fill(args):
+    import random
+    rnd = random.Random(args.seed)
+    items = []
+    for i in range(args.count):
+        item = {KEY: {"S": f"k-{i:04d}"},
+                "name": {"S": f"product {i} {rnd.choice(STRINGS)}"},
+                "price": {"N": rnd.choice(NUMBERS)},
+                "inStock": {"BOOL": rnd.random() < 0.5}}
+        if rnd.random() < 0.3:
+            item["tags"] = {"SS": rnd.sample(STRINGS, rnd.randint(1, 3))}
+        if rnd.random() < 0.3:
+            item["sizes"] = {"NS": rnd.sample(SET_NUMBERS, rnd.randint(1, 3))}
+        if rnd.random() < 0.2:
+            item["thumbnail"] = {"B": base64.b64encode(bytes(rnd.randrange(256) for _ in range(4))).decode()}
+        if rnd.random() < 0.3:
+            item["dims"] = {"M": {"h": {"N": rnd.choice(NUMBERS)},
+                                  "more": {"L": [{"NULL": True}, {"S": rnd.choice(STRINGS)}]}}}
+        items.append(item)
+    for i in range(args.poison):
+        items.append({KEY: {"S": f"poison-fill-{i}"}, "price": {"N": "1.500"},
+                      "bad..name": {"S": "refused by OpenSearch under any mapping"}})
+    c = client()
+    for at in range(0, len(items), 25):
+        batch = [{"PutRequest": {"Item": {k: ddb_value(v) for k, v in item.items()}}}
+                 for item in items[at:at + 25]]
+        while batch:
+            left = c.batch_write_item(RequestItems={args.table: batch}).get("UnprocessedItems", {})
+            batch = left.get(args.table, [])
+    print(f"put {len(items)} items into {args.table}")
+
+
+def segment(args):
+    c = client()
+    start = None
+    while True:
+        kwargs = {"TableName": args.table, "Segment": args.segment, "TotalSegments": args.total}
+        if start:
+            kwargs["ExclusiveStartKey"] = start
+        page = c.scan(**kwargs)
+        for item in page["Items"]:
+            print(item[KEY]["S"])
+        start = page.get("LastEvaluatedKey")
+        if not start:
+            return 0
 
 
 def drop(args):
@@ -538,12 +604,25 @@ def main():
     for name in ("create", "drop", "apply", "compare"):
         s = sub.add_parser(name)
         s.add_argument("--table", required=True)
+        if name == "create":
+            s.add_argument("--no-stream", action="store_true")
         if name == "apply":
             s.add_argument("file")
             s.add_argument("--key-gap", type=float, default=0)
         if name == "compare":
             s.add_argument("--index", required=True)
             s.add_argument("--wait", type=float, default=0)
+    s = sub.add_parser("stream")
+    s.add_argument("--table", required=True)
+    s = sub.add_parser("fill")
+    s.add_argument("--table", required=True)
+    for name in ("count", "seed"):
+        s.add_argument(f"--{name}", type=int, required=True)
+    s.add_argument("--poison", type=int, default=0)
+    s = sub.add_parser("segment")
+    s.add_argument("--table", required=True)
+    for name in ("segment", "total"):
+        s.add_argument(f"--{name}", type=int, required=True)
     s = sub.add_parser("documents")
     s.add_argument("--index", required=True)
     s = sub.add_parser("search")
@@ -558,7 +637,8 @@ def main():
     s.add_argument("--queue", required=True)
     args = p.parse_args()
     commands = {"create": create, "drop": drop, "apply": apply, "compare": compare, "search": search,
-                "queue": queue, "receive": receive, "workload": workload, "documents": documents}
+                "queue": queue, "receive": receive, "workload": workload, "documents": documents,
+                "stream": stream, "fill": fill, "segment": segment}
     sys.exit(commands[args.cmd](args))
 
 

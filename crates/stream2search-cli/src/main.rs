@@ -1,5 +1,6 @@
 //! `stream2search`: see what DynamoDB Streams events turn into, replay them, poll a stream.
 
+mod backfill;
 mod index;
 mod poll;
 
@@ -52,6 +53,25 @@ enum Command {
     /// Create and inspect the index: a versioned index behind aliases, with a mapping under
     /// which OpenSearch refuses no item DynamoDB can hold.
     Index(index::Index),
+    /// Load what a live table holds into the index, while the stream keeps running.
+    ///
+    /// A parallel Scan (--segments, --concurrency segments at once), each page one plan through
+    /// the same planner and client as the Lambda: a scanned item becomes exactly the document
+    /// its stream record would have made.
+    ///
+    /// The version rule: every backfill document carries version
+    /// (floor(scan start, seconds) - 300) x 10^6 with external_gte, five minutes before the scan
+    /// started (a margin for clock skew). Run the stream's processing first: every change from
+    /// then on reaches the index with a later version and wins, in whatever order the writes
+    /// land; a change before the scan is in what the scan reads. A delete is remembered by
+    /// OpenSearch only for index.gc_deletes (24 h on an index made by `index create`): the
+    /// backfill must finish within it. A rerun with the same --checkpoint resumes where the
+    /// last durable page ended, with the same version.
+    ///
+    /// Exit status: 0 when every item read is durable, 1 when some were dead-lettered (one
+    /// stderr line each, and a line in --dead-letters) or are not durable (their segment stops
+    /// at its last durable page), 2 for usage and configuration errors.
+    Backfill(backfill::Backfill),
 }
 
 #[derive(Clone, Copy, ValueEnum)]
@@ -91,7 +111,8 @@ struct Replay {
     planner: PlannerArgs,
 }
 
-/// Where OpenSearch is and how to authenticate: the options `replay` and `index` share.
+/// Where OpenSearch is and how to authenticate: the options `replay`, `index` and `backfill`
+/// share.
 #[derive(clap::Args)]
 struct Connection {
     /// OpenSearch base URL, e.g. `https://search-x.eu-west-1.es.amazonaws.com`.
@@ -130,7 +151,7 @@ enum AuthKind {
     SigV4Aoss,
 }
 
-/// How records become bulk actions: the planner options `encode` and `replay` share.
+/// How records become bulk actions: the planner options `encode`, `replay` and `backfill` share.
 #[derive(clap::Args)]
 struct PlannerArgs {
     /// Allowed prefix for templated index names.
@@ -216,6 +237,7 @@ fn main() -> ExitCode {
         Command::Replay(args) => replay(args),
         Command::Poll(args) => poll::poll(args),
         Command::Index(args) => index::run(args),
+        Command::Backfill(args) => backfill::backfill(args),
     }
 }
 

@@ -1,0 +1,126 @@
+//! A Scan page → the DynamoDB Streams event the stream would have carried for it: one `INSERT`
+//! record per item, `Keys` taken from the item by the table's key schema, `NewImage` the item's
+//! JSON text exactly as read (numbers are never re-serialised), and the backfill's version as
+//! `ApproximateCreationDateTime`. The planner then makes of it exactly the documents the stream
+//! would have made.
+
+use std::collections::HashMap;
+use std::time::Duration;
+
+use serde_json::value::RawValue;
+
+/// How far before the scan's start the backfill's version lies: a margin for clock skew between
+/// this machine and DynamoDB's `ApproximateCreationDateTime`.
+pub const MARGIN_SECONDS: u64 = 300;
+
+/// The seconds of every backfill document's version: `floor(scan start) − 300`. The planner
+/// makes the version `seconds × 10^6` (`external_gte`), as for a stream record of that second.
+pub fn version_seconds(scan_start: Duration) -> u64 {
+    scan_start.as_secs().saturating_sub(MARGIN_SECONDS)
+}
+
+/// One page as an event.
+#[derive(Debug)]
+pub struct Event {
+    /// `{"Records":[...]}`.
+    pub bytes: Vec<u8>,
+    /// For record `i` of the event, the index of its item in the page.
+    pub items: Vec<usize>,
+    /// For every item: its key (`{"productId":{"S":"p-1"}}`), or why it could not be read.
+    pub keys: Vec<Result<String, String>>,
+}
+
+/// The event of `page` (the Scan answer's `Items`, raw), whose key attributes are `key_names`.
+/// An item that is not a JSON object, or lacks a key attribute, gets no record and an `Err` key.
+pub fn event(page: &[Box<RawValue>], key_names: &[String], seconds: u64) -> Event {
+    let mut bytes = Vec::with_capacity(page.iter().map(|i| i.get().len() + 300).sum());
+    bytes.extend_from_slice(b"{\"Records\":[");
+    let mut items = Vec::with_capacity(page.len());
+    let mut keys = Vec::with_capacity(page.len());
+    for (i, item) in page.iter().enumerate() {
+        let key = key_of(item.get(), key_names);
+        if let Ok(key) = &key {
+            if !items.is_empty() {
+                bytes.push(b',');
+            }
+            let n = items.len() + 1;
+            bytes.extend_from_slice(
+                format!(
+                    "{{\"eventID\":\"backfill-{n}\",\"eventName\":\"INSERT\",\
+                     \"eventSource\":\"aws:dynamodb\",\"dynamodb\":{{\
+                     \"ApproximateCreationDateTime\":{seconds},\"Keys\":{key},\"NewImage\":"
+                )
+                .as_bytes(),
+            );
+            bytes.extend_from_slice(item.get().as_bytes());
+            bytes.extend_from_slice(
+                format!(",\"SequenceNumber\":\"{n}\",\"StreamViewType\":\"NEW_IMAGE\"}}}}")
+                    .as_bytes(),
+            );
+            items.push(i);
+        }
+        keys.push(key);
+    }
+    bytes.extend_from_slice(b"]}");
+    Event { bytes, items, keys }
+}
+
+/// `{"NAME":VALUE,...}` of the key attributes, values as read; or why there is none.
+fn key_of(item: &str, key_names: &[String]) -> Result<String, String> {
+    let attrs: HashMap<String, &RawValue> =
+        serde_json::from_str(item).map_err(|e| format!("the item is not a JSON object: {e}"))?;
+    let mut key = String::from("{");
+    for (i, name) in key_names.iter().enumerate() {
+        let value = attrs
+            .get(name)
+            .ok_or_else(|| format!("the item has no key attribute {name:?}"))?;
+        if i > 0 {
+            key.push(',');
+        }
+        key.push_str(&serde_json::Value::from(name.as_str()).to_string());
+        key.push(':');
+        key.push_str(value.get());
+    }
+    key.push('}');
+    Ok(key)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn raw(s: &str) -> Box<RawValue> {
+        RawValue::from_string(s.to_string()).unwrap()
+    }
+
+    #[test]
+    fn version_is_five_minutes_before_the_scan_started_in_whole_seconds() {
+        // 1,764,489,600.999 s after the epoch: the fraction is dropped, then 300 s taken off.
+        let start = Duration::from_millis(1_764_489_600_999);
+        assert_eq!(version_seconds(start), 1_764_489_300);
+        assert_eq!(version_seconds(Duration::from_secs(10)), 0);
+    }
+
+    #[test]
+    fn page_becomes_insert_records_with_the_item_text_exactly_as_read() {
+        let page = [
+            raw(r#"{"n":{"N":"1.500"},"productId":{"S":"p-1"},"sku":{"N":"7"}}"#),
+            raw(r#"{"other":{"S":"no key"}}"#),
+            raw(r#"{"productId":{"S":"p-\"2"},"sku":{"N":"1E+2"}}"#),
+        ];
+        let names = ["productId".to_string(), "sku".to_string()];
+        let e = event(&page, &names, 1_764_489_300);
+        let expected = concat!(
+            r#"{"Records":["#,
+            r#"{"eventID":"backfill-1","eventName":"INSERT","eventSource":"aws:dynamodb","dynamodb":{"ApproximateCreationDateTime":1764489300,"Keys":{"productId":{"S":"p-1"},"sku":{"N":"7"}},"NewImage":{"n":{"N":"1.500"},"productId":{"S":"p-1"},"sku":{"N":"7"}},"SequenceNumber":"1","StreamViewType":"NEW_IMAGE"}},"#,
+            r#"{"eventID":"backfill-2","eventName":"INSERT","eventSource":"aws:dynamodb","dynamodb":{"ApproximateCreationDateTime":1764489300,"Keys":{"productId":{"S":"p-\"2"},"sku":{"N":"1E+2"}},"NewImage":{"productId":{"S":"p-\"2"},"sku":{"N":"1E+2"}},"SequenceNumber":"2","StreamViewType":"NEW_IMAGE"}}"#,
+            r#"]}"#
+        );
+        assert_eq!(String::from_utf8(e.bytes).unwrap(), expected);
+        assert_eq!(e.items, vec![0, 2]);
+        assert_eq!(
+            e.keys[1],
+            Err("the item has no key attribute \"productId\"".to_string())
+        );
+    }
+}

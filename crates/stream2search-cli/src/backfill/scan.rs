@@ -1,0 +1,245 @@
+//! The DynamoDB API calls a backfill makes: DescribeTable (the key schema) and Scan (one page of
+//! one segment), JSON 1.0 (`X-Amz-Target: DynamoDB_20120810.<Op>`) signed with SigV4 for
+//! service `dynamodb` by `stream2search-client`'s `call_aws_json`.
+
+use std::fmt;
+use std::time::Duration;
+
+use aws_credential_types::Credentials;
+use serde::Deserialize;
+use serde::de::DeserializeOwned;
+use serde_json::json;
+use serde_json::value::RawValue;
+use stream2search_client::{Auth, Client, Config, Service, SigV4};
+
+/// A DynamoDB API client. Build once.
+pub struct Dynamo {
+    client: Client,
+    timeout: Duration,
+}
+
+/// Why a call failed. The message never holds credentials.
+#[derive(Debug)]
+pub struct Error {
+    /// The exception name AWS answered with, when it answered.
+    kind: Option<String>,
+    /// The HTTP status, when there was an answer.
+    status: Option<u16>,
+    message: String,
+}
+
+impl fmt::Display for Error {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(&self.message)
+    }
+}
+
+impl std::error::Error for Error {}
+
+impl Error {
+    /// DynamoDB asks us to slow down: wait and call again, as often as it takes.
+    pub fn is_throttling(&self) -> bool {
+        matches!(
+            self.kind.as_deref(),
+            Some(
+                "ProvisionedThroughputExceededException"
+                    | "ThrottlingException"
+                    | "RequestLimitExceeded"
+            )
+        )
+    }
+
+    /// No answer, or a server error: worth a few more tries.
+    pub fn is_transient(&self) -> bool {
+        self.status.is_none_or(|s| s >= 500)
+    }
+}
+
+/// One Scan page: the items exactly as sent, the bytes of the answer, and where the next page
+/// starts (`None`: the segment is finished).
+#[derive(Debug, Deserialize)]
+pub struct Page {
+    /// The items, unparsed.
+    #[serde(rename = "Items", default)]
+    pub items: Vec<Box<RawValue>>,
+    /// `LastEvaluatedKey`.
+    #[serde(rename = "LastEvaluatedKey", default)]
+    pub last: Option<Box<RawValue>>,
+}
+
+/// One Scan request.
+pub struct Scan<'a> {
+    /// The table.
+    pub table: &'a str,
+    /// This segment...
+    pub segment: u32,
+    /// ...of this many.
+    pub total: u32,
+    /// `Limit`: most items per page (DynamoDB's own 1 MB cap applies anyway).
+    pub limit: Option<u32>,
+    /// `ConsistentRead`.
+    pub consistent: bool,
+    /// `ExclusiveStartKey`.
+    pub start: Option<&'a RawValue>,
+}
+
+impl Dynamo {
+    /// A client for `endpoint`, signing for `region` with `credentials`.
+    pub fn new(
+        endpoint: &str,
+        region: String,
+        credentials: Credentials,
+        timeout: Duration,
+    ) -> Result<Dynamo, String> {
+        let mut config = Config::new(endpoint);
+        config.allow_http = endpoint.starts_with("http://");
+        config.gzip = false;
+        config.auth = Auth::SigV4(SigV4::new(Service::DynamoDb, region, credentials));
+        let client = Client::new(config).map_err(|e| format!("dynamodb endpoint: {e}"))?;
+        Ok(Dynamo { client, timeout })
+    }
+
+    /// The table's key attribute names (DescribeTable), partition key first.
+    pub async fn key_names(&self, table: &str) -> Result<Vec<String>, Error> {
+        #[derive(Deserialize)]
+        struct Key {
+            #[serde(rename = "AttributeName")]
+            name: String,
+            #[serde(rename = "KeyType")]
+            kind: String,
+        }
+        #[derive(Deserialize)]
+        struct Table {
+            #[serde(rename = "KeySchema")]
+            keys: Vec<Key>,
+        }
+        #[derive(Deserialize)]
+        struct Answer {
+            #[serde(rename = "Table")]
+            table: Table,
+        }
+        let answer: Answer = self
+            .call("DescribeTable", json!({ "TableName": table }).to_string())
+            .await?;
+        let mut keys = answer.table.keys;
+        keys.sort_by_key(|k| k.kind != "HASH");
+        Ok(keys.into_iter().map(|k| k.name).collect())
+    }
+
+    /// One page (Scan), and the size of the answer in bytes.
+    pub async fn scan(&self, scan: &Scan<'_>) -> Result<(Page, usize), Error> {
+        let mut body = json!({
+            "TableName": scan.table,
+            "Segment": scan.segment,
+            "TotalSegments": scan.total,
+            "ConsistentRead": scan.consistent,
+        });
+        if let Some(limit) = scan.limit {
+            body["Limit"] = json!(limit);
+        }
+        let mut body = body.to_string();
+        if let Some(start) = scan.start {
+            // The key exactly as DynamoDB gave it.
+            body.pop();
+            body.push_str(",\"ExclusiveStartKey\":");
+            body.push_str(start.get());
+            body.push('}');
+        }
+        let (status, answer) = self.raw("Scan", body).await?;
+        let page = parse("Scan", status, &answer)?;
+        Ok((page, answer.len()))
+    }
+
+    async fn call<T: DeserializeOwned>(&self, operation: &str, body: String) -> Result<T, Error> {
+        let (status, answer) = self.raw(operation, body).await?;
+        parse(operation, status, &answer)
+    }
+
+    async fn raw(&self, operation: &str, body: String) -> Result<(u16, Vec<u8>), Error> {
+        let (status, answer) = self
+            .client
+            .call_aws_json(
+                &format!("DynamoDB_20120810.{operation}"),
+                body.into_bytes(),
+                self.timeout,
+            )
+            .await
+            .map_err(|e| Error {
+                kind: None,
+                status: None,
+                message: format!("{operation}: {e}"),
+            })?;
+        Ok((status, answer.to_vec()))
+    }
+}
+
+/// A JSON 1.0 answer: the value, or the exception AWS named.
+fn parse<T: DeserializeOwned>(operation: &str, status: u16, body: &[u8]) -> Result<T, Error> {
+    if (200..300).contains(&status) {
+        return serde_json::from_slice(body).map_err(|e| Error {
+            kind: None,
+            status: Some(status),
+            message: format!("{operation}: unreadable answer: {e}"),
+        });
+    }
+    #[derive(Deserialize)]
+    struct Fault {
+        #[serde(rename = "__type", default)]
+        kind: Option<String>,
+        #[serde(alias = "Message", default)]
+        message: Option<String>,
+    }
+    let fault: Option<Fault> = serde_json::from_slice(body).ok();
+    // `__type` may be `com.amazonaws.dynamodb.v20120810#ProvisionedThroughputExceededException`.
+    let kind = fault
+        .as_ref()
+        .and_then(|f| f.kind.as_deref())
+        .map(|k| k.rsplit('#').next().unwrap_or(k).to_string());
+    let message = fault
+        .and_then(|f| f.message)
+        .unwrap_or_else(|| String::from_utf8_lossy(&body[..body.len().min(300)]).into_owned());
+    Err(Error {
+        message: format!(
+            "{operation}: HTTP {status} {}: {message}",
+            kind.as_deref().unwrap_or("error")
+        ),
+        kind,
+        status: Some(status),
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn throughput_exceptions_are_throttling_and_other_faults_are_not() {
+        let throttled = parse::<Page>(
+            "Scan",
+            400,
+            br#"{"__type":"com.amazonaws.dynamodb.v20120810#ProvisionedThroughputExceededException","message":"slow down"}"#,
+        )
+        .unwrap_err();
+        assert!(throttled.is_throttling());
+        assert!(!throttled.is_transient());
+        let missing = parse::<Page>(
+            "Scan",
+            400,
+            br#"{"__type":"com.amazonaws.dynamodb.v20120810#ResourceNotFoundException","message":"no table"}"#,
+        )
+        .unwrap_err();
+        assert!(!missing.is_throttling());
+        assert_eq!(
+            missing.to_string(),
+            "Scan: HTTP 400 ResourceNotFoundException: no table"
+        );
+        let page = parse::<Page>(
+            "Scan",
+            200,
+            br#"{"Items":[{"k":{"N":"1.50"}}],"LastEvaluatedKey":{"k":{"N":"1.50"}}}"#,
+        )
+        .unwrap();
+        assert_eq!(page.items[0].get(), r#"{"k":{"N":"1.50"}}"#);
+        assert_eq!(page.last.unwrap().get(), r#"{"k":{"N":"1.50"}}"#);
+    }
+}
