@@ -1,0 +1,596 @@
+//! `stream2search backfill` against moto and the real OpenSearch, with `poll` streaming the
+//! table's changes into the same index meanwhile, as the stream Lambda would.
+//!
+//! The table holds its items before its stream is turned on (an existing table adopting
+//! stream2search): only the backfill can bring them into the index. While it runs, a seeded
+//! workload puts, updates and deletes; on top of it the test changes items of the segment the
+//! scan reaches last before it starts it, and deletes items of a segment the scan has finished,
+//! and asserts both orders from the backfill's own stderr. Then, with the stream drained, the
+//! index equals the table exactly (`dev/ddb.py compare`), except the poison items planted in the
+//! table, which are in the dead-letter file exactly as read.
+//!
+//! `STREAM2SEARCH_BACKFILL_ITEMS` (default 10000) sizes the table.
+
+use std::collections::BTreeSet;
+use std::io::Write as _;
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Output, Stdio};
+use std::time::{Duration, Instant};
+
+use stream2search_testkit::OpenSearch;
+
+fn repo() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).join("../..")
+}
+
+/// moto's URL (with the project's Python venv for `dev/ddb.py`), or `None` after a loud skip.
+fn moto() -> Option<String> {
+    stream2search_testkit::moto_url(&[&repo().join(".dev/venv/bin/python")])
+}
+
+const ENV: [(&str, &str); 3] = [
+    ("AWS_ACCESS_KEY_ID", "testing"),
+    ("AWS_SECRET_ACCESS_KEY", "testing"),
+    ("AWS_REGION", "us-east-1"),
+];
+
+/// `dev/ddb.py compare`'s exit status when the index differs from the table.
+const DIFFERS: i32 = 3;
+
+fn text(b: &[u8]) -> String {
+    String::from_utf8_lossy(b).into_owned()
+}
+
+/// Deletes the generations of an `index create` setup (and with them its aliases), and the
+/// table, when dropped.
+struct Cleanup<'a> {
+    os: &'a OpenSearch,
+    moto: String,
+    index: String,
+    table: String,
+}
+
+impl Drop for Cleanup<'_> {
+    fn drop(&mut self) {
+        let _ = self
+            .os
+            .request("DELETE", &format!("/{}-*", self.index), &[], b"");
+        let _ = Command::new(repo().join(".dev/venv/bin/python"))
+            .arg(repo().join("dev/ddb.py"))
+            .args(["drop", "--table", &self.table])
+            .env("MOTO_URL", &self.moto)
+            .envs(ENV)
+            .output();
+    }
+}
+
+/// A child process killed when dropped (a test that fails leaves no poller behind).
+struct Running(Child);
+
+impl Drop for Running {
+    fn drop(&mut self) {
+        let _ = self.0.kill();
+        let _ = self.0.wait();
+    }
+}
+
+/// `dev/ddb.py ARGS` with `stdin`; panics (with its stderr) unless it exits with one of `ok`.
+fn ddb_with(moto: &str, opensearch: &str, args: &[&str], stdin: &str, ok: &[i32]) -> Output {
+    let mut child = Command::new(repo().join(".dev/venv/bin/python"))
+        .arg(repo().join("dev/ddb.py"))
+        .args(args)
+        .env("MOTO_URL", moto)
+        .env("OPENSEARCH_URL", opensearch)
+        .envs(ENV)
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    child
+        .stdin
+        .take()
+        .unwrap()
+        .write_all(stdin.as_bytes())
+        .unwrap();
+    let out = child.wait_with_output().unwrap();
+    assert!(
+        out.status.code().is_some_and(|c| ok.contains(&c)),
+        "dev/ddb.py {args:?} failed ({}):\n{}{}",
+        out.status,
+        text(&out.stderr),
+        text(&out.stdout)
+    );
+    out
+}
+
+/// `dev/ddb.py ARGS`, which must succeed.
+fn ddb(moto: &str, opensearch: &str, args: &[&str], stdin: &str) -> Output {
+    ddb_with(moto, opensearch, args, stdin, &[0])
+}
+
+/// `stream2search index create NAME`.
+fn index_create(os: &str, name: &str) {
+    let out = Command::new(env!("CARGO_BIN_EXE_stream2search"))
+        .args(["index", "create", name, "--endpoint", os, "--allow-http"])
+        .output()
+        .unwrap();
+    assert_eq!(
+        out.status.code(),
+        Some(0),
+        "index create: {}",
+        text(&out.stderr)
+    );
+}
+
+/// `stream2search backfill` of `table` into `index` with `extra` options.
+fn backfill(moto: &str, os: &str, table: &str, index: &str, extra: &[&str]) -> Command {
+    let mut c = Command::new(env!("CARGO_BIN_EXE_stream2search"));
+    c.args(["backfill", "--table", table, "--index", index])
+        .args([
+            "--endpoint",
+            os,
+            "--allow-http",
+            "--dynamodb-endpoint",
+            moto,
+        ])
+        .args(extra)
+        .envs(ENV);
+    c
+}
+
+/// Waits (up to a minute) until `path` holds a line for which `found` is true; its text.
+fn wait_for(path: &Path, what: &str, found: impl Fn(&str) -> bool) -> String {
+    let limit = Instant::now() + Duration::from_secs(60);
+    loop {
+        let text = std::fs::read_to_string(path).unwrap_or_default();
+        if text.lines().any(&found) {
+            return text;
+        }
+        assert!(Instant::now() < limit, "no {what} in a minute:\n{text}");
+        std::thread::sleep(Duration::from_millis(20));
+    }
+}
+
+/// The number after `name ` in the backfill's summary line.
+fn count(summary: &str, name: &str) -> u64 {
+    let at = summary
+        .find(&format!("{name} "))
+        .unwrap_or_else(|| panic!("no {name:?} in {summary:?}"));
+    summary[at + name.len() + 1..]
+        .chars()
+        .take_while(char::is_ascii_digit)
+        .collect::<String>()
+        .parse()
+        .unwrap_or_else(|_| panic!("no number after {name:?} in {summary:?}"))
+}
+
+/// The keys of `table`'s Scan segment `segment` of `total`, in scan order.
+fn segment_keys(moto: &str, os: &str, table: &str, segment: u32, total: u32) -> Vec<String> {
+    let out = ddb(
+        moto,
+        os,
+        &[
+            "segment",
+            "--table",
+            table,
+            "--segment",
+            &segment.to_string(),
+            "--total",
+            &total.to_string(),
+        ],
+        "",
+    );
+    text(&out.stdout).lines().map(str::to_string).collect()
+}
+
+#[test]
+fn index_equals_the_table_after_a_backfill_under_concurrent_writes() {
+    let (Some(moto), Some(opensearch)) = (moto(), OpenSearch::from_env()) else {
+        return;
+    };
+    let items: u64 = std::env::var("STREAM2SEARCH_BACKFILL_ITEMS")
+        .ok()
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(10_000);
+    let poison = 3u64;
+    let os = opensearch.url().to_string();
+    let pid = std::process::id();
+    let index = format!("s2s-backfill-{pid}");
+    let table = format!("Backfill-{pid}");
+    let _cleanup = Cleanup {
+        os: &opensearch,
+        moto: moto.clone(),
+        index: index.clone(),
+        table: table.clone(),
+    };
+    let dir = PathBuf::from(env!("CARGO_TARGET_TMPDIR")).join(format!("backfill-{pid}"));
+    let _ = std::fs::remove_dir_all(&dir);
+    std::fs::create_dir_all(&dir).unwrap();
+
+    // An existing table: its items are there before its stream is turned on.
+    index_create(&os, &index);
+    ddb(
+        &moto,
+        &os,
+        &["create", "--table", &table, "--no-stream"],
+        "",
+    );
+    ddb(
+        &moto,
+        &os,
+        &[
+            "fill",
+            "--table",
+            &table,
+            "--count",
+            &items.to_string(),
+            "--seed",
+            "7",
+            "--poison",
+            &poison.to_string(),
+        ],
+        "",
+    );
+    ddb(&moto, &os, &["stream", "--table", &table], "");
+    let segments: Vec<Vec<String>> = (0..4)
+        .map(|s| segment_keys(&moto, &os, &table, s, 4))
+        .collect();
+    assert_eq!(
+        segments.iter().map(Vec::len).sum::<usize>() as u64,
+        items + poison
+    );
+
+    // The stream's processing runs first, as the Lambda would be deployed first.
+    let queue = text(
+        &ddb(
+            &moto,
+            &os,
+            &["queue", "--name", &format!("backfill-dlq-{pid}")],
+            "",
+        )
+        .stdout,
+    )
+    .trim()
+    .to_string();
+    let checkpoints = dir.join("poll.json");
+    let poller = |once: bool| {
+        let mut c = Command::new(env!("CARGO_BIN_EXE_stream2search"));
+        c.args(["poll", "--allow-http", "--auth", "none"])
+            .args(["--table", &table, "--streams-endpoint", &moto])
+            .args(["--endpoint", &os, "--index", &index])
+            .args(["--batch-size", "100", "--timeout", "10"])
+            .arg("--checkpoints")
+            .arg(&checkpoints)
+            .envs(ENV)
+            .env("STREAM2SEARCH_DLQ_URL", &queue)
+            .env("STREAM2SEARCH_SQS_ENDPOINT", &moto)
+            .env("STREAM2SEARCH_DLQ_ALLOW_HTTP", "true");
+        if once {
+            c.arg("--once");
+        }
+        c
+    };
+    let poll_log = dir.join("poll.log");
+    let poll = Running(
+        poller(false)
+            .stdout(std::fs::File::create(&poll_log).unwrap())
+            .stderr(std::fs::File::create(dir.join("poll.err")).unwrap())
+            .spawn()
+            .unwrap(),
+    );
+
+    // A seeded workload over the same keys, all through the backfill.
+    let workload = text(
+        &ddb(
+            &moto,
+            &os,
+            &[
+                "workload",
+                "--seed",
+                "7",
+                "--ops",
+                "400",
+                "--keys",
+                &items.to_string(),
+                "--poison",
+                "0",
+            ],
+            "",
+        )
+        .stdout,
+    );
+    let workload_ops = workload.lines().count() as u64;
+    let (m, o, t) = (moto.clone(), os.clone(), table.clone());
+    let writer = std::thread::spawn(move || {
+        ddb(
+            &m,
+            &o,
+            &["apply", "--table", &t, "--key-gap", "1.05", "-"],
+            &workload,
+        );
+    });
+
+    // Scanned on stderr to a file: what it says is on disk the moment it is said.
+    let err_path = dir.join("backfill.err");
+    let dead_path = dir.join("dead.jsonl");
+    let run = backfill(
+        &moto,
+        &os,
+        &table,
+        &index,
+        &[
+            "--segments",
+            "4",
+            "--concurrency",
+            "2",
+            "--page-size",
+            "100",
+        ],
+    )
+    .arg("--checkpoint")
+    .arg(dir.join("backfill.json"))
+    .arg("--dead-letters")
+    .arg(&dead_path)
+    .stdout(Stdio::piped())
+    .stderr(std::fs::File::create(&err_path).unwrap())
+    .spawn()
+    .unwrap();
+
+    // Items of segment 3, which starts only once two others are finished, changed before the
+    // scan starts it: the scan reads the new values, and the stream carries them too.
+    wait_for(&err_path, "scan start", |l| l == "segment 0 of 4: scanning");
+    let late: Vec<&String> = segments[3]
+        .iter()
+        .rev()
+        .filter(|k| !k.starts_with("poison-"))
+        .take(20)
+        .collect();
+    let updates: String = late
+        .iter()
+        .map(|k| {
+            format!(
+                r#"{{"op":"update","key":{{"productId":{{"S":"{k}"}}}},"set":{{"price":{{"N":"777.70"}},"late":{{"S":"changed before the scan"}}}}}}"#
+            ) + "\n"
+        })
+        .collect();
+    ddb(&moto, &os, &["apply", "--table", &table, "-"], &updates);
+    let log = std::fs::read_to_string(&err_path).unwrap();
+    assert!(
+        !log.contains("segment 3 of 4: scanning"),
+        "the scan reached segment 3 before the changes were made:\n{log}"
+    );
+
+    // Items of a segment the scan has finished, deleted: the stream's versioned deletes win
+    // over the backfill's writes.
+    let log = wait_for(&err_path, "finished segment", |l| {
+        l == "segment 0 of 4: done" || l == "segment 1 of 4: done"
+    });
+    let done = usize::from(!log.contains("segment 0 of 4: done"));
+    let read: Vec<&String> = segments[done]
+        .iter()
+        .filter(|k| !k.starts_with("poison-"))
+        .take(20)
+        .collect();
+    let deletes: String = read
+        .iter()
+        .map(|k| format!(r#"{{"op":"delete","key":{{"productId":{{"S":"{k}"}}}}}}"#) + "\n")
+        .collect();
+    ddb(&moto, &os, &["apply", "--table", &table, "-"], &deletes);
+
+    let out = run.wait_with_output().unwrap();
+    let summary = text(&out.stdout);
+    let log = std::fs::read_to_string(&err_path).unwrap();
+    assert_eq!(out.status.code(), Some(1), "backfill: {summary}\n{log}");
+    writer.join().unwrap();
+
+    // Drain the stream, then compare.
+    drop(poll);
+    let out = poller(true).output().unwrap();
+    assert!(out.status.success(), "poll --once: {}", text(&out.stderr));
+    let out = ddb_with(
+        &moto,
+        &os,
+        &["compare", "--table", &table, "--index", &index],
+        "",
+        &[0, DIFFERS],
+    );
+    let report = text(&out.stdout);
+    let poison_keys: BTreeSet<String> = (0..poison).map(|i| format!("poison-fill-{i}")).collect();
+    let mut absent = BTreeSet::new();
+    for line in report.lines().filter(|l| !l.starts_with("index ")) {
+        match line.split_once(": ") {
+            Some((key, "in the table, not in the index")) if poison_keys.contains(key) => {
+                absent.insert(key.to_string());
+            }
+            _ => panic!("the index differs from the table: {line}\n{report}"),
+        }
+    }
+    assert_eq!(absent, poison_keys, "{report}");
+
+    // The counts: every item read once (the workload and the test add or remove at most one
+    // item per operation), the poison dead-lettered, nothing else left out.
+    let read_items = count(&summary, "items read");
+    let changes = workload_ops + read.len() as u64;
+    assert!(
+        read_items + changes >= items + poison && read_items <= items + poison + changes,
+        "items read {read_items} of {} (±{changes}): {summary}",
+        items + poison
+    );
+    assert_eq!(count(&summary, "dead-lettered"), poison, "{summary}");
+    assert_eq!(count(&summary, "not durable"), 0, "{summary}");
+    assert!(summary.contains("segments done 4/4"), "{summary}");
+
+    // The poison items: one stderr line each naming the key, and in the dead-letter file exactly
+    // as read.
+    let dead = std::fs::read_to_string(&dead_path).unwrap();
+    let mut dead_keys = BTreeSet::new();
+    for line in dead.lines() {
+        let letter: serde_json::Value = serde_json::from_str(line).unwrap();
+        let key = letter["key"]["productId"]["S"]
+            .as_str()
+            .unwrap()
+            .to_string();
+        assert_eq!(
+            letter["item"],
+            serde_json::json!({
+                "productId": {"S": key},
+                "price": {"N": "1.500"},
+                "bad..name": {"S": "refused by OpenSearch under any mapping"},
+            }),
+            "{line}"
+        );
+        assert!(
+            letter["reason"]
+                .as_str()
+                .unwrap()
+                .starts_with("rejected (400)"),
+            "{line}"
+        );
+        assert!(
+            log.lines().any(|l| l.starts_with("item {")
+                && l.contains(&format!("\"{key}\""))
+                && l.contains("dead-lettered")),
+            "no stderr line for {key}:\n{log}"
+        );
+        dead_keys.insert(key);
+    }
+    assert_eq!(dead.lines().count() as u64, poison, "{dead}");
+    assert_eq!(dead_keys, poison_keys);
+}
+
+#[test]
+fn rerun_resumes_from_the_checkpoint_and_reads_no_finished_page_again() {
+    let (Some(moto), Some(opensearch)) = (moto(), OpenSearch::from_env()) else {
+        return;
+    };
+    let items = 2000u64;
+    let os = opensearch.url().to_string();
+    let pid = std::process::id();
+    let index = format!("s2s-backfill-resume-{pid}");
+    let table = format!("BackfillResume-{pid}");
+    let _cleanup = Cleanup {
+        os: &opensearch,
+        moto: moto.clone(),
+        index: index.clone(),
+        table: table.clone(),
+    };
+    let dir = PathBuf::from(env!("CARGO_TARGET_TMPDIR")).join(format!("backfill-resume-{pid}"));
+    let _ = std::fs::remove_dir_all(&dir);
+    std::fs::create_dir_all(&dir).unwrap();
+    index_create(&os, &index);
+    ddb(
+        &moto,
+        &os,
+        &["create", "--table", &table, "--no-stream"],
+        "",
+    );
+    ddb(
+        &moto,
+        &os,
+        &[
+            "fill",
+            "--table",
+            &table,
+            "--count",
+            &items.to_string(),
+            "--seed",
+            "3",
+        ],
+        "",
+    );
+    let checkpoint = dir.join("backfill.json");
+    let options = |c: &mut Command, segments: &str| {
+        c.args([
+            "--segments",
+            segments,
+            "--concurrency",
+            "1",
+            "--page-size",
+            "20",
+        ])
+        .arg("--checkpoint")
+        .arg(&checkpoint)
+        .arg("--dead-letters")
+        .arg(dir.join("dead.jsonl"));
+    };
+
+    // Stopped once segment 0 is finished and segment 1 has durable pages.
+    let mut first = backfill(&moto, &os, &table, &index, &[]);
+    options(&mut first, "4");
+    let mut first = Running(
+        first
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .spawn()
+            .unwrap(),
+    );
+    let limit = Instant::now() + Duration::from_secs(60);
+    let state = loop {
+        let state: Option<serde_json::Value> = std::fs::read(&checkpoint)
+            .ok()
+            .and_then(|b| serde_json::from_slice(&b).ok());
+        if let Some(s) = &state
+            && s["progress"][0]["done"] == true
+            && s["progress"][1]["pages"].as_u64() >= Some(2)
+        {
+            break state.unwrap();
+        }
+        assert!(Instant::now() < limit, "no progress in a minute: {state:?}");
+        std::thread::sleep(Duration::from_millis(5));
+    };
+    let _ = first.0.kill();
+    let _ = first.0.wait();
+    // What the file says after the kill is what the rerun starts from.
+    let state: serde_json::Value =
+        serde_json::from_slice(&std::fs::read(&checkpoint).unwrap()).unwrap_or(state);
+    let durable: u64 = (0..4)
+        .map(|s| state["progress"][s]["items"].as_u64().unwrap())
+        .sum();
+    assert!(durable > 0 && durable < items, "{state}");
+    assert_eq!(state["progress"][0]["done"], true);
+
+    // Another table or segment count is not this checkpoint's: refused.
+    let mut other = backfill(&moto, &os, &table, &index, &[]);
+    options(&mut other, "3");
+    let out = other.output().unwrap();
+    assert_eq!(out.status.code(), Some(2), "{}", text(&out.stderr));
+    assert!(
+        text(&out.stderr).contains("in 4 segments"),
+        "{}",
+        text(&out.stderr)
+    );
+
+    let mut rerun = backfill(&moto, &os, &table, &index, &[]);
+    options(&mut rerun, "4");
+    let out = rerun.output().unwrap();
+    let (summary, log) = (text(&out.stdout), text(&out.stderr));
+    assert_eq!(out.status.code(), Some(0), "{summary}\n{log}");
+    assert_eq!(count(&summary, "items read"), items - durable, "{summary}");
+    assert_eq!(
+        count(&summary, "version"),
+        state["version_seconds"].as_u64().unwrap() * 1_000_000,
+        "{summary}"
+    );
+    assert!(!log.contains("segment 0 of 4: scanning"), "{log}");
+    assert!(summary.contains("segments done 4/4"), "{summary}");
+    let out = ddb(
+        &moto,
+        &os,
+        &["compare", "--table", &table, "--index", &index],
+        "",
+    );
+    assert!(text(&out.stdout).contains(&format!("matches table {table}")));
+}
+
+#[test]
+fn backfill_without_versions_is_refused() {
+    let out = Command::new(env!("CARGO_BIN_EXE_stream2search"))
+        .args(["backfill", "--table", "T", "--index", "i", "--no-version"])
+        .args(["--endpoint", "http://127.0.0.1:9", "--allow-http"])
+        .envs(ENV)
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(2));
+    assert!(text(&out.stderr).contains("--no-version"));
+}
