@@ -123,4 +123,40 @@ mod tests {
             Err("the item has no key attribute \"productId\"".to_string())
         );
     }
+
+    fn bulk(event: &[u8]) -> String {
+        let planner = stream2search::Planner::new(stream2search::Config {
+            index: "products".into(),
+            ..stream2search::Config::default()
+        })
+        .unwrap();
+        let plan = planner.plan(event, None).unwrap();
+        let mut out = Vec::new();
+        for chunk in plan.chunks() {
+            out.extend_from_slice(&plan.body(&chunk.collect::<Vec<_>>()));
+        }
+        String::from_utf8(out).unwrap()
+    }
+
+    #[test]
+    fn scanned_item_becomes_the_document_its_stream_record_makes() {
+        let item = r#"{"_id":{"S":"x"},"n":{"N":"1.500"},"productId":{"S":"p|1"},"sku":{"N":"7"},"tags":{"SS":["a"]}}"#;
+        let names = ["productId".to_string(), "sku".to_string()];
+        let scanned = event(&[raw(item)], &names, 1_764_489_300);
+        // Written by hand: id from the keys by name joined by `|` (escaped inside a part), the
+        // number text kept, `_id` renamed, the version the backfill's second × 10^6.
+        let expected = concat!(
+            r#"{"index":{"_index":"products","_id":"p\\|1|7","version":1764489300000000,"version_type":"external_gte"}}"#,
+            "\n",
+            r#"{"ddb_id":"x","n":1.500,"productId":"p|1","sku":7,"tags":["a"]}"#,
+            "\n"
+        );
+        assert_eq!(bulk(&scanned.bytes), expected);
+        // The record the stream carries for a put of that item in that second, as DynamoDB
+        // Streams shapes it.
+        let stream = format!(
+            r#"{{"Records":[{{"eventID":"7de3041dd709b024af6f29e4fa13d34c","eventName":"INSERT","eventVersion":"1.1","eventSource":"aws:dynamodb","awsRegion":"eu-west-1","dynamodb":{{"ApproximateCreationDateTime":1764489300,"Keys":{{"sku":{{"N":"7"}},"productId":{{"S":"p|1"}}}},"NewImage":{item},"SequenceNumber":"111","SizeBytes":90,"StreamViewType":"NEW_AND_OLD_IMAGES"}},"eventSourceARN":"arn:aws:dynamodb:eu-west-1:123456789012:table/T/stream/2026-01-01T00:00:00.000"}}]}}"#
+        );
+        assert_eq!(bulk(stream.as_bytes()), expected);
+    }
 }
