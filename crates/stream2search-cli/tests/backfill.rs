@@ -594,3 +594,149 @@ fn backfill_without_versions_is_refused() {
     assert_eq!(out.status.code(), Some(2));
     assert!(text(&out.stderr).contains("--no-version"));
 }
+
+/// A proxy in front of moto that answers the first `throttle` Scan requests
+/// `ProvisionedThroughputExceededException` (HTTP 400, as DynamoDB does) and forwards every other
+/// request; it counts the Scan requests it saw. One request per connection.
+struct Throttler {
+    url: String,
+    scans: std::sync::Arc<std::sync::atomic::AtomicU64>,
+}
+
+impl Throttler {
+    fn start(moto: &str, throttle: u64) -> Throttler {
+        use std::io::{BufRead as _, BufReader, Read as _};
+        use std::sync::atomic::Ordering;
+        let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+        let url = format!("http://{}", listener.local_addr().unwrap());
+        let upstream = moto
+            .trim_start_matches("http://")
+            .trim_end_matches('/')
+            .to_string();
+        let scans = std::sync::Arc::new(std::sync::atomic::AtomicU64::new(0));
+        let seen = std::sync::Arc::clone(&scans);
+        std::thread::spawn(move || {
+            for conn in listener.incoming() {
+                let Ok(mut conn) = conn else { return };
+                let mut reader = BufReader::new(conn.try_clone().unwrap());
+                let mut head = String::new();
+                let mut length = 0;
+                loop {
+                    let mut line = String::new();
+                    if reader.read_line(&mut line).unwrap_or(0) == 0 {
+                        break;
+                    }
+                    let lower = line.to_ascii_lowercase();
+                    if let Some(v) = lower.strip_prefix("content-length:") {
+                        length = v.trim().parse().unwrap();
+                    }
+                    if line == "\r\n" {
+                        break;
+                    }
+                    head.push_str(&line);
+                }
+                let mut body = vec![0; length];
+                reader.read_exact(&mut body).unwrap();
+                let scan = head
+                    .to_ascii_lowercase()
+                    .contains("x-amz-target: dynamodb_20120810.scan");
+                let n = if scan {
+                    seen.fetch_add(1, Ordering::SeqCst) + 1
+                } else {
+                    0
+                };
+                let answer = if scan && n <= throttle {
+                    let fault = br#"{"__type":"com.amazonaws.dynamodb.v20120810#ProvisionedThroughputExceededException","message":"The level of configured provisioned throughput for the table was exceeded."}"#;
+                    let mut a = format!(
+                        "HTTP/1.1 400 Bad Request\r\nContent-Type: application/x-amz-json-1.0\r\nContent-Length: {}\r\nConnection: close\r\n\r\n",
+                        fault.len()
+                    )
+                    .into_bytes();
+                    a.extend_from_slice(fault);
+                    a
+                } else {
+                    let mut up = std::net::TcpStream::connect(&upstream).unwrap();
+                    up.write_all(head.as_bytes()).unwrap();
+                    up.write_all(b"Connection: close\r\n\r\n").unwrap();
+                    up.write_all(&body).unwrap();
+                    let mut a = Vec::new();
+                    up.read_to_end(&mut a).unwrap();
+                    // The client must not keep this connection for another request.
+                    let end = a.windows(2).position(|w| w == b"\r\n").unwrap();
+                    a.splice(end + 2..end + 2, b"Connection: close\r\n".iter().copied());
+                    a
+                };
+                let _ = conn.write_all(&answer);
+            }
+        });
+        Throttler { url, scans }
+    }
+}
+
+#[test]
+fn throttled_scans_slow_down_and_the_run_still_succeeds() {
+    let (Some(moto), Some(opensearch)) = (moto(), OpenSearch::from_env()) else {
+        return;
+    };
+    let os = opensearch.url().to_string();
+    let pid = std::process::id();
+    let index = format!("s2s-backfill-throttle-{pid}");
+    let table = format!("BackfillThrottle-{pid}");
+    let _cleanup = Cleanup {
+        os: &opensearch,
+        moto: moto.clone(),
+        index: index.clone(),
+        table: table.clone(),
+    };
+    let dir = PathBuf::from(env!("CARGO_TARGET_TMPDIR")).join(format!("backfill-throttle-{pid}"));
+    let _ = std::fs::remove_dir_all(&dir);
+    std::fs::create_dir_all(&dir).unwrap();
+    index_create(&os, &index);
+    ddb(
+        &moto,
+        &os,
+        &["create", "--table", &table, "--no-stream"],
+        "",
+    );
+    ddb(
+        &moto,
+        &os,
+        &["fill", "--table", &table, "--count", "300", "--seed", "5"],
+        "",
+    );
+    let throttle = 6;
+    let proxy = Throttler::start(&moto, throttle);
+    let out = backfill(
+        &proxy.url,
+        &os,
+        &table,
+        &index,
+        &["--segments", "2", "--concurrency", "2", "--page-size", "50"],
+    )
+    .arg("--checkpoint")
+    .arg(dir.join("backfill.json"))
+    .arg("--dead-letters")
+    .arg(dir.join("dead.jsonl"))
+    .output()
+    .unwrap();
+    let summary = text(&out.stdout);
+    assert_eq!(
+        out.status.code(),
+        Some(0),
+        "{summary}\n{}",
+        text(&out.stderr)
+    );
+    assert_eq!(count(&summary, "throttled"), throttle, "{summary}");
+    assert_eq!(count(&summary, "items read"), 300, "{summary}");
+    // Every Scan the proxy saw is one the backfill counted: the throttled ones, then each page.
+    let scans = proxy.scans.load(std::sync::atomic::Ordering::SeqCst);
+    assert_eq!(count(&summary, "scans"), scans, "{summary}");
+    assert_eq!(count(&summary, "pages") + throttle, scans, "{summary}");
+    let out = ddb(
+        &moto,
+        &os,
+        &["compare", "--table", &table, "--index", &index],
+        "",
+    );
+    assert!(text(&out.stdout).contains(&format!("matches table {table}")));
+}
