@@ -382,6 +382,12 @@ fn index_equals_the_table_after_a_backfill_under_concurrent_writes() {
     let summary = text(&out.stdout);
     let log = std::fs::read_to_string(&err_path).unwrap();
     assert_eq!(out.status.code(), Some(1), "backfill: {summary}\n{log}");
+    assert!(
+        log.lines()
+            .any(|l| l.starts_with(&format!("backfill: index {index}-"))
+                && l.contains("remembers deletes for 24h")),
+        "{log}"
+    );
     writer.join().unwrap();
 
     // Drain the stream, then compare.

@@ -182,6 +182,9 @@ async fn run(args: Backfill) -> ExitCode {
         Ok(k) => k,
         Err(e) => return crate::fatal(&format!("table {}: {e}", args.table)),
     };
+    if !args.index.contains('{') {
+        gc_deletes(&client, &args.index, timeout).await;
+    }
     let dead = match DeadLetters::open(&args.dead_letters) {
         Ok(d) => d,
         Err(e) => return crate::fatal(&e),
@@ -251,6 +254,62 @@ async fn run(args: Backfill) -> ExitCode {
     } else {
         ExitCode::SUCCESS
     }
+}
+
+/// Tells on stderr how long the index remembers deletes (`index.gc_deletes`): the backfill must
+/// finish within it, or a delete made meanwhile may be undone. A warning under an hour.
+async fn gc_deletes(client: &Client, index: &str, limit: Duration) {
+    let path =
+        format!("{index}/_settings/index.gc_deletes?include_defaults=true&flat_settings=true");
+    let answer = client.call(http::Method::GET, &path, None, limit).await;
+    let settings: serde_json::Value = match &answer {
+        Ok((200, body)) => serde_json::from_slice(body).unwrap_or_default(),
+        Ok((status, _)) => {
+            eprintln!(
+                "backfill: warning: could not read {index}'s index.gc_deletes (HTTP {status})"
+            );
+            return;
+        }
+        Err(e) => {
+            eprintln!("backfill: warning: could not read {index}'s index.gc_deletes: {e}");
+            return;
+        }
+    };
+    let Some(indexes) = settings.as_object() else {
+        return;
+    };
+    for (name, s) in indexes {
+        let value = s["settings"]["index.gc_deletes"]
+            .as_str()
+            .or_else(|| s["defaults"]["index.gc_deletes"].as_str())
+            .unwrap_or("60s");
+        match seconds(value) {
+            Some(secs) if secs >= 3600 => eprintln!(
+                "backfill: index {name} remembers deletes for {value} (index.gc_deletes): the \
+                 backfill must finish within it"
+            ),
+            _ => eprintln!(
+                "backfill: warning: index {name} remembers deletes for only {value} \
+                 (index.gc_deletes): an item deleted during the backfill comes back if the \
+                 backfill writes it later than that; raise it (docs/backfill.md)"
+            ),
+        }
+    }
+}
+
+/// `24h`, `90m`, `60s`, `500ms`, `7d` in seconds.
+fn seconds(value: &str) -> Option<u64> {
+    let digits = value.trim_end_matches(|c: char| c.is_ascii_alphabetic());
+    let n: u64 = digits.parse().ok()?;
+    let unit = match &value[digits.len()..] {
+        "ms" => return Some(n / 1000),
+        "s" => 1,
+        "m" => 60,
+        "h" => 3600,
+        "d" => 86_400,
+        _ => return None,
+    };
+    n.checked_mul(unit)
 }
 
 /// A plain line on stderr every five seconds.
@@ -427,4 +486,20 @@ async fn send_page(
         .not_durable
         .fetch_add(not_durable.len() as u64, Ordering::Relaxed);
     Err(format!("{} items not durable", not_durable.len()))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::seconds;
+
+    #[test]
+    fn gc_deletes_values_read_as_seconds() {
+        assert_eq!(seconds("24h"), Some(86_400));
+        assert_eq!(seconds("90m"), Some(5_400));
+        assert_eq!(seconds("60s"), Some(60));
+        assert_eq!(seconds("1500ms"), Some(1));
+        assert_eq!(seconds("7d"), Some(604_800));
+        assert_eq!(seconds("-1"), None);
+        assert_eq!(seconds("1w"), None);
+    }
 }
