@@ -746,3 +746,84 @@ fn throttled_scans_slow_down_and_the_run_still_succeeds() {
     );
     assert!(text(&out.stdout).contains(&format!("matches table {table}")));
 }
+
+#[test]
+fn items_not_durable_stop_the_segment_at_its_last_durable_page() {
+    let (Some(moto), Some(opensearch)) = (moto(), OpenSearch::from_env()) else {
+        return;
+    };
+    let os = opensearch.url().to_string();
+    let pid = std::process::id();
+    let index = format!("s2s-backfill-down-{pid}");
+    let table = format!("BackfillDown-{pid}");
+    let _cleanup = Cleanup {
+        os: &opensearch,
+        moto: moto.clone(),
+        index: index.clone(),
+        table: table.clone(),
+    };
+    let dir = PathBuf::from(env!("CARGO_TARGET_TMPDIR")).join(format!("backfill-down-{pid}"));
+    let _ = std::fs::remove_dir_all(&dir);
+    std::fs::create_dir_all(&dir).unwrap();
+    index_create(&os, &index);
+    ddb(
+        &moto,
+        &os,
+        &["create", "--table", &table, "--no-stream"],
+        "",
+    );
+    ddb(
+        &moto,
+        &os,
+        &["fill", "--table", &table, "--count", "30", "--seed", "9"],
+        "",
+    );
+    let checkpoint = dir.join("backfill.json");
+    let run = |endpoint: &str| {
+        backfill(&moto, endpoint, &table, &index, &["--segments", "1"])
+            .args(["--timeout", "2"])
+            .arg("--checkpoint")
+            .arg(&checkpoint)
+            .arg("--dead-letters")
+            .arg(dir.join("dead.jsonl"))
+            .output()
+            .unwrap()
+    };
+
+    // Nothing listens on a port just freed: no item can become durable.
+    let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let down = format!("http://{}", listener.local_addr().unwrap());
+    drop(listener);
+    let out = run(&down);
+    let (summary, log) = (text(&out.stdout), text(&out.stderr));
+    assert_eq!(out.status.code(), Some(1), "{summary}\n{log}");
+    assert_eq!(count(&summary, "not durable"), 30, "{summary}");
+    assert!(summary.contains("segments done 0/1"), "{summary}");
+    let named = log
+        .lines()
+        .filter(|l| l.starts_with("item {\"productId\":{\"S\":") && l.contains("not durable"))
+        .count();
+    assert_eq!(named, 30, "{log}");
+    assert!(
+        log.contains("segment 0 of 1: stopped at its last durable page"),
+        "{log}"
+    );
+    let state: serde_json::Value =
+        serde_json::from_slice(&std::fs::read(&checkpoint).unwrap()).unwrap();
+    assert_eq!(state["progress"][0]["pages"], 0, "{state}");
+    assert_eq!(state["progress"][0]["next"], serde_json::Value::Null);
+    assert_eq!(state["progress"][0]["done"], false);
+
+    // With OpenSearch back, the rerun reads the page again and finishes.
+    let out = run(&os);
+    let summary = text(&out.stdout);
+    assert_eq!(out.status.code(), Some(0), "{summary}{}", text(&out.stderr));
+    assert_eq!(count(&summary, "items read"), 30, "{summary}");
+    let out = ddb(
+        &moto,
+        &os,
+        &["compare", "--table", &table, "--index", &index],
+        "",
+    );
+    assert!(text(&out.stdout).contains(&format!("matches table {table}")));
+}

@@ -64,8 +64,9 @@ pub struct Backfill {
     #[arg(long, default_value = "stream2search-backfill-dead-letters.jsonl")]
     dead_letters: PathBuf,
     /// DynamoDB endpoint (default: AWS_ENDPOINT_URL_DYNAMODB, then AWS_ENDPOINT_URL, then
-    /// `https://dynamodb.<region>.amazonaws.com`). Requests are signed for AWS_REGION (or
-    /// --region) with AWS_ACCESS_KEY_ID, AWS_SECRET_ACCESS_KEY and AWS_SESSION_TOKEN.
+    /// `https://dynamodb.<region>.amazonaws.com`). Requests are signed for --region (which is
+    /// also OpenSearch's signing region, so only with --auth sigv4-es or sigv4-aoss), else
+    /// AWS_REGION, with AWS_ACCESS_KEY_ID, AWS_SECRET_ACCESS_KEY and AWS_SESSION_TOKEN.
     #[arg(long)]
     dynamodb_endpoint: Option<String>,
     /// Deadline for sending one page to OpenSearch, in seconds.
