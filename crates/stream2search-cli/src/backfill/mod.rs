@@ -223,7 +223,16 @@ async fn run(args: Backfill) -> ExitCode {
     for _ in 0..args.concurrency {
         tasks.spawn(worker(Arc::clone(&shared)));
     }
-    while tasks.join_next().await.is_some() {}
+    while let Some(joined) = tasks.join_next().await {
+        if let Err(e) = joined {
+            // A task that panicked leaves its segment unfinished: the run is not complete.
+            shared
+                .totals
+                .segments_failed
+                .fetch_add(1, Ordering::Relaxed);
+            eprintln!("backfill: a segment task failed: {e}");
+        }
+    }
     progress.abort();
 
     let t = &shared.totals;
@@ -421,8 +430,14 @@ async fn send_page(
         .plan(&event.bytes, Some(&now))
         .map_err(|e| format!("planning a page: {e}"))?;
     let deadline = Instant::now() + shared.timeout;
-    let finals = match shared.client.send(&plan, deadline).await {
-        Ok(report) => report.finals,
+    let sent = if plan.items().is_empty() {
+        // An empty page (DynamoDB may answer one with a LastEvaluatedKey): nothing to send.
+        Ok(Vec::new())
+    } else {
+        shared.client.send(&plan, deadline).await.map(|r| r.finals)
+    };
+    let finals = match sent {
+        Ok(finals) => finals,
         Err(e) => vec![
             Final::NotDurable {
                 reason: e.to_string()
