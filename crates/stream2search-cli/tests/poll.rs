@@ -423,3 +423,64 @@ fn poll_delivers_to_the_example_function_under_cargo_lambda_watch() {
     compare(&moto, &opensearch, &table, &index).unwrap();
     ddb(&moto, &["drop", "--table", &table], "");
 }
+
+/// Without `--streams-endpoint`, `poll` finds the stream where the AWS SDKs would:
+/// `AWS_ENDPOINT_URL_DYNAMODB_STREAMS`, then `AWS_ENDPOINT_URL`.
+#[test]
+fn the_streams_endpoint_comes_from_the_aws_sdk_variables() {
+    let (Some(moto), Some(opensearch)) = (moto(), OpenSearch::from_env()) else {
+        return;
+    };
+    let table = unique("Endpoints");
+    ddb(&moto, &["create", "--table", &table], "");
+    ddb(&moto, &["apply", "--table", &table, "-"], OPS);
+    let closed = {
+        let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+        format!("http://{}", listener.local_addr().unwrap())
+    };
+    for (vars, works) in [
+        (
+            vec![("AWS_ENDPOINT_URL_DYNAMODB_STREAMS", moto.as_str())],
+            true,
+        ),
+        (vec![("AWS_ENDPOINT_URL", moto.as_str())], true),
+        // The specific variable wins over the general one.
+        (
+            vec![
+                ("AWS_ENDPOINT_URL", moto.as_str()),
+                ("AWS_ENDPOINT_URL_DYNAMODB_STREAMS", closed.as_str()),
+            ],
+            false,
+        ),
+    ] {
+        let index = opensearch.index("poll endpoints");
+        let out = Command::new(env!("CARGO_BIN_EXE_stream2search"))
+            .args([
+                "poll",
+                "--once",
+                "--allow-http",
+                "--auth",
+                "none",
+                "--timeout",
+                "5",
+            ])
+            .args(["--table", &table])
+            .args(["--endpoint", opensearch.url(), "--index", index.name()])
+            .arg("--checkpoints")
+            .arg(checkpoint_file())
+            .envs(credentials())
+            .envs(vars.iter().copied())
+            .output()
+            .unwrap();
+        assert_eq!(
+            out.status.success(),
+            works,
+            "{vars:?}: {}",
+            text(&out.stderr)
+        );
+        if works {
+            compare(&moto, &opensearch, &table, &index).unwrap();
+        }
+    }
+    ddb(&moto, &["drop", "--table", &table], "");
+}

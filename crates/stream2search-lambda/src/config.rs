@@ -292,7 +292,14 @@ impl Settings {
             None => None,
             Some(queue_url) => Some(dead_letter(
                 queue_url.trim(),
-                get("STREAM2SEARCH_SQS_ENDPOINT").map(|e| e.trim().to_owned()),
+                // Ours first, then the AWS SDKs' standard endpoint variables.
+                [
+                    "STREAM2SEARCH_SQS_ENDPOINT",
+                    "AWS_ENDPOINT_URL_SQS",
+                    "AWS_ENDPOINT_URL",
+                ]
+                .into_iter()
+                .find_map(|name| get(name).map(|e| (name, e.trim().to_owned()))),
                 get("AWS_REGION"),
                 dlq_allow_http,
             )?),
@@ -468,7 +475,7 @@ pub(crate) fn client_error(
 /// unless given. Plain http (in the queue URL or the endpoint) only when `allow_http`.
 fn dead_letter(
     queue_url: &str,
-    endpoint: Option<String>,
+    endpoint: Option<(&'static str, String)>,
     aws_region: Option<String>,
     allow_http: bool,
 ) -> Result<DeadLetter, ConfigError> {
@@ -476,8 +483,8 @@ fn dead_letter(
                         (dead letters carry whole records in signed requests)";
     let uri = check_url("STREAM2SEARCH_DLQ_URL", queue_url, allow_http, HINT)?;
     let endpoint = match endpoint {
-        Some(url) => {
-            check_url("STREAM2SEARCH_SQS_ENDPOINT", &url, allow_http, HINT)?;
+        Some((variable, url)) => {
+            check_url(variable, &url, allow_http, HINT)?;
             url
         }
         None => format!(
@@ -667,6 +674,49 @@ mod tests {
         assert_eq!(dl.endpoint, "https://sqs.us-east-2.amazonaws.com");
         assert_eq!(dl.region, "us-east-2");
         assert!(!dl.allow_http);
+    }
+
+    #[test]
+    fn the_sqs_endpoint_comes_from_ours_then_the_aws_sdk_variables() {
+        let base = [
+            ("OPENSEARCH_ENDPOINT", "https://n"),
+            ("OPENSEARCH_INDEX", "p"),
+            ("OPENSEARCH_AUTH", "none"),
+            (
+                "STREAM2SEARCH_DLQ_URL",
+                "https://sqs.us-east-2.amazonaws.com/123456789012/products-dlq",
+            ),
+        ];
+        let with = |extra: &[(&'static str, &'static str)]| {
+            let mut vars = base.to_vec();
+            vars.extend_from_slice(extra);
+            settings(&vars)
+        };
+        let endpoint = |extra: &[(&'static str, &'static str)]| {
+            with(extra).unwrap().dead_letter.unwrap().endpoint
+        };
+        assert_eq!(endpoint(&[]), "https://sqs.us-east-2.amazonaws.com");
+        assert_eq!(
+            endpoint(&[("AWS_ENDPOINT_URL", "https://all.example")]),
+            "https://all.example"
+        );
+        assert_eq!(
+            endpoint(&[
+                ("AWS_ENDPOINT_URL", "https://all.example"),
+                ("AWS_ENDPOINT_URL_SQS", "https://sqs.example")
+            ]),
+            "https://sqs.example"
+        );
+        assert_eq!(
+            endpoint(&[
+                ("AWS_ENDPOINT_URL_SQS", "https://sqs.example"),
+                ("STREAM2SEARCH_SQS_ENDPOINT", "https://ours.example")
+            ]),
+            "https://ours.example"
+        );
+        // A plain http endpoint is refused under the name it came from.
+        let err = with(&[("AWS_ENDPOINT_URL_SQS", "http://127.0.0.1:5055")]).unwrap_err();
+        assert_eq!(err.variable(), "AWS_ENDPOINT_URL_SQS");
     }
 
     #[test]

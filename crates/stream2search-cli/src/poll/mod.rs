@@ -38,6 +38,7 @@ pub struct Poll {
     #[arg(long)]
     stream_arn: Option<String>,
     /// DynamoDB Streams endpoint, e.g. `http://127.0.0.1:5055` for moto (default:
+    /// AWS_ENDPOINT_URL_DYNAMODB_STREAMS, then AWS_ENDPOINT_URL, then
     /// `https://streams.dynamodb.<region>.amazonaws.com`).
     #[arg(long)]
     streams_endpoint: Option<String>,
@@ -142,9 +143,12 @@ async fn run(args: Poll) -> ExitCode {
             ));
         }
     };
+    let standard = |name: &str| std::env::var(name).ok().filter(|v| !v.trim().is_empty());
     let endpoint = args
         .streams_endpoint
         .clone()
+        .or_else(|| standard("AWS_ENDPOINT_URL_DYNAMODB_STREAMS"))
+        .or_else(|| standard("AWS_ENDPOINT_URL"))
         .unwrap_or_else(|| format!("https://streams.dynamodb.{region}.amazonaws.com"));
     let timeout = Duration::from_secs(args.timeout);
     let streams = match Streams::new(&endpoint, region.clone(), credentials, timeout) {
