@@ -1,5 +1,6 @@
 //! `stream2search`: see what DynamoDB Streams events turn into, replay them, poll a stream.
 
+mod aws;
 mod backfill;
 mod index;
 mod poll;

@@ -10,7 +10,7 @@ use serde::Deserialize;
 use serde::de::DeserializeOwned;
 use serde_json::json;
 use serde_json::value::RawValue;
-use stream2search_client::{Auth, Client, Config, Service, SigV4};
+use stream2search_client::Client;
 
 /// A DynamoDB API client. Build once.
 pub struct Dynamo {
@@ -91,11 +91,8 @@ impl Dynamo {
         credentials: Credentials,
         timeout: Duration,
     ) -> Result<Dynamo, String> {
-        let mut config = Config::new(endpoint);
-        config.allow_http = endpoint.starts_with("http://");
-        config.gzip = false;
-        config.auth = Auth::SigV4(SigV4::new(Service::DynamoDb, region, credentials));
-        let client = Client::new(config).map_err(|e| format!("dynamodb endpoint: {e}"))?;
+        let client = crate::aws::client(endpoint, region, credentials)
+            .map_err(|e| format!("dynamodb endpoint: {e}"))?;
         Ok(Dynamo { client, timeout })
     }
 
@@ -175,37 +172,17 @@ impl Dynamo {
 
 /// A JSON 1.0 answer: the value, or the exception AWS named.
 fn parse<T: DeserializeOwned>(operation: &str, status: u16, body: &[u8]) -> Result<T, Error> {
-    if (200..300).contains(&status) {
-        return serde_json::from_slice(body).map_err(|e| Error {
-            kind: None,
-            status: Some(status),
-            message: format!("{operation}: unreadable answer: {e}"),
-        });
+    Ok(crate::aws::answer(operation, status, body)?)
+}
+
+impl From<crate::aws::Fault> for Error {
+    fn from(fault: crate::aws::Fault) -> Error {
+        Error {
+            kind: fault.kind,
+            status: Some(fault.status),
+            message: fault.message,
+        }
     }
-    #[derive(Deserialize)]
-    struct Fault {
-        #[serde(rename = "__type", default)]
-        kind: Option<String>,
-        #[serde(alias = "Message", default)]
-        message: Option<String>,
-    }
-    let fault: Option<Fault> = serde_json::from_slice(body).ok();
-    // `__type` may be `com.amazonaws.dynamodb.v20120810#ProvisionedThroughputExceededException`.
-    let kind = fault
-        .as_ref()
-        .and_then(|f| f.kind.as_deref())
-        .map(|k| k.rsplit('#').next().unwrap_or(k).to_string());
-    let message = fault
-        .and_then(|f| f.message)
-        .unwrap_or_else(|| String::from_utf8_lossy(&body[..body.len().min(300)]).into_owned());
-    Err(Error {
-        message: format!(
-            "{operation}: HTTP {status} {}: {message}",
-            kind.as_deref().unwrap_or("error")
-        ),
-        kind,
-        status: Some(status),
-    })
 }
 
 #[cfg(test)]

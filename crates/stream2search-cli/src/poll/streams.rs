@@ -9,7 +9,7 @@ use serde::Deserialize;
 use serde::de::DeserializeOwned;
 use serde_json::json;
 use serde_json::value::RawValue;
-use stream2search_client::{Auth, Client, Config, Service, SigV4};
+use stream2search_client::Client;
 
 /// A DynamoDB Streams API client. Build once.
 pub struct Streams {
@@ -104,12 +104,8 @@ impl Streams {
         credentials: Credentials,
         timeout: Duration,
     ) -> Result<Streams, Error> {
-        let mut config = Config::new(endpoint);
-        config.allow_http = endpoint.starts_with("http://");
-        config.gzip = false;
-        config.auth = Auth::SigV4(SigV4::new(Service::DynamoDb, region.clone(), credentials));
-        let client =
-            Client::new(config).map_err(|e| Error::new(format!("streams endpoint: {e}")))?;
+        let client = crate::aws::client(endpoint, region.clone(), credentials)
+            .map_err(|e| Error::new(format!("streams endpoint: {e}")))?;
         Ok(Streams {
             client,
             endpoint: endpoint.to_string(),
@@ -233,32 +229,9 @@ impl Streams {
 
 /// A JSON 1.0 answer: the value, or the exception AWS named.
 fn answer<T: DeserializeOwned>(operation: &str, status: u16, body: &[u8]) -> Result<T, Error> {
-    if (200..300).contains(&status) {
-        return serde_json::from_slice(body)
-            .map_err(|e| Error::new(format!("{operation}: unreadable answer: {e}")));
-    }
-    #[derive(Deserialize)]
-    struct Fault {
-        #[serde(rename = "__type", default)]
-        kind: Option<String>,
-        #[serde(alias = "Message", default)]
-        message: Option<String>,
-    }
-    let fault: Option<Fault> = serde_json::from_slice(body).ok();
-    // `__type` may be `com.amazonaws.dynamodb.v20120810#ExpiredIteratorException`.
-    let kind = fault
-        .as_ref()
-        .and_then(|f| f.kind.as_deref())
-        .map(|k| k.rsplit('#').next().unwrap_or(k).to_string());
-    let message = fault
-        .and_then(|f| f.message)
-        .unwrap_or_else(|| String::from_utf8_lossy(&body[..body.len().min(300)]).into_owned());
-    Err(Error {
-        message: format!(
-            "{operation}: HTTP {status} {}: {message}",
-            kind.as_deref().unwrap_or("error")
-        ),
-        kind,
+    crate::aws::answer(operation, status, body).map_err(|fault| Error {
+        kind: fault.kind,
+        message: fault.message,
     })
 }
 
