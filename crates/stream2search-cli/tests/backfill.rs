@@ -14,32 +14,13 @@
 use std::collections::BTreeSet;
 use std::io::Write as _;
 use std::path::{Path, PathBuf};
-use std::process::{Child, Command, Output, Stdio};
+use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
 use stream2search_testkit::OpenSearch;
 
-fn repo() -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR")).join("../..")
-}
-
-/// moto's URL (with the project's Python venv for `dev/ddb.py`), or `None` after a loud skip.
-fn moto() -> Option<String> {
-    stream2search_testkit::moto_url(&[&repo().join(".dev/venv/bin/python")])
-}
-
-const ENV: [(&str, &str); 3] = [
-    ("AWS_ACCESS_KEY_ID", "testing"),
-    ("AWS_SECRET_ACCESS_KEY", "testing"),
-    ("AWS_REGION", "us-east-1"),
-];
-
-/// `dev/ddb.py compare`'s exit status when the index differs from the table.
-const DIFFERS: i32 = 3;
-
-fn text(b: &[u8]) -> String {
-    String::from_utf8_lossy(b).into_owned()
-}
+mod common;
+use common::{DIFFERS, ENV, ddb, ddb_with, index_create, moto, repo, text};
 
 /// Deletes the generations of an `index create` setup (and with them its aliases), and the
 /// table, when dropped.
@@ -72,55 +53,6 @@ impl Drop for Running {
         let _ = self.0.kill();
         let _ = self.0.wait();
     }
-}
-
-/// `dev/ddb.py ARGS` with `stdin`; panics (with its stderr) unless it exits with one of `ok`.
-fn ddb_with(moto: &str, opensearch: &str, args: &[&str], stdin: &str, ok: &[i32]) -> Output {
-    let mut child = Command::new(repo().join(".dev/venv/bin/python"))
-        .arg(repo().join("dev/ddb.py"))
-        .args(args)
-        .env("MOTO_URL", moto)
-        .env("OPENSEARCH_URL", opensearch)
-        .envs(ENV)
-        .stdin(Stdio::piped())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .unwrap();
-    child
-        .stdin
-        .take()
-        .unwrap()
-        .write_all(stdin.as_bytes())
-        .unwrap();
-    let out = child.wait_with_output().unwrap();
-    assert!(
-        out.status.code().is_some_and(|c| ok.contains(&c)),
-        "dev/ddb.py {args:?} failed ({}):\n{}{}",
-        out.status,
-        text(&out.stderr),
-        text(&out.stdout)
-    );
-    out
-}
-
-/// `dev/ddb.py ARGS`, which must succeed.
-fn ddb(moto: &str, opensearch: &str, args: &[&str], stdin: &str) -> Output {
-    ddb_with(moto, opensearch, args, stdin, &[0])
-}
-
-/// `stream2search index create NAME`.
-fn index_create(os: &str, name: &str) {
-    let out = Command::new(env!("CARGO_BIN_EXE_stream2search"))
-        .args(["index", "create", name, "--endpoint", os, "--allow-http"])
-        .output()
-        .unwrap();
-    assert_eq!(
-        out.status.code(),
-        Some(0),
-        "index create: {}",
-        text(&out.stderr)
-    );
 }
 
 /// `stream2search backfill` of `table` into `index` with `extra` options.
@@ -396,7 +328,7 @@ fn index_equals_the_table_after_a_backfill_under_concurrent_writes() {
     assert!(out.status.success(), "poll --once: {}", text(&out.stderr));
     let out = ddb_with(
         &moto,
-        &os,
+        Some(&os),
         &["compare", "--table", &table, "--index", &index],
         "",
         &[0, DIFFERS],

@@ -11,81 +11,16 @@
 //! 42) size and pick the workload; the long run is `STREAM2SEARCH_CONVERGENCE_OPS=10000`.
 
 use std::collections::BTreeSet;
-use std::io::{BufRead as _, BufReader, Read as _, Write as _};
-use std::path::{Path, PathBuf};
-use std::process::{Command, Output, Stdio};
+use std::io::{BufRead as _, BufReader, Read as _};
+use std::path::PathBuf;
+use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
 use stream2search_testkit::OpenSearch;
 use stream2search_testkit::fault::{Faults, Proxy};
 
-fn repo() -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR")).join("../..")
-}
-
-/// moto's URL (with the project's Python venv for `dev/ddb.py`), or `None` after a loud skip.
-fn moto() -> Option<String> {
-    stream2search_testkit::moto_url(&[&repo().join(".dev/venv/bin/python")])
-}
-
-const ENV: [(&str, &str); 3] = [
-    ("AWS_ACCESS_KEY_ID", "testing"),
-    ("AWS_SECRET_ACCESS_KEY", "testing"),
-    ("AWS_REGION", "us-east-1"),
-];
-
-/// `dev/ddb.py compare`'s exit status when the index differs from the table.
-const DIFFERS: i32 = 3;
-
-fn text(b: &[u8]) -> String {
-    String::from_utf8_lossy(b).into_owned()
-}
-
-/// Deletes the generations of an `index create` setup (and with them its aliases) when dropped.
-struct Generations<'a>(&'a OpenSearch, String);
-
-impl Drop for Generations<'_> {
-    fn drop(&mut self) {
-        let _ = self
-            .0
-            .request("DELETE", &format!("/{}-*", self.1), &[], b"");
-    }
-}
-
-/// `dev/ddb.py ARGS` with `stdin`; panics (with its stderr) unless it exits with one of `ok`.
-fn ddb_with(moto: &str, opensearch: &str, args: &[&str], stdin: &str, ok: &[i32]) -> Output {
-    let mut child = Command::new(repo().join(".dev/venv/bin/python"))
-        .arg(repo().join("dev/ddb.py"))
-        .args(args)
-        .env("MOTO_URL", moto)
-        .env("OPENSEARCH_URL", opensearch)
-        .envs(ENV)
-        .stdin(Stdio::piped())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .unwrap();
-    child
-        .stdin
-        .take()
-        .unwrap()
-        .write_all(stdin.as_bytes())
-        .unwrap();
-    let out = child.wait_with_output().unwrap();
-    assert!(
-        out.status.code().is_some_and(|c| ok.contains(&c)),
-        "dev/ddb.py {args:?} failed ({}):\n{}{}",
-        out.status,
-        text(&out.stderr),
-        text(&out.stdout)
-    );
-    out
-}
-
-/// `dev/ddb.py ARGS`, which must succeed.
-fn ddb(moto: &str, opensearch: &str, args: &[&str], stdin: &str) -> Output {
-    ddb_with(moto, opensearch, args, stdin, &[0])
-}
+mod common;
+use common::{DIFFERS, ENV, Generations, ddb, ddb_with, index_create, moto, text};
 
 /// Counts from the poller's output, summed over runs: its batch lines on stdout and its
 /// summary line on stderr (a run stopped partway has none).
@@ -286,7 +221,7 @@ impl Run<'_> {
         );
         let out = ddb_with(
             self.moto,
-            self.os,
+            Some(self.os),
             &["compare", "--table", &self.table, "--index", &self.index],
             "",
             &[0, DIFFERS],
@@ -342,16 +277,7 @@ fn index_equals_the_table_after_every_phase_under_faults_and_redelivery() {
     // under any mapping (`bad..name`).
     let index = format!("s2s-converge-{pid}");
     let _cleanup = Generations(&opensearch, index.clone());
-    let out = Command::new(env!("CARGO_BIN_EXE_stream2search"))
-        .args(["index", "create", &index, "--endpoint", &os, "--allow-http"])
-        .output()
-        .unwrap();
-    assert_eq!(
-        out.status.code(),
-        Some(0),
-        "index create: {}",
-        text(&out.stderr)
-    );
+    index_create(&os, &index);
     let table = format!("Converge-{pid}");
     ddb(&moto, &os, &["create", "--table", &table], "");
     let queue = text(
@@ -541,7 +467,7 @@ fn compare_tells_number_text_booleans_binary_and_sets_apart() {
     let compare = || {
         let out = ddb_with(
             &moto,
-            &os,
+            Some(&os),
             &["compare", "--table", &table, "--index", index.name()],
             "",
             &[0, DIFFERS],

@@ -14,9 +14,8 @@ use stream2search::checkpoint::{Checkpoint, RecordOutcome};
 use stream2search_lambda::{Handler, Settings};
 use stream2search_testkit::OpenSearch;
 
-fn text(b: &[u8]) -> String {
-    String::from_utf8_lossy(b).into_owned()
-}
+mod common;
+use common::{Generations, text};
 
 fn cli(args: &[&str]) -> Output {
     Command::new(env!("CARGO_BIN_EXE_stream2search"))
@@ -46,18 +45,6 @@ fn unique(purpose: &str) -> String {
         .unwrap()
         .subsec_nanos();
     format!("s2s-{purpose}-{}-{nanos}", std::process::id())
-}
-
-/// Deletes `NAME-*` (and with them the aliases) when dropped.
-struct Cleanup<'a>(&'a OpenSearch, String);
-
-impl Drop for Cleanup<'_> {
-    fn drop(&mut self) {
-        let _ = self
-            .0
-            .request("DELETE", &format!("/{}-*", self.1), &[], b"");
-        let _ = self.0.request("DELETE", &format!("/{}", self.1), &[], b"");
-    }
 }
 
 fn scratch(name: &str, contents: &str) -> PathBuf {
@@ -133,7 +120,7 @@ fn every_value_class_through_the_handler_is_accepted_exactly_and_searchable() {
         return;
     };
     let name = unique("values");
-    let _cleanup = Cleanup(&opensearch, name.clone());
+    let _cleanup = Generations(&opensearch, name.clone());
     let out = index_cmd(&opensearch, "create", &name, &[]);
     assert_eq!(out.status.code(), Some(0), "{}", text(&out.stderr));
 
@@ -238,7 +225,7 @@ fn versioned_writes_and_deletes_through_the_alias_answer_as_the_index_itself() {
         return;
     };
     let name = unique("alias");
-    let _cleanup = Cleanup(&opensearch, name.clone());
+    let _cleanup = Generations(&opensearch, name.clone());
     let out = index_cmd(&opensearch, "create", &name, &[]);
     assert_eq!(out.status.code(), Some(0), "{}", text(&out.stderr));
     let plain = format!("{name}-plain");
@@ -323,7 +310,7 @@ fn create_is_idempotent_and_says_so() {
         return;
     };
     let name = unique("twice");
-    let _cleanup = Cleanup(&opensearch, name.clone());
+    let _cleanup = Generations(&opensearch, name.clone());
     let first = index_cmd(&opensearch, "create", &name, &["--replicas", "0"]);
     assert_eq!(first.status.code(), Some(0), "{}", text(&first.stderr));
     assert_eq!(
@@ -382,7 +369,7 @@ fn create_finishes_a_setup_begun_before() {
         return;
     };
     let name = unique("half");
-    let _cleanup = Cleanup(&opensearch, name.clone());
+    let _cleanup = Generations(&opensearch, name.clone());
     // The index alone, made from the printed body without aliases (as a template tool might).
     let body: Value = serde_json::from_slice(&cli(&["index", "mapping"]).stdout).unwrap();
     assert_eq!(
@@ -411,7 +398,7 @@ fn anything_in_the_way_is_an_error_and_is_left_as_it_is() {
     };
     // An index with the alias's name.
     let name = unique("taken");
-    let _cleanup = Cleanup(&opensearch, name.clone());
+    let _cleanup = Generations(&opensearch, name.clone());
     assert_eq!(
         opensearch
             .send_json("PUT", &format!("/{name}"), &json!({}))
@@ -430,7 +417,7 @@ fn anything_in_the_way_is_an_error_and_is_left_as_it_is() {
 
     // An alias that names someone else's index.
     let name = unique("other");
-    let _cleanup2 = Cleanup(&opensearch, name.clone());
+    let _cleanup2 = Generations(&opensearch, name.clone());
     let theirs = format!("{name}-theirs");
     assert_eq!(
         opensearch
@@ -458,7 +445,7 @@ fn anything_in_the_way_is_an_error_and_is_left_as_it_is() {
 
     // A first generation that someone else made.
     let name = unique("foreign");
-    let _cleanup3 = Cleanup(&opensearch, name.clone());
+    let _cleanup3 = Generations(&opensearch, name.clone());
     assert_eq!(
         opensearch
             .send_json("PUT", &format!("/{name}-000001"), &json!({}))
@@ -480,7 +467,7 @@ fn a_user_mapping_merges_and_a_contradicting_one_is_refused_before_anything_is_m
         return;
     };
     let name = unique("user");
-    let _cleanup = Cleanup(&opensearch, name.clone());
+    let _cleanup = Generations(&opensearch, name.clone());
     let good = scratch(
         "good-mapping.json",
         r#"{"properties":{"price":{"type":"double"},"sku":{"type":"keyword"}}}"#,
@@ -625,7 +612,7 @@ fn at_the_field_limit_dynamic_mapping_stops_and_nothing_is_refused() {
         return;
     };
     let name = unique("limit");
-    let _cleanup = Cleanup(&opensearch, name.clone());
+    let _cleanup = Generations(&opensearch, name.clone());
     let out = index_cmd(&opensearch, "create", &name, &["--field-limit", "20"]);
     assert_eq!(out.status.code(), Some(0), "{}", text(&out.stderr));
     let plain = format!("{name}-plain");

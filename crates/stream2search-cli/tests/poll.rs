@@ -11,16 +11,10 @@ use std::sync::atomic::{AtomicUsize, Ordering};
 
 use stream2search_testkit::{OpenSearch, TestIndex};
 
+mod common;
+use common::{DIFFERS, ENV, ddb_with, moto, repo, text};
+
 static N: AtomicUsize = AtomicUsize::new(0);
-
-fn repo() -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR")).join("../..")
-}
-
-/// moto's URL (with the project's Python venv for `dev/ddb.py`), or `None` after a loud skip.
-fn moto() -> Option<String> {
-    stream2search_testkit::moto_url(&[&repo().join(".dev/venv/bin/python")])
-}
 
 /// A fresh name for a table, queue or file.
 fn unique(what: &str) -> String {
@@ -31,46 +25,10 @@ fn unique(what: &str) -> String {
     )
 }
 
-/// Runs `dev/ddb.py ARGS` with `stdin`; panics unless it exits 0 (or 1 when `may_differ`).
+/// `dev/ddb.py ARGS` with `stdin`, which must succeed.
 fn ddb(moto: &str, args: &[&str], stdin: &str) -> Output {
-    let mut child = Command::new(repo().join(".dev/venv/bin/python"))
-        .arg(repo().join("dev/ddb.py"))
-        .args(args)
-        .env("MOTO_URL", moto)
-        .envs(credentials())
-        .stdin(Stdio::piped())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .unwrap();
-    use std::io::Write as _;
-    child
-        .stdin
-        .take()
-        .unwrap()
-        .write_all(stdin.as_bytes())
-        .unwrap();
-    let out = child.wait_with_output().unwrap();
-    assert!(
-        out.status.code().is_some_and(|c| c <= 1),
-        "dev/ddb.py {args:?}: {}",
-        text(&out.stderr)
-    );
-    out
+    ddb_with(moto, None, args, stdin, &[0])
 }
-
-fn credentials() -> [(&'static str, &'static str); 3] {
-    [
-        ("AWS_ACCESS_KEY_ID", "testing"),
-        ("AWS_SECRET_ACCESS_KEY", "testing"),
-        ("AWS_REGION", "us-east-1"),
-    ]
-}
-
-fn text(b: &[u8]) -> String {
-    String::from_utf8_lossy(b).into_owned()
-}
-
 /// `poll --once` over `table` into `index`, with `extra` flags and environment.
 fn poll(
     moto: &str,
@@ -88,7 +46,7 @@ fn poll(
         .arg("--checkpoints")
         .arg(checkpoints)
         .args(extra)
-        .envs(credentials())
+        .envs(ENV)
         .envs(env.iter().copied())
         .output()
         .unwrap()
@@ -101,27 +59,18 @@ fn compare(
     table: &str,
     index: &TestIndex,
 ) -> Result<(), String> {
-    let out = ddb_with_opensearch(
+    let out = ddb_with(
         moto,
-        opensearch,
+        Some(opensearch.url()),
         &["compare", "--table", table, "--index", index.name()],
+        "",
+        &[0, DIFFERS],
     );
     if out.status.success() {
         Ok(())
     } else {
         Err(text(&out.stdout))
     }
-}
-
-fn ddb_with_opensearch(moto: &str, opensearch: &OpenSearch, args: &[&str]) -> Output {
-    Command::new(repo().join(".dev/venv/bin/python"))
-        .arg(repo().join("dev/ddb.py"))
-        .args(args)
-        .env("MOTO_URL", moto)
-        .env("OPENSEARCH_URL", opensearch.url())
-        .envs(credentials())
-        .output()
-        .unwrap()
 }
 
 fn checkpoint_file() -> PathBuf {
@@ -406,7 +355,7 @@ fn poll_delivers_to_the_example_function_under_cargo_lambda_watch() {
         ])
         .arg("--checkpoints")
         .arg(checkpoint_file())
-        .envs(credentials())
+        .envs(ENV)
         .output()
         .unwrap();
     assert!(
@@ -468,7 +417,7 @@ fn the_streams_endpoint_comes_from_the_aws_sdk_variables() {
             .args(["--endpoint", opensearch.url(), "--index", index.name()])
             .arg("--checkpoints")
             .arg(checkpoint_file())
-            .envs(credentials())
+            .envs(ENV)
             .envs(vars.iter().copied())
             .output()
             .unwrap();
