@@ -10,13 +10,12 @@
 //! Needs the project's OpenSearch (`OPENSEARCH_URL`) and moto (`MOTO_URL`, with `dev/ddb.py`
 //! in the dev venv), as `tests/poll.rs`.
 
-use std::io::{Read, Write};
-use std::net::TcpListener;
+use std::io::Write;
 use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
-use std::time::Duration;
 
 use stream2search_testkit::OpenSearch;
+use stream2search_testkit::loopback::{answering, hanging};
 use stream2search_testkit::secrets::Credentials;
 
 const ACCESS_KEY: &str = "AKIAS2SCLICHECK4K8M2";
@@ -37,10 +36,6 @@ const CREDENTIALS: Credentials = Credentials {
     username: USERNAME,
     password: PASSWORD,
 };
-
-fn secrets() -> Vec<String> {
-    CREDENTIALS.forms()
-}
 
 /// The environment of every run: all the secrets, and logs at TRACE should anything read it.
 fn secret_env() -> [(&'static str, &'static str); 7] {
@@ -76,47 +71,7 @@ fn run(args: &[&str], env: &[(&str, &str)], status: i32, expected: &[&str]) {
     for e in expected {
         assert!(text.contains(e), "{args:?}: expected {e:?} in\n{text}");
     }
-    for secret in secrets() {
-        assert!(
-            !text.contains(&secret),
-            "{args:?} wrote the secret {secret:?}:\n{text}"
-        );
-    }
-}
-
-/// A loopback server that answers every request with `status` and `body`.
-fn answering(status: &'static str, body: &'static str) -> String {
-    let listener = TcpListener::bind("127.0.0.1:0").unwrap();
-    let url = format!("http://{}", listener.local_addr().unwrap());
-    std::thread::spawn(move || {
-        for stream in listener.incoming() {
-            let Ok(mut stream) = stream else { return };
-            std::thread::spawn(move || {
-                let mut buf = vec![0u8; 1 << 20];
-                let _ = stream.set_read_timeout(Some(Duration::from_millis(300)));
-                let _ = stream.read(&mut buf);
-                let answer = format!(
-                    "HTTP/1.1 {status}\r\nContent-Type: application/json\r\nContent-Length: {}\r\nConnection: close\r\n\r\n{body}",
-                    body.len()
-                );
-                let _ = stream.write_all(answer.as_bytes());
-            });
-        }
-    });
-    url
-}
-
-/// A loopback server that accepts connections and never answers.
-fn hanging() -> String {
-    let listener = TcpListener::bind("127.0.0.1:0").unwrap();
-    let url = format!("http://{}", listener.local_addr().unwrap());
-    std::thread::spawn(move || {
-        let mut held = Vec::new();
-        for stream in listener.incoming() {
-            held.extend(stream.ok());
-        }
-    });
-    url
+    CREDENTIALS.assert_absent(&format!("{args:?}"), &text);
 }
 
 const UNAUTHORIZED: &str = r#"{"error":{"type":"security_exception","reason":"missing authentication credentials"},"status":401}"#;

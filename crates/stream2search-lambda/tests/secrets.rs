@@ -11,14 +11,13 @@
 //! Needs the project's OpenSearch (`OPENSEARCH_URL`) and moto (`MOTO_URL`), as `tests/handler.rs`.
 
 use std::collections::HashMap;
-use std::io::{Read, Write};
-use std::net::TcpListener;
 use std::process::Command;
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use serde_json::json;
 use stream2search_lambda::lambda_runtime::{Context, Diagnostic, LambdaEvent};
 use stream2search_lambda::{Handler, Settings};
+use stream2search_testkit::loopback::{answering, hanging};
 use stream2search_testkit::secrets::Credentials;
 use stream2search_testkit::{OpenSearch, http};
 
@@ -40,61 +39,12 @@ const CREDENTIALS: Credentials = Credentials {
     password: PASSWORD,
 };
 
-fn secrets() -> Vec<String> {
-    CREDENTIALS.forms()
-}
-
-fn assert_no_secret(what: &str, text: &str) {
-    for secret in secrets() {
-        assert!(
-            !text.contains(&secret),
-            "{what} contains the secret {secret:?}:\n{text}"
-        );
-    }
-}
-
 fn fixture(name: &str) -> String {
     std::fs::read_to_string(format!(
         "{}/tests/fixtures/{name}",
         env!("CARGO_MANIFEST_DIR")
     ))
     .unwrap()
-}
-
-/// A loopback server that answers every request with `status` and `body`.
-fn answering(status: &'static str, body: &'static str) -> String {
-    let listener = TcpListener::bind("127.0.0.1:0").unwrap();
-    let url = format!("http://{}", listener.local_addr().unwrap());
-    std::thread::spawn(move || {
-        for stream in listener.incoming() {
-            let Ok(mut stream) = stream else { return };
-            std::thread::spawn(move || {
-                // Read the head and as much body as arrives at once; then answer and close.
-                let mut buf = vec![0u8; 1 << 20];
-                let _ = stream.set_read_timeout(Some(Duration::from_millis(300)));
-                let _ = stream.read(&mut buf);
-                let answer = format!(
-                    "HTTP/1.1 {status}\r\nContent-Type: application/json\r\nContent-Length: {}\r\nConnection: close\r\n\r\n{body}",
-                    body.len()
-                );
-                let _ = stream.write_all(answer.as_bytes());
-            });
-        }
-    });
-    url
-}
-
-/// A loopback server that accepts connections and never answers.
-fn hanging() -> String {
-    let listener = TcpListener::bind("127.0.0.1:0").unwrap();
-    let url = format!("http://{}", listener.local_addr().unwrap());
-    std::thread::spawn(move || {
-        let mut held = Vec::new();
-        for stream in listener.incoming() {
-            held.extend(stream.ok());
-        }
-    });
-    url
 }
 
 /// A fresh moto SQS queue's URL.
@@ -338,7 +288,7 @@ fn every_secret_stays_out_of_logs_metrics_and_errors() {
     for Scenario(scenario, env, expected) in &scenarios {
         let output = run(scenario, env);
         assert_contains(scenario, &output, expected);
-        assert_no_secret(&format!("scenario {scenario} {env:?}"), &output);
+        CREDENTIALS.assert_absent(&format!("scenario {scenario} {env:?}"), &output);
     }
 }
 
@@ -425,6 +375,6 @@ fn debug_of_settings_handler_queue_and_client_hides_every_secret() {
         );
         // The handler's Debug shows its dead-letter queue writer.
         assert!(debug.contains("Queue {"), "{debug}");
-        assert_no_secret("Debug output", &debug);
+        CREDENTIALS.assert_absent("Debug output", &debug);
     }
 }

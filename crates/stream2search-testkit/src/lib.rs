@@ -27,6 +27,7 @@ pub mod fault;
 pub mod fixture;
 pub mod http;
 mod index;
+pub mod loopback;
 mod moto;
 mod opensearch;
 pub mod secrets;
