@@ -168,6 +168,20 @@ fn ignore_malformed(properties: Value) -> Value {
     })
 }
 
+/// The body `stream2search index create` sends, as `index mapping` prints it.
+fn index_create_body() -> Value {
+    let out = Command::new(env!("CARGO_BIN_EXE_stream2search"))
+        .args(["index", "mapping"])
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    serde_json::from_slice(&out.stdout).unwrap()
+}
+
 fn cli_accepts_type(kind: &str) -> bool {
     let path = PathBuf::from(env!("CARGO_TARGET_TMPDIR"))
         .join(format!("type-{kind}-{}.json", std::process::id()));
@@ -349,11 +363,7 @@ fn the_catch_all_takes_every_value_class_in_new_fields_and_across_items() {
     let Some(opensearch) = OpenSearch::from_env() else {
         return;
     };
-    let out = Command::new(env!("CARGO_BIN_EXE_stream2search"))
-        .args(["index", "mapping"])
-        .output()
-        .unwrap();
-    let body: Value = serde_json::from_slice(&out.stdout).unwrap();
+    let body = index_create_body();
     finding(
         &opensearch,
         "catch_all",
@@ -402,11 +412,7 @@ fn dotted_attribute_names_are_refused_under_the_catch_all() {
     let Some(opensearch) = OpenSearch::from_env() else {
         return;
     };
-    let out = Command::new(env!("CARGO_BIN_EXE_stream2search"))
-        .args(["index", "mapping"])
-        .output()
-        .unwrap();
-    let body: Value = serde_json::from_slice(&out.stdout).unwrap();
+    let body = index_create_body();
     finding(
         &opensearch,
         "dotted_names",
