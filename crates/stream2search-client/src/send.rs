@@ -109,7 +109,6 @@ impl Client {
             rng: fastrand::Rng::new(),
             refreshed: false,
             field_limit: Vec::new(),
-            field_limit_fresh: Vec::new(),
         };
         let now = Instant::now();
         let mut queue: VecDeque<Pending> = plan
@@ -159,11 +158,10 @@ struct Run<'a> {
     rng: fastrand::Rng,
     /// Credentials were fetched again after a 401/403 (done at most once per call).
     refreshed: bool,
-    /// Indexes that hit the field limit in this call, and whether their dynamic mapping was
-    /// stopped: at most one try per index.
-    field_limit: Vec<(String, bool)>,
-    /// Indexes whose dynamic mapping was stopped while reading the current response.
-    field_limit_fresh: Vec<String>,
+    /// Indexes that hit the field limit in this call: the request (its number in
+    /// `counters.attempts`) whose answer had their dynamic mapping stopped, or `None` when it
+    /// could not be. At most one try per index.
+    field_limit: Vec<(String, Option<u32>)>,
 }
 
 impl Run<'_> {
@@ -243,7 +241,6 @@ impl Run<'_> {
                         decided => self.finals[item] = Some(Final::from(decided)),
                     }
                 }
-                self.field_limit_fresh.clear();
                 for (item, why) in limited {
                     if self.stop_dynamic_mapping(item, limit).await {
                         again.push(item);
@@ -321,9 +318,10 @@ impl Run<'_> {
     /// time an index that asks for it (`index create`) has its dynamic mapping stopped.
     async fn stop_dynamic_mapping(&mut self, item: usize, limit: Duration) -> bool {
         let index = &self.plan.items()[item].index;
-        if let Some((_, stopped)) = self.field_limit.iter().find(|(i, _)| i == index) {
+        let request = self.counters.attempts;
+        if let Some((_, stopped_at)) = self.field_limit.iter().find(|(i, _)| i == index) {
             // Stopped in this response: send again. Stopped by an earlier one: it did not help.
-            return *stopped && self.field_limit_fresh.contains(index);
+            return *stopped_at == Some(request);
         }
         let stopped = self
             .client
@@ -332,9 +330,9 @@ impl Run<'_> {
             .unwrap_or(false);
         if stopped {
             self.counters.mapping_stops += 1;
-            self.field_limit_fresh.push(index.clone());
         }
-        self.field_limit.push((index.clone(), stopped));
+        self.field_limit
+            .push((index.clone(), stopped.then_some(request)));
         stopped
     }
 
