@@ -108,11 +108,13 @@ pub fn run(args: Index) -> ExitCode {
         Command::Create(args) => {
             // Usage and --mapping errors come before any connection.
             let serverless = args.connection.auth == AuthKind::SigV4Aoss;
-            if let Err(e) = check_name(&args.name).and(shape(&args.shape, serverless).map(|_| ())) {
-                return crate::fatal(&e);
-            }
+            let (user, options) =
+                match check_name(&args.name).and_then(|()| shape(&args.shape, serverless)) {
+                    Ok(shape) => shape,
+                    Err(e) => return crate::fatal(&e),
+                };
             with_server(&args.connection, args.timeout, |server| {
-                create(server, &args)
+                create(server, &args.name, user.as_ref(), &options)
             })
         }
         Command::Status(args) => with_server(&args.connection, args.timeout, |server| {
@@ -345,12 +347,17 @@ fn resolve(server: &Server, name: &str) -> Result<Found, Stop> {
     Ok(Found::Nothing)
 }
 
-/// The `_meta.stream2search` of `index`, if it has one.
-fn our_meta(server: &Server, index: &str) -> Result<Option<Value>, Stop> {
-    let json = server.ok(Method::GET, &format!("{index}/_mapping"), None)?;
-    Ok(json[index]["mappings"]["_meta"]["stream2search"]
+/// The `mappings` of `index`.
+fn mappings(server: &Server, index: &str) -> Result<Value, Stop> {
+    let mut json = server.ok(Method::GET, &format!("{index}/_mapping"), None)?;
+    Ok(json[index]["mappings"].take())
+}
+
+/// The `_meta.stream2search` of an index's `mappings`, if it has one.
+fn our_meta(mappings: &Value) -> Option<&Value> {
+    mappings["_meta"]["stream2search"]
         .as_object()
-        .map(|m| Value::Object(m.clone())))
+        .map(|_| &mappings["_meta"]["stream2search"])
 }
 
 /// Whether `index` is a generation of `name` (`name-000001`, `name-000002`, ...).
@@ -361,13 +368,15 @@ fn is_generation(name: &str, index: &str) -> bool {
         .is_some_and(|n| n.len() == 6 && n.bytes().all(|b| b.is_ascii_digit()))
 }
 
-fn create(server: &Server, args: &Create) -> Result<bool, Stop> {
-    let name = args.name.as_str();
-    check_name(name).map_err(Stop::Failed)?;
-    let (user, options) = shape(&args.shape, server.serverless).map_err(Stop::Failed)?;
+fn create(
+    server: &Server,
+    name: &str,
+    user: Option<&UserMapping>,
+    options: &Options,
+) -> Result<bool, Stop> {
     let first = generation_name(name, 1);
     let read = read_alias(name);
-    let want = mapping::meta(user.as_ref(), &options);
+    let want = mapping::meta(user, options);
     if server.serverless {
         println!(
             "OpenSearch Serverless: index.mapping.ignore_malformed and index.gc_deletes cannot be \
@@ -377,7 +386,9 @@ fn create(server: &Server, args: &Create) -> Result<bool, Stop> {
     }
 
     // Which index the write alias names, if the setup was begun before.
-    let current = match resolve(server, name)? {
+    let found = resolve(server, name)?;
+    let write_alias_exists = matches!(found, Found::Alias(_));
+    let current = match found {
         Found::Index => {
             return Err(Stop::Conflict(format!(
                 "{name} is an index, not an alias; index create needs the name for its write alias"
@@ -427,7 +438,7 @@ fn create(server: &Server, args: &Create) -> Result<bool, Stop> {
                 "the alias {read} already names {other}, but {name} names nothing"
             )));
         }
-        let body = mapping::body(user.as_ref(), &options, Some(&aliases(name)));
+        let body = mapping::body(user, options, Some(&aliases(name)));
         let (status, json) = server.call(Method::PUT, &first, Some(&body))?;
         if !(200..300).contains(&status) {
             return Err(Stop::Failed(format!(
@@ -435,18 +446,15 @@ fn create(server: &Server, args: &Create) -> Result<bool, Stop> {
                 reason(&json)
             )));
         }
-        println!(
-            "created index {first}: {}",
-            describe(&options, user.as_ref())
-        );
+        println!("created index {first}: {}", describe(options, user));
         println!("alias {name} -> {first} (write index)");
         println!("alias {read} -> {first}");
         return Ok(true);
     };
 
     // Begun before: the index must be ours, made with the same mapping and settings.
-    match our_meta(server, &index)? {
-        Some(meta) if meta == want => {}
+    match our_meta(&mappings(server, &index)?) {
+        Some(meta) if *meta == want => {}
         Some(_) => {
             return Err(Stop::Conflict(format!(
                 "{index} was created with another mapping or other settings (see `index status {name}`)"
@@ -459,7 +467,7 @@ fn create(server: &Server, args: &Create) -> Result<bool, Stop> {
         }
     }
     let mut actions = Vec::new();
-    if resolve(server, name)? == Found::Nothing {
+    if !write_alias_exists {
         actions.push(json!({"add": {"index": index, "alias": name, "is_write_index": true}}));
     }
     if read_target.is_none() {
@@ -534,16 +542,14 @@ fn status(server: &Server, name: &str) -> Result<bool, Stop> {
     for index in &indexes {
         let count = server.ok(Method::GET, &format!("{index}/_count"), None)?;
         let docs = count["count"].as_u64().unwrap_or(0);
-        let meta = our_meta(server, index)?;
-        let made = match &meta {
+        let mappings = mappings(server, index)?;
+        let made = match our_meta(&mappings) {
             Some(m) => format!("catch-all rules {}", m["rules"]),
             None => {
                 complete = false;
                 "not made by index create".into()
             }
         };
-        let mappings = server.ok(Method::GET, &format!("{index}/_mapping"), None)?;
-        let mappings = &mappings[index.as_str()]["mappings"];
         let attributes = mappings["properties"].as_object().map_or(0, |p| p.len());
         let dynamic = match mappings["dynamic"].as_str() {
             Some("false") => "stopped (new attributes stay in _source only)",
