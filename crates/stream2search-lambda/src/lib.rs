@@ -52,6 +52,7 @@
 //! With the `testing` feature, `testing` has a fake OpenSearch and event builders for a
 //! function's offline unit tests.
 
+pub mod backfill;
 mod config;
 mod dead_letter;
 mod deadline;
