@@ -52,3 +52,140 @@ fn template_sets_what_the_handler_relies_on() {
         assert!(t.contains(needle), "template.yaml lacks {needle:?}");
     }
 }
+
+/// The template as JSON, decoded by cfn-lint's own CloudFormation YAML reader (it knows `!Ref`,
+/// `!GetAtt`, `!If`, `!Sub`), or `None` (with the reason) when cfn-lint is not installed.
+fn template_json() -> Option<serde_json::Value> {
+    let manifest = Path::new(env!("CARGO_MANIFEST_DIR"));
+    let python = manifest.join("../../.dev/venv/bin/python");
+    let output = Command::new(&python)
+        .args([
+            "-c",
+            "import json, sys\nfrom cfnlint.decode import decode\ntemplate, errors = decode(sys.argv[1])\nif errors:\n    sys.exit(str(errors))\nprint(json.dumps(template, default=str))",
+        ])
+        .arg(manifest.join("template.yaml"))
+        .output();
+    match output {
+        Ok(o) if o.status.success() => Some(serde_json::from_slice(&o.stdout).unwrap()),
+        Ok(o) if python.is_file() => panic!(
+            "decoding template.yaml: {}",
+            String::from_utf8_lossy(&o.stderr)
+        ),
+        other => {
+            if std::env::var("STREAM2SEARCH_REQUIRE_CFN_LINT").is_ok_and(|v| v == "1") {
+                panic!("cfn-lint's Python is required: {other:?}");
+            }
+            eprintln!(
+                "SKIPPED: cfn-lint's Python not found at {}",
+                python.display()
+            );
+            None
+        }
+    }
+}
+
+#[test]
+fn alarms_watch_lag_errors_throttles_the_queue_and_our_metrics() {
+    let Some(t) = template_json() else { return };
+    let resources = t["Resources"].as_object().unwrap();
+    // (alarm, namespace, metric, dimension name, the resource the dimension names, statistic)
+    let expected = [
+        (
+            "IteratorAgeAlarm",
+            "AWS/Lambda",
+            "IteratorAge",
+            "FunctionName",
+            "SyncFunction",
+            "Maximum",
+        ),
+        (
+            "ErrorsAlarm",
+            "AWS/Lambda",
+            "Errors",
+            "FunctionName",
+            "SyncFunction",
+            "Sum",
+        ),
+        (
+            "ThrottlesAlarm",
+            "AWS/Lambda",
+            "Throttles",
+            "FunctionName",
+            "SyncFunction",
+            "Sum",
+        ),
+        (
+            "DeadLetterQueueAlarm",
+            "AWS/SQS",
+            "ApproximateNumberOfMessagesVisible",
+            "QueueName",
+            "DeadLetterQueue",
+            "Maximum",
+        ),
+        (
+            "FailedRecordsAlarm",
+            "stream2search",
+            "Failed",
+            "FunctionName",
+            "SyncFunction",
+            "Sum",
+        ),
+        (
+            "DeadLetteredAlarm",
+            "stream2search",
+            "DeadLettered",
+            "FunctionName",
+            "SyncFunction",
+            "Sum",
+        ),
+    ];
+    let alarms: Vec<&String> = resources
+        .iter()
+        .filter(|(_, r)| r["Type"] == "AWS::CloudWatch::Alarm")
+        .map(|(name, _)| name)
+        .collect();
+    assert_eq!(alarms.len(), expected.len(), "alarms: {alarms:?}");
+    for (name, namespace, metric, dimension, target, statistic) in expected {
+        let p = &resources[name]["Properties"];
+        assert_eq!(p["Namespace"], namespace, "{name}");
+        assert_eq!(p["MetricName"], metric, "{name}");
+        assert_eq!(p["Statistic"], statistic, "{name}");
+        assert_eq!(p["Dimensions"][0]["Name"], dimension, "{name}");
+        let value = &p["Dimensions"][0]["Value"];
+        let names_target = value["Ref"] == target
+            || value["Fn::GetAtt"] == serde_json::json!([target, "QueueName"]);
+        assert!(
+            names_target,
+            "{name}'s dimension names {value}, not {target}"
+        );
+        for actions in ["AlarmActions", "OKActions"] {
+            assert_eq!(
+                p[actions],
+                serde_json::json!({"Fn::If": ["HasAlarmTopic", [{"Ref": "AlarmTopicArn"}], {"Ref": "AWS::NoValue"}]}),
+                "{name}.{actions}"
+            );
+        }
+        assert!(
+            p["AlarmDescription"]
+                .as_str()
+                .is_some_and(|d| d.contains("docs/operations.md"))
+        );
+    }
+    // The topic is optional: without one the condition is false.
+    assert_eq!(t["Parameters"]["AlarmTopicArn"]["Default"], "");
+    // The one dashboard shows every alarm and every metric alarmed on.
+    let dashboard = &resources["Dashboard"]["Properties"]["DashboardBody"]["Fn::Sub"];
+    let body = dashboard.as_str().unwrap();
+    let body: serde_json::Value = serde_json::from_str(body).expect("the dashboard body is JSON");
+    let text = body.to_string();
+    for (name, _, metric, ..) in expected {
+        assert!(
+            text.contains(&format!("${{{name}.Arn}}")),
+            "dashboard lacks {name}"
+        );
+        assert!(
+            text.contains(&format!("\"{metric}\"")),
+            "dashboard lacks {metric}"
+        );
+    }
+}
