@@ -1,4 +1,5 @@
-//! How requests prove who sends them: AWS SigV4 (`es` or `aoss`), HTTP basic, or nothing.
+//! How requests prove who sends them: AWS SigV4 (`es`, `aoss`, `sqs`, `dynamodb`, `s3`), HTTP
+//! basic, or nothing.
 
 use std::fmt;
 use std::time::SystemTime;
@@ -6,7 +7,8 @@ use std::time::SystemTime;
 use aws_credential_types::Credentials;
 use aws_credential_types::provider::{ProvideCredentials, SharedCredentialsProvider};
 use aws_sigv4::http_request::{
-    PayloadChecksumKind, SignableBody, SignableRequest, SigningSettings, sign,
+    PayloadChecksumKind, PercentEncodingMode, SignableBody, SignableRequest, SigningSettings,
+    UriPathNormalizationMode, sign,
 };
 use aws_sigv4::sign::v4;
 use aws_smithy_runtime_api::client::identity::Identity;
@@ -73,6 +75,9 @@ pub enum Service {
     Sqs,
     /// DynamoDB and DynamoDB Streams (signing name `dynamodb`).
     DynamoDb,
+    /// Amazon S3, for reading DynamoDB exports (signing name `s3`; see [`crate::Client::get`]).
+    /// S3 signs the path as sent (encoded once, never normalized).
+    S3,
 }
 
 impl Service {
@@ -83,6 +88,7 @@ impl Service {
             Service::Aoss => "aoss",
             Service::Sqs => "sqs",
             Service::DynamoDb => "dynamodb",
+            Service::S3 => "s3",
         }
     }
 }
@@ -222,7 +228,7 @@ impl Signer {
                 credentials,
             } => {
                 let creds = credentials.get(now).await?;
-                sign_v4(request, &creds, service.signing_name(), region, now)
+                sign_v4(request, &creds, *service, region, now)
             }
         }
     }
@@ -239,17 +245,26 @@ impl Signer {
 
 /// Signs `request` in place with SigV4, over its headers and its body as they are.
 ///
-/// Adds `x-amz-date`, `x-amz-content-sha256` (required by `aoss`, accepted by `es`),
+/// Adds `x-amz-date`, `x-amz-content-sha256` (required by `aoss` and `s3`, accepted by `es`),
 /// `x-amz-security-token` when the credentials have a session token, and `authorization`.
+///
+/// For `s3` the canonical path is the request's path as it is (S3 encodes once and never
+/// normalizes `.`, `..` or `//` in a key); every other service gets the default double encoding
+/// and normalization.
 pub(crate) fn sign_v4(
     request: &mut Request<Bytes>,
     creds: &Credentials,
-    service: &str,
+    service: Service,
     region: &str,
     time: SystemTime,
 ) -> Result<(), Error> {
     let mut settings = SigningSettings::default();
     settings.payload_checksum_kind = PayloadChecksumKind::XAmzSha256;
+    if service == Service::S3 {
+        settings.percent_encoding_mode = PercentEncodingMode::Single;
+        settings.uri_path_normalization_mode = UriPathNormalizationMode::Disabled;
+    }
+    let service = service.signing_name();
     let identity: Identity = creds.clone().into();
     let params = v4::SigningParams::builder()
         .identity(&identity)
@@ -289,4 +304,61 @@ pub(crate) fn sign_v4(
         }
     }
     Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use std::time::{Duration, UNIX_EPOCH};
+
+    use super::*;
+
+    /// The example of the S3 API reference ("Authenticating Requests: Using the Authorization
+    /// Header", Signature Version 4): its keys, its time (2013-05-24T00:00:00Z), its region.
+    fn s3_example(path_and_query: &str, headers: &[(&str, &str)]) -> String {
+        let creds = Credentials::new(
+            "AKIAIOSFODNN7EXAMPLE",
+            "wJalrXUtnFEMI/K7MDENG/bPxRfiCYEXAMPLEKEY",
+            None,
+            None,
+            "example",
+        );
+        let mut builder = Request::builder()
+            .method("GET")
+            .uri(format!(
+                "https://examplebucket.s3.amazonaws.com{path_and_query}"
+            ))
+            .header("host", "examplebucket.s3.amazonaws.com");
+        for (name, value) in headers {
+            builder = builder.header(*name, *value);
+        }
+        let mut request = builder.body(Bytes::new()).unwrap();
+        let time = UNIX_EPOCH + Duration::from_secs(1_369_353_600);
+        sign_v4(&mut request, &creds, Service::S3, "us-east-1", time).unwrap();
+        request.headers()["authorization"]
+            .to_str()
+            .unwrap()
+            .to_owned()
+    }
+
+    #[test]
+    fn s3_ranged_get_object_signs_as_the_s3_reference_example() {
+        let auth = s3_example("/test.txt", &[("range", "bytes=0-9")]);
+        assert_eq!(
+            auth,
+            "AWS4-HMAC-SHA256 Credential=AKIAIOSFODNN7EXAMPLE/20130524/us-east-1/s3/aws4_request, \
+             SignedHeaders=host;range;x-amz-content-sha256;x-amz-date, \
+             Signature=f0e8bdb87c964420e857bd35b5d6ed310bd44f0170aba48dd91039c6036bdb41"
+        );
+    }
+
+    #[test]
+    fn s3_list_objects_signs_as_the_s3_reference_example() {
+        let auth = s3_example("/?max-keys=2&prefix=J", &[]);
+        assert_eq!(
+            auth,
+            "AWS4-HMAC-SHA256 Credential=AKIAIOSFODNN7EXAMPLE/20130524/us-east-1/s3/aws4_request, \
+             SignedHeaders=host;x-amz-content-sha256;x-amz-date, \
+             Signature=34b48302e7b5fa45bde8084f4b7868a86f0a534bc59db6670ed5711ef69dc6f7"
+        );
+    }
 }

@@ -5,7 +5,7 @@ use std::sync::Arc;
 use std::time::{Duration, SystemTime};
 
 use bytes::Bytes;
-use http::{HeaderValue, Method, Request, header};
+use http::{HeaderMap, HeaderName, HeaderValue, Method, Request, header};
 
 use crate::auth::Signer;
 use crate::config::Config;
@@ -181,14 +181,7 @@ impl Client {
         limit: Duration,
     ) -> Result<(u16, Bytes), Error> {
         let inner = &*self.inner;
-        let root = &inner.endpoint.root;
-        let base = root.path().trim_end_matches('/');
-        let uri = http::Uri::builder()
-            .scheme(root.scheme_str().unwrap_or("https"))
-            .authority(root.authority().map_or("", |a| a.as_str()))
-            .path_and_query(format!("{base}/{}", path.trim_start_matches('/')))
-            .build()
-            .map_err(|_| Error::config("the request path is not valid in a URL"))?;
+        let uri = self.uri(path)?;
         let body = body.map_or_else(Bytes::new, Bytes::copy_from_slice);
         let mut builder = Request::builder()
             .method(method)
@@ -207,6 +200,50 @@ impl Client {
         inner.signer.sign(&mut request, SystemTime::now()).await?;
         let answer = self.exchange(request, limit).await?;
         Ok((answer.status, answer.body))
+    }
+
+    /// One `GET {prefix}/{path}` with `headers` added (and signed), signed like every request of
+    /// this client and sent on its connection pool, within `limit`, without retries. Returns the
+    /// HTTP status, the answer's headers and its body.
+    ///
+    /// `path` is sent as given: percent-encode it the way the service signs it (for
+    /// [`Service::S3`], every byte of a key but `A-Z a-z 0-9 - _ . ~ /`). It may hold a query
+    /// string. This is how exports are read from S3 (ListObjectsV2, and GetObject with a
+    /// `range` header).
+    ///
+    /// [`Service::S3`]: crate::Service::S3
+    pub async fn get(
+        &self,
+        path: &str,
+        headers: &[(HeaderName, HeaderValue)],
+        limit: Duration,
+    ) -> Result<(u16, HeaderMap, Bytes), Error> {
+        let inner = &*self.inner;
+        let mut builder = Request::builder()
+            .method(Method::GET)
+            .uri(self.uri(path)?)
+            .header(header::HOST, inner.endpoint.host.clone());
+        for (name, value) in headers {
+            builder = builder.header(name, value.clone());
+        }
+        let mut request = builder
+            .body(Bytes::new())
+            .map_err(|_| Error::config("could not build the request"))?;
+        inner.signer.sign(&mut request, SystemTime::now()).await?;
+        let answer = self.exchange(request, limit).await?;
+        Ok((answer.status, answer.headers, answer.body))
+    }
+
+    /// `{prefix}/{path}` at the endpoint.
+    fn uri(&self, path: &str) -> Result<http::Uri, Error> {
+        let root = &self.inner.endpoint.root;
+        let base = root.path().trim_end_matches('/');
+        http::Uri::builder()
+            .scheme(root.scheme_str().unwrap_or("https"))
+            .authority(root.authority().map_or("", |a| a.as_str()))
+            .path_and_query(format!("{base}/{}", path.trim_start_matches('/')))
+            .build()
+            .map_err(|_| Error::config("the request path is not valid in a URL"))
     }
 
     /// Stops dynamic mapping on `index` when its mapping asks for that at the field limit

@@ -4,7 +4,7 @@ use std::error::Error as StdError;
 use std::time::Duration;
 
 use bytes::Bytes;
-use http::Request;
+use http::{HeaderMap, Request};
 use http_body_util::{BodyExt as _, Full, Limited};
 use hyper_rustls::{HttpsConnector, HttpsConnectorBuilder};
 use hyper_util::client::legacy::Client;
@@ -20,10 +20,11 @@ const MAX_ANSWER_BYTES: usize = 256 * 1024 * 1024;
 /// The pooled HTTP/1.1 client. Built once per [`Client`](crate::Client) and shared by clones.
 pub(crate) type Http = Client<HttpsConnector<HttpConnector>, Full<Bytes>>;
 
-/// What came back: the status and the whole body.
+/// What came back: the status, the headers and the whole body.
 #[derive(Debug)]
 pub(crate) struct Answer {
     pub(crate) status: u16,
+    pub(crate) headers: HeaderMap,
     pub(crate) body: Bytes,
 }
 
@@ -61,12 +62,18 @@ pub(crate) async fn exchange(
     let round_trip = async {
         let response = http.request(request).await.map_err(request_error)?;
         let status = response.status().as_u16();
-        let body = Limited::new(response.into_body(), MAX_ANSWER_BYTES)
+        let (parts, body) = response.into_parts();
+        let headers = parts.headers;
+        let body = Limited::new(body, MAX_ANSWER_BYTES)
             .collect()
             .await
             .map_err(|e| Error::with_source(Kind::Transport, e))?
             .to_bytes();
-        Ok(Answer { status, body })
+        Ok(Answer {
+            status,
+            headers,
+            body,
+        })
     };
     tokio::time::timeout(limit, round_trip)
         .await
