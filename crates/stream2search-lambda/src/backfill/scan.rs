@@ -1,0 +1,291 @@
+//! The DynamoDB API calls a backfill makes: DescribeTable (the key schema, the item count and
+//! size) and Scan (one page of one segment), JSON 1.0 (`X-Amz-Target: DynamoDB_20120810.<Op>`)
+//! signed with SigV4 for service `dynamodb` by `stream2search-client`'s `call_aws_json`.
+
+use std::fmt;
+use std::time::Duration;
+
+use aws_credential_types::Credentials;
+use serde::de::DeserializeOwned;
+use serde::{Deserialize, Serialize};
+use serde_json::json;
+use serde_json::value::RawValue;
+use stream2search_client::{Auth, Client, Config, Service, SigV4};
+
+/// A DynamoDB API client: DescribeTable and Scan. Build once; clones share the connection pool.
+#[derive(Clone)]
+pub struct Dynamo {
+    client: Client,
+    endpoint: String,
+    timeout: Duration,
+}
+
+impl fmt::Debug for Dynamo {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Dynamo")
+            .field("endpoint", &self.endpoint)
+            .field("timeout", &self.timeout)
+            .finish_non_exhaustive()
+    }
+}
+
+/// What DescribeTable says of a table.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+#[non_exhaustive]
+pub struct Table {
+    /// The key attribute names, partition key first.
+    pub keys: Vec<String>,
+    /// `ItemCount` (DynamoDB updates it about every six hours).
+    pub item_count: u64,
+    /// `TableSizeBytes` (updated as rarely).
+    pub size_bytes: u64,
+}
+
+/// Why a DynamoDB call failed. The message never holds credentials.
+#[derive(Debug, Clone)]
+pub(crate) struct Fault {
+    /// The exception name AWS answered with, without its namespace, when it named one.
+    kind: Option<String>,
+    /// The HTTP status, when there was an answer.
+    status: Option<u16>,
+    /// `OPERATION: HTTP STATUS KIND: MESSAGE`, or why there was no answer.
+    message: String,
+}
+
+impl fmt::Display for Fault {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(&self.message)
+    }
+}
+
+impl Fault {
+    /// DynamoDB asks us to slow down: wait and call again, as often as it takes.
+    pub(crate) fn is_throttling(&self) -> bool {
+        matches!(
+            self.kind.as_deref(),
+            Some(
+                "ProvisionedThroughputExceededException"
+                    | "ThrottlingException"
+                    | "RequestLimitExceeded"
+            )
+        )
+    }
+
+    /// No answer, or a server error: worth a few more tries.
+    pub(crate) fn is_transient(&self) -> bool {
+        self.status.is_none_or(|s| s >= 500)
+    }
+}
+
+/// One Scan page: the items exactly as sent, where the next page starts (`None`: the segment is
+/// finished), and the read capacity it consumed.
+#[derive(Debug, Deserialize)]
+pub(crate) struct Page {
+    /// The items, unparsed.
+    #[serde(rename = "Items", default)]
+    pub(crate) items: Vec<Box<RawValue>>,
+    /// `LastEvaluatedKey`.
+    #[serde(rename = "LastEvaluatedKey", default)]
+    pub(crate) last: Option<serde_json::Value>,
+    /// `ConsumedCapacity` (asked for with `ReturnConsumedCapacity: TOTAL`).
+    #[serde(rename = "ConsumedCapacity", default)]
+    pub(crate) consumed: Option<Consumed>,
+}
+
+/// `ConsumedCapacity` of one call.
+#[derive(Debug, Deserialize)]
+pub(crate) struct Consumed {
+    /// Read capacity units.
+    #[serde(rename = "CapacityUnits", default)]
+    pub(crate) units: f64,
+}
+
+/// One Scan request.
+pub(crate) struct Scan<'a> {
+    pub(crate) table: &'a str,
+    pub(crate) segment: u32,
+    pub(crate) total: u32,
+    /// `Limit`: most items per page (DynamoDB's own 1 MB cap applies anyway).
+    pub(crate) limit: Option<u32>,
+    pub(crate) consistent: bool,
+    /// `ExclusiveStartKey`, DynamoDB JSON.
+    pub(crate) start: Option<&'a serde_json::Value>,
+}
+
+impl Dynamo {
+    /// A client for `endpoint` (`https://dynamodb.<region>.amazonaws.com`, or a local mock over
+    /// plain `http://`), signing for `region` with `credentials`; each call ends within
+    /// `timeout`.
+    pub fn new(
+        endpoint: &str,
+        region: impl Into<String>,
+        credentials: Credentials,
+        timeout: Duration,
+    ) -> Result<Dynamo, stream2search_client::Error> {
+        let mut config = Config::new(endpoint);
+        config.allow_http = endpoint.starts_with("http://");
+        config.gzip = false;
+        config.auth = Auth::SigV4(SigV4::new(Service::DynamoDb, region.into(), credentials));
+        Ok(Dynamo {
+            client: Client::new(config)?,
+            endpoint: endpoint.to_owned(),
+            timeout,
+        })
+    }
+
+    /// DescribeTable: the key attribute names (partition key first), the item count and size.
+    pub(crate) async fn describe(&self, table: &str) -> Result<Table, Fault> {
+        #[derive(Deserialize)]
+        struct Key {
+            #[serde(rename = "AttributeName")]
+            name: String,
+            #[serde(rename = "KeyType")]
+            kind: String,
+        }
+        #[derive(Deserialize)]
+        struct Described {
+            #[serde(rename = "KeySchema")]
+            keys: Vec<Key>,
+            #[serde(rename = "ItemCount", default)]
+            item_count: u64,
+            #[serde(rename = "TableSizeBytes", default)]
+            size_bytes: u64,
+        }
+        #[derive(Deserialize)]
+        struct Answer {
+            #[serde(rename = "Table")]
+            table: Described,
+        }
+        let (status, body) = self
+            .raw("DescribeTable", json!({ "TableName": table }).to_string())
+            .await?;
+        let answer: Answer = answer("DescribeTable", status, &body)?;
+        let mut keys = answer.table.keys;
+        keys.sort_by_key(|k| k.kind != "HASH");
+        Ok(Table {
+            keys: keys.into_iter().map(|k| k.name).collect(),
+            item_count: answer.table.item_count,
+            size_bytes: answer.table.size_bytes,
+        })
+    }
+
+    /// One page (Scan), and the size of the answer in bytes.
+    pub(crate) async fn scan(&self, scan: &Scan<'_>) -> Result<(Page, usize), Fault> {
+        let mut body = json!({
+            "TableName": scan.table,
+            "Segment": scan.segment,
+            "TotalSegments": scan.total,
+            "ConsistentRead": scan.consistent,
+            "ReturnConsumedCapacity": "TOTAL",
+        });
+        if let Some(limit) = scan.limit {
+            body["Limit"] = json!(limit);
+        }
+        if let Some(start) = scan.start {
+            body["ExclusiveStartKey"] = start.clone();
+        }
+        let (status, answer_body) = self.raw("Scan", body.to_string()).await?;
+        let page = answer("Scan", status, &answer_body)?;
+        Ok((page, answer_body.len()))
+    }
+
+    async fn raw(&self, operation: &str, body: String) -> Result<(u16, Vec<u8>), Fault> {
+        let (status, answer) = self
+            .client
+            .call_aws_json(
+                &format!("DynamoDB_20120810.{operation}"),
+                body.into_bytes(),
+                self.timeout,
+            )
+            .await
+            .map_err(|e| Fault {
+                kind: None,
+                status: None,
+                message: format!("{operation}: {e}"),
+            })?;
+        Ok((status, answer.to_vec()))
+    }
+}
+
+/// A JSON 1.0 answer: the value, or the exception AWS named.
+fn answer<T: DeserializeOwned>(operation: &str, status: u16, body: &[u8]) -> Result<T, Fault> {
+    if (200..300).contains(&status) {
+        return serde_json::from_slice(body).map_err(|e| Fault {
+            kind: None,
+            status: Some(status),
+            message: format!("{operation}: unreadable answer: {e}"),
+        });
+    }
+    #[derive(Deserialize)]
+    struct Exception {
+        #[serde(rename = "__type", default)]
+        kind: Option<String>,
+        #[serde(alias = "Message", default)]
+        message: Option<String>,
+    }
+    let exception: Option<Exception> = serde_json::from_slice(body).ok();
+    // `__type` may be `com.amazonaws.dynamodb.v20120810#ResourceNotFoundException`.
+    let kind = exception
+        .as_ref()
+        .and_then(|f| f.kind.as_deref())
+        .map(|k| k.rsplit('#').next().unwrap_or(k).to_string());
+    let message = exception
+        .and_then(|f| f.message)
+        .unwrap_or_else(|| String::from_utf8_lossy(&body[..body.len().min(300)]).into_owned());
+    Err(Fault {
+        message: format!(
+            "{operation}: HTTP {status} {}: {message}",
+            kind.as_deref().unwrap_or("error")
+        ),
+        kind,
+        status: Some(status),
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn throughput_exceptions_are_throttling_and_other_faults_are_not() {
+        let throttled = answer::<Page>(
+            "Scan",
+            400,
+            br#"{"__type":"com.amazonaws.dynamodb.v20120810#ProvisionedThroughputExceededException","message":"slow down"}"#,
+        )
+        .unwrap_err();
+        assert!(throttled.is_throttling());
+        assert!(!throttled.is_transient());
+        let missing = answer::<Page>(
+            "Scan",
+            400,
+            br#"{"__type":"com.amazonaws.dynamodb.v20120810#ResourceNotFoundException","message":"no table"}"#,
+        )
+        .unwrap_err();
+        assert!(!missing.is_throttling());
+        assert!(!missing.is_transient());
+        assert_eq!(
+            missing.to_string(),
+            "Scan: HTTP 400 ResourceNotFoundException: no table"
+        );
+        let busy = answer::<Page>("Scan", 503, b"busy").unwrap_err();
+        assert!(busy.is_transient());
+        assert_eq!(busy.to_string(), "Scan: HTTP 503 error: busy");
+    }
+
+    #[test]
+    fn a_page_keeps_its_items_as_sent_and_its_consumed_capacity() {
+        let page = answer::<Page>(
+            "Scan",
+            200,
+            br#"{"Items":[{"k":{"N":"1.50"}}],"LastEvaluatedKey":{"k":{"N":"1.50"}},"ConsumedCapacity":{"TableName":"T","CapacityUnits":2.5}}"#,
+        )
+        .unwrap();
+        assert_eq!(page.items[0].get(), r#"{"k":{"N":"1.50"}}"#);
+        assert_eq!(page.last.unwrap(), json!({"k": {"N": "1.50"}}));
+        assert_eq!(page.consumed.unwrap().units, 2.5);
+        let last_page = answer::<Page>("Scan", 200, br#"{"Items":[],"Count":0}"#).unwrap();
+        assert!(last_page.last.is_none() && last_page.consumed.is_none());
+    }
+}
