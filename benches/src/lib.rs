@@ -11,5 +11,6 @@
 pub mod av;
 pub mod clock;
 pub mod corpus;
+pub mod export;
 pub mod rng;
 pub mod shapes;
