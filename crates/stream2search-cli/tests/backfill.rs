@@ -45,6 +45,23 @@ impl Drop for Cleanup<'_> {
     }
 }
 
+/// Drops the table when dropped (for a test without OpenSearch).
+struct DropTable {
+    moto: String,
+    table: String,
+}
+
+impl Drop for DropTable {
+    fn drop(&mut self) {
+        let _ = Command::new(repo().join(".dev/venv/bin/python"))
+            .arg(repo().join("dev/ddb.py"))
+            .args(["drop", "--table", &self.table])
+            .env("MOTO_URL", &self.moto)
+            .envs(ENV)
+            .output();
+    }
+}
+
 /// A child process killed when dropped (a test that fails leaves no poller behind).
 struct Running(Child);
 
@@ -751,6 +768,370 @@ fn items_not_durable_stop_the_segment_at_its_last_durable_page() {
     let summary = text(&out.stdout);
     assert_eq!(out.status.code(), Some(0), "{summary}{}", text(&out.stderr));
     assert_eq!(count(&summary, "items read"), 30, "{summary}");
+    let out = ddb(
+        &moto,
+        &os,
+        &["compare", "--table", &table, "--index", &index],
+        "",
+    );
+    assert!(text(&out.stdout).contains(&format!("matches table {table}")));
+}
+
+/// Waits (up to a minute) for `child` to exit; its status code.
+fn exit_code(child: &mut Child) -> Option<i32> {
+    let limit = Instant::now() + Duration::from_secs(60);
+    loop {
+        if let Some(status) = child.try_wait().unwrap() {
+            return status.code();
+        }
+        assert!(Instant::now() < limit, "still running after a minute");
+        std::thread::sleep(Duration::from_millis(20));
+    }
+}
+
+/// Sends `signal` (`INT`, `TERM`) to `child`.
+fn signal(child: &Child, signal: &str) {
+    let sent = Command::new("kill")
+        .arg(format!("-{signal}"))
+        .arg(child.id().to_string())
+        .status()
+        .unwrap();
+    assert!(sent.success());
+}
+
+/// The checkpoint file's state, once it can be read.
+fn checkpoint_state(path: &Path) -> Option<serde_json::Value> {
+    std::fs::read(path)
+        .ok()
+        .and_then(|b| serde_json::from_slice(&b).ok())
+}
+
+/// The items the checkpoint counts durable, over its segments.
+fn durable_items(state: &serde_json::Value) -> u64 {
+    state["progress"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|s| s["items"].as_u64().unwrap())
+        .sum()
+}
+
+/// The decimal number after `name ` in the summary line.
+fn decimal(summary: &str, name: &str) -> f64 {
+    let at = summary
+        .find(&format!("{name} "))
+        .unwrap_or_else(|| panic!("no {name:?} in {summary:?}"));
+    summary[at + name.len() + 1..]
+        .chars()
+        .take_while(|c| c.is_ascii_digit() || *c == '.')
+        .collect::<String>()
+        .parse()
+        .unwrap_or_else(|_| panic!("no number after {name:?} in {summary:?}"))
+}
+
+#[test]
+fn sigint_stops_at_a_checkpoint_with_status_130_and_the_rerun_resumes() {
+    let (Some(moto), Some(opensearch)) = (moto(), OpenSearch::from_env()) else {
+        return;
+    };
+    let items = 2000u64;
+    let os = opensearch.url().to_string();
+    let pid = std::process::id();
+    let index = format!("s2s-backfill-sigint-{pid}");
+    let table = format!("BackfillSigint-{pid}");
+    let _cleanup = Cleanup {
+        os: &opensearch,
+        moto: moto.clone(),
+        index: index.clone(),
+        table: table.clone(),
+    };
+    let dir = PathBuf::from(env!("CARGO_TARGET_TMPDIR")).join(format!("backfill-sigint-{pid}"));
+    let _ = std::fs::remove_dir_all(&dir);
+    std::fs::create_dir_all(&dir).unwrap();
+    index_create(&os, &index);
+    ddb(
+        &moto,
+        &os,
+        &["create", "--table", &table, "--no-stream"],
+        "",
+    );
+    ddb(
+        &moto,
+        &os,
+        &[
+            "fill",
+            "--table",
+            &table,
+            "--count",
+            &items.to_string(),
+            "--seed",
+            "4",
+        ],
+        "",
+    );
+    let checkpoint = dir.join("backfill.json");
+    let run = |extra: &[&str]| {
+        let mut c = backfill(
+            &moto,
+            &os,
+            &table,
+            &index,
+            &["--segments", "4", "--concurrency", "2", "--page-size", "20"],
+        );
+        c.args(extra)
+            .arg("--checkpoint")
+            .arg(&checkpoint)
+            .arg("--dead-letters")
+            .arg(dir.join("dead.jsonl"));
+        c
+    };
+
+    // Paced (moto reports one unit a page: 20 pages, 400 items a second) so that it is still
+    // running when the signal comes.
+    let err_path = dir.join("first.err");
+    let mut first = Running(
+        run(&["--max-rcu", "20"])
+            .stdout(Stdio::piped())
+            .stderr(std::fs::File::create(&err_path).unwrap())
+            .spawn()
+            .unwrap(),
+    );
+    let limit = Instant::now() + Duration::from_secs(60);
+    loop {
+        let state = checkpoint_state(&checkpoint);
+        if state.as_ref().is_some_and(|s| durable_items(s) >= 200) {
+            break;
+        }
+        assert!(Instant::now() < limit, "no progress in a minute: {state:?}");
+        std::thread::sleep(Duration::from_millis(5));
+    }
+    signal(&first.0, "INT");
+    assert_eq!(exit_code(&mut first.0), Some(130));
+    let mut summary = String::new();
+    std::io::Read::read_to_string(first.0.stdout.as_mut().unwrap(), &mut summary).unwrap();
+    let log = std::fs::read_to_string(&err_path).unwrap();
+    assert!(
+        log.contains("backfill: SIGINT: stopping at a checkpoint"),
+        "{log}"
+    );
+    assert!(
+        summary.contains("backfill interrupted: ")
+            && summary.contains("run the same command again (same --checkpoint) to resume"),
+        "{summary}"
+    );
+    let state = checkpoint_state(&checkpoint).unwrap();
+    let durable = durable_items(&state);
+    assert!(durable >= 200 && durable < items, "{state}");
+    // The pages in flight finished and were checkpointed: what was read is what is durable.
+    assert_eq!(count(&summary, "items read"), durable, "{summary}\n{state}");
+    assert!(!summary.contains("segments done 4/4"), "{summary}");
+
+    // The rerun reads only what the checkpoint had not, and the index equals the table.
+    let out = run(&[]).output().unwrap();
+    let (summary, log) = (text(&out.stdout), text(&out.stderr));
+    assert_eq!(out.status.code(), Some(0), "{summary}\n{log}");
+    assert_eq!(count(&summary, "items read"), items - durable, "{summary}");
+    assert!(summary.contains("segments done 4/4"), "{summary}");
+    let out = ddb(
+        &moto,
+        &os,
+        &["compare", "--table", &table, "--index", &index],
+        "",
+    );
+    assert!(text(&out.stdout).contains(&format!("matches table {table}")));
+}
+
+/// An OpenSearch stand-in that answers GET requests `200 {}` and never answers the others (the
+/// bulk requests); it counts the requests it holds.
+fn holding_bulk() -> (String, std::sync::Arc<std::sync::atomic::AtomicU64>) {
+    use std::io::Read as _;
+    let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let url = format!("http://{}", listener.local_addr().unwrap());
+    let held = std::sync::Arc::new(std::sync::atomic::AtomicU64::new(0));
+    let count = std::sync::Arc::clone(&held);
+    std::thread::spawn(move || {
+        let mut open = Vec::new();
+        for conn in listener.incoming() {
+            let Ok(mut conn) = conn else { return };
+            let mut head = [0u8; 4];
+            if conn.read_exact(&mut head).is_err() {
+                continue;
+            }
+            if &head == b"GET " {
+                let _ = conn.set_read_timeout(Some(Duration::from_millis(200)));
+                let _ = conn.read(&mut [0u8; 65536]);
+                let _ = conn.write_all(
+                    b"HTTP/1.1 200 OK\r\nContent-Type: application/json\r\nContent-Length: 2\r\nConnection: close\r\n\r\n{}",
+                );
+            } else {
+                count.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
+                open.push(conn);
+            }
+        }
+    });
+    (url, held)
+}
+
+#[test]
+fn a_second_sigint_exits_at_once_and_the_checkpoint_keeps_only_durable_pages() {
+    let Some(moto) = moto() else {
+        return;
+    };
+    let pid = std::process::id();
+    let table = format!("BackfillSecondSigint-{pid}");
+    let dir = PathBuf::from(env!("CARGO_TARGET_TMPDIR")).join(format!("backfill-twice-{pid}"));
+    let _ = std::fs::remove_dir_all(&dir);
+    std::fs::create_dir_all(&dir).unwrap();
+    ddb_with(
+        &moto,
+        None,
+        &["create", "--table", &table, "--no-stream"],
+        "",
+        &[0],
+    );
+    let _drop = DropTable {
+        moto: moto.clone(),
+        table: table.clone(),
+    };
+    ddb_with(
+        &moto,
+        None,
+        &["fill", "--table", &table, "--count", "30", "--seed", "2"],
+        "",
+        &[0],
+    );
+    let (os, held) = holding_bulk();
+    let checkpoint = dir.join("backfill.json");
+    let err_path = dir.join("backfill.err");
+    let mut run = Running(
+        backfill(
+            &moto,
+            &os,
+            &table,
+            "s2s-never-written",
+            &["--segments", "1", "--page-size", "10", "--timeout", "300"],
+        )
+        .arg("--checkpoint")
+        .arg(&checkpoint)
+        .arg("--dead-letters")
+        .arg(dir.join("dead.jsonl"))
+        .stdout(Stdio::null())
+        .stderr(std::fs::File::create(&err_path).unwrap())
+        .spawn()
+        .unwrap(),
+    );
+    let limit = Instant::now() + Duration::from_secs(60);
+    while held.load(std::sync::atomic::Ordering::SeqCst) == 0 {
+        assert!(Instant::now() < limit, "no bulk request in a minute");
+        std::thread::sleep(Duration::from_millis(10));
+    }
+
+    // The first SIGINT waits for the page being sent, which OpenSearch never answers.
+    signal(&run.0, "INT");
+    wait_for(&err_path, "stop line", |l| {
+        l.starts_with("backfill: SIGINT: stopping at a checkpoint")
+    });
+    std::thread::sleep(Duration::from_millis(500));
+    assert_eq!(
+        run.0.try_wait().unwrap(),
+        None,
+        "exited on the first SIGINT"
+    );
+
+    // The second exits at once, well within the page's 300 s deadline.
+    signal(&run.0, "INT");
+    assert_eq!(exit_code(&mut run.0), Some(130));
+    let log = std::fs::read_to_string(&err_path).unwrap();
+    assert!(
+        log.contains("backfill: SIGINT again: exiting at once"),
+        "{log}"
+    );
+    let state = checkpoint_state(&checkpoint).unwrap();
+    assert_eq!(state["progress"][0]["pages"], 0, "{state}");
+    assert_eq!(state["progress"][0]["next"], serde_json::Value::Null);
+    assert_eq!(state["progress"][0]["done"], false);
+}
+
+#[test]
+fn max_rcu_paces_scans_by_the_capacity_dynamodb_reports() {
+    let (Some(moto), Some(opensearch)) = (moto(), OpenSearch::from_env()) else {
+        return;
+    };
+    let os = opensearch.url().to_string();
+    let pid = std::process::id();
+    let index = format!("s2s-backfill-rcu-{pid}");
+    let table = format!("BackfillRcu-{pid}");
+    let _cleanup = Cleanup {
+        os: &opensearch,
+        moto: moto.clone(),
+        index: index.clone(),
+        table: table.clone(),
+    };
+    let dir = PathBuf::from(env!("CARGO_TARGET_TMPDIR")).join(format!("backfill-rcu-{pid}"));
+    let _ = std::fs::remove_dir_all(&dir);
+    std::fs::create_dir_all(&dir).unwrap();
+    index_create(&os, &index);
+    ddb(
+        &moto,
+        &os,
+        &["create", "--table", &table, "--no-stream"],
+        "",
+    );
+    ddb(
+        &moto,
+        &os,
+        &["fill", "--table", &table, "--count", "300", "--seed", "6"],
+        "",
+    );
+    let rate = 10.0;
+    let started = Instant::now();
+    let out = backfill(
+        &moto,
+        &os,
+        &table,
+        &index,
+        &[
+            "--segments",
+            "2",
+            "--concurrency",
+            "2",
+            "--page-size",
+            "10",
+            "--max-rcu",
+            "10",
+        ],
+    )
+    .arg("--checkpoint")
+    .arg(dir.join("backfill.json"))
+    .arg("--dead-letters")
+    .arg(dir.join("dead.jsonl"))
+    .output()
+    .unwrap();
+    let elapsed = started.elapsed().as_secs_f64();
+    let summary = text(&out.stdout);
+    assert_eq!(
+        out.status.code(),
+        Some(0),
+        "{summary}\n{}",
+        text(&out.stderr)
+    );
+    assert_eq!(count(&summary, "items read"), 300, "{summary}");
+    // moto reports 1 capacity unit for every Scan page.
+    let pages = count(&summary, "pages");
+    assert!(pages >= 30, "{summary}");
+    assert_eq!(
+        decimal(&summary, "read capacity"),
+        pages as f64,
+        "{summary}"
+    );
+    assert!(decimal(&summary, "waited for --max-rcu") > 0.0, "{summary}");
+    // The rate bound: all but one second of burst and one page per segment in flight were
+    // paid for at 10 units a second.
+    let owed = (pages as f64 - rate - 2.0) / rate;
+    assert!(
+        elapsed >= owed,
+        "{elapsed} s for {pages} units at {rate}/s: {summary}"
+    );
     let out = ddb(
         &moto,
         &os,

@@ -4,7 +4,8 @@
 //! The data's way: `scan` (DescribeTable, a parallel Scan page by page) → `event` (a page → the
 //! DynamoDB Streams event the stream would have carried, at the backfill's version) → the
 //! planner and client the Lambda uses → `dead` (items refused or unconvertible, to a JSON lines
-//! file) → `checkpoint` (per segment, the last durable page).
+//! file) → `checkpoint` (per segment, the last durable page). Around it: `pace` (`--max-rcu`),
+//! `progress` (the bar or plain lines), `interrupt` (Ctrl-C stops at a checkpoint).
 //!
 //! The version rule (docs/backfill.md): every backfill document carries version
 //! `(floor(scan start) − 300) × 10^6`, `external_gte`, so that any change the stream carries
@@ -13,6 +14,9 @@
 mod checkpoint;
 mod dead;
 mod event;
+mod interrupt;
+mod pace;
+mod progress;
 mod scan;
 
 use std::collections::VecDeque;
@@ -31,6 +35,9 @@ use stream2search_client::Client;
 
 use self::checkpoint::State;
 use self::dead::DeadLetters;
+use self::interrupt::{Signals, Stop};
+use self::pace::Pace;
+use self::progress::Progress;
 use self::scan::{Dynamo, Scan};
 
 #[derive(clap::Args)]
@@ -55,6 +62,11 @@ pub struct Backfill {
     /// Strongly consistent reads (twice the read capacity).
     #[arg(long)]
     consistent_read: bool,
+    /// Read capacity units per second for all segments together: each Scan asks for its
+    /// ConsumedCapacity, and a segment waits before its next Scan while the capacity consumed
+    /// exceeds R per second (with one second of burst).
+    #[arg(long, value_name = "R")]
+    max_rcu: Option<f64>,
     /// The checkpoint file: the version, and per segment the last durable page. A rerun with the
     /// same file resumes there, with the same version.
     #[arg(long, default_value = "stream2search-backfill.json")]
@@ -93,6 +105,10 @@ struct Totals {
     dead_lettered: AtomicU64,
     not_durable: AtomicU64,
     throttled: AtomicU64,
+    /// Read capacity units DynamoDB reported, in thousandths.
+    consumed_milli: AtomicU64,
+    /// Time segments waited for `--max-rcu`, in microseconds, added over segments.
+    paced_micros: AtomicU64,
     segments_done: AtomicU64,
     segments_failed: AtomicU64,
 }
@@ -114,6 +130,19 @@ struct Shared {
     queue: Mutex<VecDeque<u32>>,
     dead: Mutex<DeadLetters>,
     totals: Totals,
+    pace: Option<Mutex<Pace>>,
+    /// DynamoDB answered a Scan without ConsumedCapacity (said once).
+    unmetered: std::sync::atomic::AtomicBool,
+    progress: Progress,
+    stop: Stop,
+}
+
+/// How a segment's reading ended without an error.
+enum Ended {
+    /// Every page is durable.
+    Done,
+    /// A signal asked to stop: its checkpoint holds its last durable page.
+    Stopped,
 }
 
 pub fn backfill(args: Backfill) -> ExitCode {
@@ -153,6 +182,14 @@ async fn run(args: Backfill) -> ExitCode {
         .or_else(|| var("AWS_ENDPOINT_URL"))
         .unwrap_or_else(|| format!("https://dynamodb.{region}.amazonaws.com"));
     let timeout = Duration::from_secs(args.timeout);
+    let pace = match args
+        .max_rcu
+        .map(|r| Pace::new(r, Instant::now()))
+        .transpose()
+    {
+        Ok(p) => p.map(Mutex::new),
+        Err(e) => return crate::fatal(&e),
+    };
     let dynamo = match Dynamo::new(&endpoint, region, credentials, timeout) {
         Ok(d) => d,
         Err(e) => return crate::fatal(&e),
@@ -179,8 +216,8 @@ async fn run(args: Backfill) -> ExitCode {
     if let Err(e) = state.save(&args.checkpoint) {
         return crate::fatal(&e);
     }
-    let keys = match dynamo.key_names(&args.table).await {
-        Ok(k) => k,
+    let table = match dynamo.describe(&args.table).await {
+        Ok(t) => t,
         Err(e) => return crate::fatal(&format!("table {}: {e}", args.table)),
     };
     if !args.index.contains('{') {
@@ -195,12 +232,27 @@ async fn run(args: Backfill) -> ExitCode {
         .collect();
     let version = state.version_seconds;
     let already_done = u64::from(args.segments) - queue.len() as u64;
+    let durable: u64 = state.progress.iter().map(|p| p.items).sum();
+    // ItemCount is DynamoDB's estimate, updated about every six hours.
+    let expected = table.item_count.map(|n| n.saturating_sub(durable));
+    if let Some(n) = table.item_count {
+        eprintln!(
+            "backfill: table {} holds about {n} items (DescribeTable's ItemCount, which DynamoDB \
+             updates about every six hours){}",
+            args.table,
+            if durable > 0 {
+                format!("; {durable} are durable from earlier runs")
+            } else {
+                String::new()
+            }
+        );
+    }
     let shared = Arc::new(Shared {
         dynamo,
         client,
         planner,
         table: args.table.clone(),
-        keys,
+        keys: table.keys,
         segments: args.segments,
         page_size: args.page_size,
         consistent: args.consistent_read,
@@ -211,6 +263,10 @@ async fn run(args: Backfill) -> ExitCode {
         queue: Mutex::new(queue),
         dead: Mutex::new(dead),
         totals: Totals::default(),
+        pace,
+        unmetered: Default::default(),
+        progress: Progress::new(expected),
+        stop: Stop::new(),
     });
     shared
         .totals
@@ -218,6 +274,11 @@ async fn run(args: Backfill) -> ExitCode {
         .store(already_done, Ordering::Relaxed);
 
     let started = Instant::now();
+    let signals = Signals::register();
+    let listener = {
+        let shared = Arc::clone(&shared);
+        tokio::spawn(async move { signals.listen(&shared.stop, &shared.progress).await })
+    };
     let progress = tokio::spawn(progress(Arc::clone(&shared), started));
     let mut tasks = tokio::task::JoinSet::new();
     for _ in 0..args.concurrency {
@@ -230,10 +291,15 @@ async fn run(args: Backfill) -> ExitCode {
                 .totals
                 .segments_failed
                 .fetch_add(1, Ordering::Relaxed);
-            eprintln!("backfill: a segment task failed: {e}");
+            shared
+                .progress
+                .line(&format!("backfill: a segment task failed: {e}"));
         }
     }
     progress.abort();
+    listener.abort();
+    shared.progress.finish();
+    let interrupted = shared.stop.stopped();
 
     let t = &shared.totals;
     let get = |c: &AtomicU64| c.load(Ordering::Relaxed);
@@ -241,8 +307,8 @@ async fn run(args: Backfill) -> ExitCode {
     let _ = writeln!(
         std::io::stdout().lock(),
         "backfill {} -> {}: items read {}, bytes read {}, pages {}, scans {}, indexed {}, \
-         stale {}, dead-lettered {}, not durable {}, throttled {}, segments done {}/{}, \
-         version {}, items/s {:.0}",
+         stale {}, dead-lettered {}, not durable {}, throttled {}, read capacity {:.1}, \
+         waited for --max-rcu {:.1}s, segments done {}/{}, version {}, items/s {:.0}",
         args.table,
         args.index,
         get(&t.items),
@@ -254,11 +320,24 @@ async fn run(args: Backfill) -> ExitCode {
         get(&t.dead_lettered),
         get(&t.not_durable),
         get(&t.throttled),
+        get(&t.consumed_milli) as f64 / 1000.0,
+        get(&t.paced_micros) as f64 / 1e6,
         get(&t.segments_done),
         args.segments,
         version * 1_000_000,
         get(&t.items) as f64 / elapsed,
     );
+    if interrupted {
+        let left = u64::from(args.segments) - get(&t.segments_done);
+        let _ = writeln!(
+            std::io::stdout().lock(),
+            "backfill interrupted: {left} of {} segments not finished; {} holds every durable \
+             page: run the same command again (same --checkpoint) to resume",
+            args.segments,
+            args.checkpoint.display()
+        );
+        return ExitCode::from(interrupt::EXIT);
+    }
     if get(&t.dead_lettered) > 0 || get(&t.not_durable) > 0 || get(&t.segments_failed) > 0 {
         ExitCode::from(1)
     } else {
@@ -322,8 +401,11 @@ fn seconds(value: &str) -> Option<u64> {
     n.checked_mul(unit)
 }
 
-/// A plain line on stderr every five seconds.
+/// Without a bar, a plain line on stderr every five seconds.
 async fn progress(shared: Arc<Shared>, started: Instant) {
+    if shared.progress.is_bar() {
+        return;
+    }
     let mut tick = tokio::time::interval(Duration::from_secs(5));
     tick.tick().await;
     loop {
@@ -343,33 +425,92 @@ async fn progress(shared: Arc<Shared>, started: Instant) {
 /// Reads segments off the queue until it is empty.
 async fn worker(shared: Arc<Shared>) {
     loop {
+        if shared.stop.stopped() {
+            return;
+        }
         let Some(segment) = shared.queue.lock().expect("queue lock").pop_front() else {
             return;
         };
         let n = shared.segments;
-        eprintln!("segment {segment} of {n}: scanning");
+        let line = |text: &str| {
+            shared
+                .progress
+                .line(&format!("segment {segment} of {n}: {text}"))
+        };
+        line("scanning");
         match read_segment(&shared, segment).await {
-            Ok(()) => {
+            Ok(Ended::Done) => {
                 shared.totals.segments_done.fetch_add(1, Ordering::Relaxed);
-                eprintln!("segment {segment} of {n}: done");
+                line("done");
             }
+            Ok(Ended::Stopped) => line("interrupted at its last durable page"),
             Err(e) => {
                 shared
                     .totals
                     .segments_failed
                     .fetch_add(1, Ordering::Relaxed);
-                eprintln!("segment {segment} of {n}: stopped at its last durable page: {e}");
+                line(&format!("stopped at its last durable page: {e}"));
             }
         }
     }
 }
 
-/// Reads, sends and checkpoints one segment page by page, from its checkpoint on.
-async fn read_segment(shared: &Shared, segment: u32) -> Result<(), String> {
+/// Waits while `--max-rcu`'s bucket is negative; `true` when a signal stopped the wait.
+async fn pace(shared: &Shared) -> bool {
+    let Some(pace) = &shared.pace else {
+        return false;
+    };
+    loop {
+        let wait = pace.lock().expect("pace lock").wait(Instant::now());
+        if wait.is_zero() {
+            return false;
+        }
+        let from = Instant::now();
+        let stopped = shared.stop.sleep(wait).await;
+        shared.totals.paced_micros.fetch_add(
+            u64::try_from(from.elapsed().as_micros()).unwrap_or(u64::MAX),
+            Ordering::Relaxed,
+        );
+        if stopped {
+            return true;
+        }
+    }
+}
+
+/// Takes a page's reported read capacity out of `--max-rcu`'s bucket, and counts it.
+fn consumed(shared: &Shared, units: Option<f64>) {
+    let Some(units) = units else {
+        if shared.pace.is_some() && !shared.unmetered.swap(true, Ordering::Relaxed) {
+            shared.progress.line(
+                "backfill: warning: DynamoDB answered a Scan without ConsumedCapacity: \
+                 --max-rcu cannot pace what is not reported",
+            );
+        }
+        return;
+    };
+    if units.is_finite() && units > 0.0 {
+        shared
+            .totals
+            .consumed_milli
+            .fetch_add((units * 1000.0).round() as u64, Ordering::Relaxed);
+    }
+    if let Some(pace) = &shared.pace {
+        pace.lock()
+            .expect("pace lock")
+            .consume(units, Instant::now());
+    }
+}
+
+/// Reads, sends and checkpoints one segment page by page, from its checkpoint on, until it is
+/// finished or a signal stops it.
+async fn read_segment(shared: &Shared, segment: u32) -> Result<Ended, String> {
     let backoff = Backoff::new(Duration::from_millis(50), Duration::from_secs(5))
         .map_err(|e| e.to_string())?;
     let version = shared.state.lock().expect("state lock").version_seconds;
     loop {
+        if shared.stop.stopped() || pace(shared).await {
+            return Ok(Ended::Stopped);
+        }
         let start = shared.state.lock().expect("state lock").progress[segment as usize]
             .next
             .clone();
@@ -393,15 +534,26 @@ async fn read_segment(shared: &Shared, segment: u32) -> Result<(), String> {
                 Err(e) if e.is_transient() && failures < 8 => failures += 1,
                 Err(e) => return Err(e.to_string()),
             }
-            tokio::time::sleep(backoff.delay(attempt, fastrand::f64())).await;
+            if shared
+                .stop
+                .sleep(backoff.delay(attempt, fastrand::f64()))
+                .await
+            {
+                return Ok(Ended::Stopped);
+            }
             attempt = attempt.saturating_add(1);
         };
+        consumed(shared, page.consumed.as_ref().map(|c| c.units));
         let t = &shared.totals;
         t.items
             .fetch_add(page.items.len() as u64, Ordering::Relaxed);
         t.bytes.fetch_add(bytes as u64, Ordering::Relaxed);
         send_page(shared, &page.items, version).await?;
         t.pages.fetch_add(1, Ordering::Relaxed);
+        shared.progress.update(
+            t.items.load(Ordering::Relaxed),
+            t.bytes.load(Ordering::Relaxed),
+        );
         let mut state = shared.state.lock().expect("state lock");
         let progress = &mut state.progress[segment as usize];
         progress.items += page.items.len() as u64;
@@ -411,7 +563,7 @@ async fn read_segment(shared: &Shared, segment: u32) -> Result<(), String> {
         let done = progress.done;
         state.save(&shared.path)?;
         if done {
-            return Ok(());
+            return Ok(Ended::Done);
         }
     }
 }
@@ -474,7 +626,9 @@ async fn send_page(
         Err(_) => "-".to_string(),
     };
     for (i, reason) in &poison {
-        eprintln!("item {}: dead-lettered: {reason}", key(*i));
+        shared
+            .progress
+            .line(&format!("item {}: dead-lettered: {reason}", key(*i)));
     }
     shared
         .dead
@@ -495,7 +649,7 @@ async fn send_page(
         return Ok(());
     }
     for (i, reason) in &not_durable {
-        eprintln!("item {}: {reason}", key(*i));
+        shared.progress.line(&format!("item {}: {reason}", key(*i)));
     }
     shared
         .totals

@@ -55,8 +55,17 @@ impl Error {
     }
 }
 
-/// One Scan page: the items exactly as sent, the bytes of the answer, and where the next page
-/// starts (`None`: the segment is finished).
+/// What DescribeTable tells of a table.
+#[derive(Debug)]
+pub struct Table {
+    /// The key attribute names, partition key first.
+    pub keys: Vec<String>,
+    /// `ItemCount`: approximate, DynamoDB updates it about every six hours.
+    pub item_count: Option<u64>,
+}
+
+/// One Scan page: the items exactly as sent, where the next page starts (`None`: the segment is
+/// finished), and the read capacity it consumed.
 #[derive(Debug, Deserialize)]
 pub struct Page {
     /// The items, unparsed.
@@ -65,6 +74,17 @@ pub struct Page {
     /// `LastEvaluatedKey`.
     #[serde(rename = "LastEvaluatedKey", default)]
     pub last: Option<Box<RawValue>>,
+    /// `ConsumedCapacity` (asked for with `ReturnConsumedCapacity: TOTAL`).
+    #[serde(rename = "ConsumedCapacity", default)]
+    pub consumed: Option<Consumed>,
+}
+
+/// `ConsumedCapacity` of one request.
+#[derive(Debug, Deserialize)]
+pub struct Consumed {
+    /// `CapacityUnits`: the read capacity units the page cost.
+    #[serde(rename = "CapacityUnits", default)]
+    pub units: f64,
 }
 
 /// One Scan request.
@@ -96,8 +116,9 @@ impl Dynamo {
         Ok(Dynamo { client, timeout })
     }
 
-    /// The table's key attribute names (DescribeTable), partition key first.
-    pub async fn key_names(&self, table: &str) -> Result<Vec<String>, Error> {
+    /// The table's key attribute names, partition key first, and its approximate size
+    /// (DescribeTable).
+    pub async fn describe(&self, table: &str) -> Result<Table, Error> {
         #[derive(Deserialize)]
         struct Key {
             #[serde(rename = "AttributeName")]
@@ -106,21 +127,26 @@ impl Dynamo {
             kind: String,
         }
         #[derive(Deserialize)]
-        struct Table {
+        struct Description {
             #[serde(rename = "KeySchema")]
             keys: Vec<Key>,
+            #[serde(rename = "ItemCount", default)]
+            item_count: Option<u64>,
         }
         #[derive(Deserialize)]
         struct Answer {
             #[serde(rename = "Table")]
-            table: Table,
+            table: Description,
         }
         let answer: Answer = self
             .call("DescribeTable", json!({ "TableName": table }).to_string())
             .await?;
         let mut keys = answer.table.keys;
         keys.sort_by_key(|k| k.kind != "HASH");
-        Ok(keys.into_iter().map(|k| k.name).collect())
+        Ok(Table {
+            keys: keys.into_iter().map(|k| k.name).collect(),
+            item_count: answer.table.item_count,
+        })
     }
 
     /// One page (Scan), and the size of the answer in bytes.
@@ -130,6 +156,7 @@ impl Dynamo {
             "Segment": scan.segment,
             "TotalSegments": scan.total,
             "ConsistentRead": scan.consistent,
+            "ReturnConsumedCapacity": "TOTAL",
         });
         if let Some(limit) = scan.limit {
             body["Limit"] = json!(limit);
@@ -213,10 +240,11 @@ mod tests {
         let page = parse::<Page>(
             "Scan",
             200,
-            br#"{"Items":[{"k":{"N":"1.50"}}],"LastEvaluatedKey":{"k":{"N":"1.50"}}}"#,
+            br#"{"Items":[{"k":{"N":"1.50"}}],"LastEvaluatedKey":{"k":{"N":"1.50"}},"ConsumedCapacity":{"TableName":"T","CapacityUnits":0.5}}"#,
         )
         .unwrap();
         assert_eq!(page.items[0].get(), r#"{"k":{"N":"1.50"}}"#);
         assert_eq!(page.last.unwrap().get(), r#"{"k":{"N":"1.50"}}"#);
+        assert_eq!(page.consumed.unwrap().units, 0.5);
     }
 }
