@@ -1140,3 +1140,96 @@ fn max_rcu_paces_scans_by_the_capacity_dynamodb_reports() {
     );
     assert!(text(&out.stdout).contains(&format!("matches table {table}")));
 }
+
+/// Runs the command after the output path with its stderr on a pseudo-terminal (200 columns),
+/// copies what the terminal received to the output path, passes stdout through, and exits with
+/// the command's status.
+const ON_A_TERMINAL: &str = r#"
+import fcntl, os, pty, struct, subprocess, sys, termios
+m, s = pty.openpty()
+fcntl.ioctl(s, termios.TIOCSWINSZ, struct.pack("HHHH", 40, 200, 0, 0))
+p = subprocess.Popen(sys.argv[2:], stdin=subprocess.DEVNULL, stdout=subprocess.PIPE, stderr=s)
+os.close(s)
+seen = b""
+while True:
+    try:
+        d = os.read(m, 65536)
+    except OSError:
+        break
+    if not d:
+        break
+    seen += d
+code = p.wait()
+open(sys.argv[1], "wb").write(seen)
+sys.stdout.buffer.write(p.stdout.read())
+sys.exit(code)
+"#;
+
+#[test]
+fn on_a_terminal_a_progress_bar_counts_items_against_the_tables_item_count() {
+    let (Some(moto), Some(opensearch)) = (moto(), OpenSearch::from_env()) else {
+        return;
+    };
+    let os = opensearch.url().to_string();
+    let pid = std::process::id();
+    let index = format!("s2s-backfill-bar-{pid}");
+    let table = format!("BackfillBar-{pid}");
+    let _cleanup = Cleanup {
+        os: &opensearch,
+        moto: moto.clone(),
+        index: index.clone(),
+        table: table.clone(),
+    };
+    let dir = PathBuf::from(env!("CARGO_TARGET_TMPDIR")).join(format!("backfill-bar-{pid}"));
+    let _ = std::fs::remove_dir_all(&dir);
+    std::fs::create_dir_all(&dir).unwrap();
+    index_create(&os, &index);
+    ddb(
+        &moto,
+        &os,
+        &["create", "--table", &table, "--no-stream"],
+        "",
+    );
+    ddb(
+        &moto,
+        &os,
+        &["fill", "--table", &table, "--count", "300", "--seed", "8"],
+        "",
+    );
+    let mut run = backfill(
+        &moto,
+        &os,
+        &table,
+        &index,
+        &["--segments", "2", "--page-size", "50"],
+    );
+    run.arg("--checkpoint")
+        .arg(dir.join("backfill.json"))
+        .arg("--dead-letters")
+        .arg(dir.join("dead.jsonl"));
+    let terminal = dir.join("terminal");
+    let out = Command::new(repo().join(".dev/venv/bin/python"))
+        .args(["-c", ON_A_TERMINAL])
+        .arg(&terminal)
+        .arg(run.get_program())
+        .args(run.get_args())
+        .envs(ENV)
+        .output()
+        .unwrap();
+    let summary = text(&out.stdout);
+    let seen = text(&std::fs::read(&terminal).unwrap());
+    assert_eq!(out.status.code(), Some(0), "{summary}\n{seen}");
+    assert_eq!(count(&summary, "items read"), 300, "{summary}");
+    // moto's ItemCount is exact: the bar ends at 300 of about 300, with MB, a rate and an ETA.
+    assert!(
+        seen.contains("holds about 300 items (DescribeTable's ItemCount"),
+        "{seen}"
+    );
+    assert!(seen.contains("300/~300 items, "), "{seen}");
+    assert!(
+        seen.contains(" MB, ") && seen.contains(" items/s, ETA "),
+        "{seen}"
+    );
+    // The segment lines are there too, above the bar.
+    assert!(seen.contains("segment 1 of 2: done"), "{seen}");
+}

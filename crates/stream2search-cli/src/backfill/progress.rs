@@ -10,7 +10,7 @@
 use std::io::IsTerminal as _;
 use std::time::Duration;
 
-use indicatif::{ProgressBar, ProgressDrawTarget, ProgressStyle};
+use indicatif::{ProgressBar, ProgressDrawTarget, ProgressState, ProgressStyle};
 
 /// The bar (on a terminal) or nothing.
 pub struct Progress {
@@ -29,10 +29,17 @@ impl Progress {
             ProgressDrawTarget::stderr(),
         );
         let style = ProgressStyle::with_template(
-            "[{elapsed_precise}] {wide_bar} {human_pos}/~{human_len} items, {msg}, \
-             {per_sec}, ETA {eta}",
+            "[{elapsed_precise}] {wide_bar} {human_pos}/~{human_len} items, {msg}, {rate}, \
+             ETA {eta}",
         )
-        .map(|s| s.progress_chars("=> "));
+        .map(|s| {
+            s.progress_chars("=> ").with_key(
+                "rate",
+                |state: &ProgressState, w: &mut dyn std::fmt::Write| {
+                    let _ = write!(w, "{:.0} items/s", state.per_sec());
+                },
+            )
+        });
         if let Ok(style) = style {
             bar.set_style(style);
         }
