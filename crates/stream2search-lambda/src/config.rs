@@ -82,6 +82,9 @@ pub struct Settings {
     pub function_name: String,
     /// The execution role's credentials, when set: they sign dead-letter requests.
     pub aws_credentials: Option<Secret<aws_credential_types::Credentials>>,
+    /// Where every action is also sent while the index is rebuilt (`STREAM2SEARCH_MIRROR`,
+    /// `STREAM2SEARCH_MIRROR_REFRESH_SECS`; `docs/reindex.md`).
+    pub mirror: crate::mirror::Mirror,
 }
 
 /// A value kept out of `Debug` output.
@@ -320,6 +323,7 @@ impl Settings {
             Some(v) => boolean("STREAM2SEARCH_METRICS", &v)?,
             None => true,
         };
+        let mirror = crate::mirror::Mirror::from_lookup(&get, &plan)?;
         Ok(Settings {
             plan,
             client,
@@ -330,6 +334,7 @@ impl Settings {
                 .unwrap_or_else(|| "stream2search".into()),
             function_name: get("AWS_LAMBDA_FUNCTION_NAME").unwrap_or_else(|| "local".into()),
             aws_credentials: aws_credentials(&get).ok().map(Secret),
+            mirror,
         })
     }
 }

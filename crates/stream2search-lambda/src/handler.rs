@@ -18,6 +18,7 @@ use crate::config::{self, ConfigError, Settings};
 use crate::dead_letter::{self, Poison};
 use crate::deadline;
 use crate::hooks::{self, AsyncHook, Hook};
+use crate::mirror::{self, Targets};
 use crate::sqs::Queue;
 use crate::summary::Counts;
 
@@ -36,6 +37,8 @@ struct Inner {
     client: Client,
     queue: Option<Queue>,
     hook: Option<Hooked>,
+    /// The mirror indexes, when mirroring is on.
+    mirror: Option<Targets>,
 }
 
 /// The one hook a handler may have.
@@ -134,6 +137,7 @@ impl Builder {
         client: Client,
         queue: Option<Queue>,
     ) -> Handler {
+        let mirror = Targets::new(&settings.mirror);
         Handler {
             inner: Arc::new(Inner {
                 settings,
@@ -141,6 +145,7 @@ impl Builder {
                 client,
                 queue,
                 hook: self.hook,
+                mirror,
             }),
         }
     }
@@ -385,15 +390,22 @@ impl Handler {
             .indexed_at
             .as_ref()
             .map(|_| rfc3339(SystemTime::now()));
+        // The mirror lookup, hook lookups, bulk sends, then dead letters, all ended by one
+        // instant: Lambda's deadline less the client's margin and the time to answer. The
+        // client subtracts its margin itself.
+        let margin = inner.settings.client.deadline_margin;
+        let requests_end = deadline::requests_end(deadline, margin);
+        let mirrors = match &inner.mirror {
+            None => mirror::Indexes::none(),
+            Some(targets) => {
+                let timeout = inner.settings.client.request_timeout;
+                targets.indexes(&inner.client, timeout, requests_end).await
+            }
+        };
         let mut plan = inner
             .planner
             .plan(payload, stamp.as_deref())
             .map_err(Kind::Event)?;
-        // Hook lookups, bulk sends, then dead letters, all ended by one instant: Lambda's
-        // deadline less the client's margin and the time to answer. The client subtracts its
-        // margin itself.
-        let margin = inner.settings.client.deadline_margin;
-        let requests_end = deadline::requests_end(deadline, margin);
         let late = match &inner.hook {
             None => Vec::new(),
             Some(Hooked::Sync(hook)) => {
@@ -407,14 +419,15 @@ impl Handler {
                 hooks::apply_async(&**hook, payload, &mut plan, stop).await
             }
         };
-        let report = inner
-            .client
-            .send(&plan, requests_end + margin)
-            .await
-            .map_err(Kind::Client)?;
-        let retries = report.counters.retries;
-        // One result per record, in event order.
+        let write = &inner.settings.plan.index;
+        let (report, mirrored) =
+            mirror::send(&inner.client, &plan, write, &mirrors, requests_end + margin)
+                .await
+                .map_err(Kind::Client)?;
+        let retries = report.counters.retries + mirrored.retries;
+        // One result per record, in event order, the worse across the mirror indexes.
         let mut results = plan.resolve(&report.finals);
+        mirrored.merge(&mut results);
         for r in &mut results {
             if late.binary_search(&r.position).is_ok() {
                 r.outcome = RecordOutcome::NotDurable {

@@ -58,6 +58,7 @@ mod dead_letter;
 mod deadline;
 mod handler;
 mod hooks;
+mod mirror;
 mod sqs;
 mod summary;
 #[cfg(feature = "testing")]
@@ -66,6 +67,7 @@ pub mod testing;
 pub use config::{ConfigError, DeadLetter, Secret, Settings};
 pub use handler::{Builder, Error, Handler, Invocation};
 pub use hooks::{AsyncHook, Hook, HookFuture, Item, Verdict};
+pub use mirror::Mirror;
 pub use summary::Counts;
 
 #[cfg(feature = "aws_lambda_events")]
