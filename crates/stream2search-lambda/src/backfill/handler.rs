@@ -1,1 +1,761 @@
-//! The Lambda backfill handler: one invocation runs one [`Job`](super::Job) for a time slice.
+//! The Lambda backfill handler: one invocation runs one [`Job`] for a slice of time, or plans a
+//! backfill.
+//!
+//! Two requests, JSON:
+//!
+//! - **A job** (`{"unit":{...},"version":V,"keys":[...]}`, see [`Job`]): the handler steps
+//!   through the unit page by page ([`Backfiller::step_until`]) while at least
+//!   `STREAM2SEARCH_BACKFILL_MIN_STEP_SECS` (default 10) are left before the invocation's
+//!   requests must end (Lambda's deadline less the client's margin and a quarter second; an
+//!   unknown deadline, as `cargo lambda watch` sends, gets `STREAM2SEARCH_FALLBACK_BUDGET_SECS`).
+//!   The first page always runs, within the deadline. It answers
+//!   `{"job":JOB,"done":BOOL,"pages":..,"items":..,"bytes":..,"indexed":..,"stale":..,
+//!   "deadLettered":..,"throttled":..,"consumedRcu":..}`, the job advanced past every durable
+//!   page: invoke it again with `job` until `done`.
+//! - **A plan** (`{"plan":{"table":"T","segments":N}}`): DescribeTable, then
+//!   `{"version":V,"keys":[...],"itemCount":..,"sizeBytes":..,"jobs":[JOB,...]}`, one job per
+//!   segment at its beginning, at the version `floor(now) − 300`: a state machine maps over
+//!   `jobs`.
+//!
+//! Dead items (unconvertible, or refused by OpenSearch) go to the dead-letter queue
+//! (`STREAM2SEARCH_DLQ_URL`), one message each:
+//! `{"source":"stream2search-backfill","unit":UNIT,"version":V,"key":KEY,"reason":TEXT,"item":ITEM}`,
+//! the item exactly as read (a JSON value when it is one, else its text as a JSON string).
+//! Without a queue, or when the queue does not take them all, they are not dropped: the page
+//! counts as not done, like a page with items not durable.
+//!
+//! A page that is not done stops the invocation there. If the invocation had already advanced
+//! the job, it answers normally with the job as advanced so far (`done` false, `stopped` the
+//! reason); if it was the invocation's first page, the invocation fails
+//! (`Stream2Search.DeadItems` or `Stream2Search.NotDurable`, naming the items and reasons), so
+//! that the state machine's retry with backoff decides, and the job's position never passes an
+//! item that is neither indexed nor dead-lettered.
+//!
+//! Settings: those of the stream function ([`Settings`]: `OPENSEARCH_*`, the dead-letter queue,
+//! metrics), and `AWS_REGION`, the credentials Lambda sets, the DynamoDB endpoint
+//! (`AWS_ENDPOINT_URL_DYNAMODB`, then `AWS_ENDPOINT_URL`, else
+//! `https://dynamodb.<region>.amazonaws.com`), `STREAM2SEARCH_BACKFILL_PAGE_SIZE` (Scan's
+//! `Limit`), `STREAM2SEARCH_BACKFILL_CONSISTENT_READ`, `STREAM2SEARCH_BACKFILL_MIN_STEP_SECS`
+//! and `STREAM2SEARCH_BACKFILL_TIMEOUT_SECS` (most time to send one page, default 60).
+
+use std::fmt;
+use std::future::Future;
+use std::pin::Pin;
+use std::sync::Arc;
+use std::task::{Context, Poll};
+use std::time::{Duration, Instant, SystemTime};
+
+use lambda_runtime::{LambdaEvent, Service, tracing};
+use serde::{Deserialize, Serialize};
+use serde_json::Value;
+use serde_json::value::RawValue;
+use stream2search::Planner;
+use stream2search_client::Client;
+
+use super::{Backfiller, DeadItem, Dynamo, Error, Job, Kind, Step, Unit, version_seconds};
+use crate::config::{self, ConfigError, Settings};
+use crate::dead_letter::{MAX_MESSAGE_BYTES, Message};
+use crate::deadline;
+use crate::sqs::Queue;
+
+/// The Lambda backfill handler: build it once at cold start, call it per request. Clones share
+/// everything. A `tower` [`Service`], so `lambda_runtime::run(handler)` serves it.
+#[derive(Clone)]
+pub struct BackfillHandler {
+    inner: Arc<Inner>,
+}
+
+struct Inner {
+    settings: Settings,
+    backfiller: Backfiller,
+    queue: Option<Queue>,
+    min_step: Duration,
+}
+
+impl fmt::Debug for BackfillHandler {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("BackfillHandler")
+            .field("settings", &self.inner.settings)
+            .field("backfiller", &self.inner.backfiller)
+            .field("queue", &self.inner.queue)
+            .field("min_step", &self.inner.min_step)
+            .finish()
+    }
+}
+
+/// A plan request's body: `{"table":"T","segments":N}`.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct PlanRequest {
+    /// The table to scan.
+    pub table: String,
+    /// Scan segments: one job each.
+    pub segments: u32,
+}
+
+/// The answer to a plan request.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+#[non_exhaustive]
+pub struct PlanAnswer {
+    /// The backfill's version second, shared by every job.
+    pub version: u64,
+    /// The key attribute names, partition key first.
+    pub keys: Vec<String>,
+    /// The table's `ItemCount`.
+    pub item_count: u64,
+    /// The table's `TableSizeBytes`.
+    pub size_bytes: u64,
+    /// One job per unit, at its beginning.
+    pub jobs: Vec<Job>,
+}
+
+/// The answer to a job: where it stands, and what this invocation did.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+#[non_exhaustive]
+pub struct JobAnswer {
+    /// The job, advanced past every page this invocation made durable.
+    pub job: Job,
+    /// The unit is finished.
+    pub done: bool,
+    /// Why the invocation stopped before its time was up and before the unit's end, if it did.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub stopped: Option<String>,
+    /// What this invocation did.
+    #[serde(flatten)]
+    pub counts: Counts,
+}
+
+/// What one backfill invocation did: logged as one line and written as EMF metrics.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+#[non_exhaustive]
+pub struct Counts {
+    /// Pages made durable.
+    pub pages: u64,
+    /// Items read.
+    pub items: u64,
+    /// Bytes read.
+    pub bytes: u64,
+    /// Items indexed.
+    pub indexed: u64,
+    /// Items the index already held at a newer version.
+    pub stale: u64,
+    /// Dead items the dead-letter queue took.
+    pub dead_lettered: u64,
+    /// Throttled reads, retried.
+    pub throttled: u64,
+    /// Read capacity units consumed.
+    pub consumed_rcu: f64,
+}
+
+impl Counts {
+    fn add(&mut self, step: &Step) {
+        self.items += step.items;
+        self.bytes += step.bytes;
+        self.indexed += step.indexed;
+        self.stale += step.stale;
+        self.throttled += step.throttled;
+        self.consumed_rcu += step.consumed_rcu;
+    }
+
+    /// One CloudWatch Embedded Metric Format line.
+    fn emf(
+        &self,
+        namespace: &str,
+        function_name: &str,
+        timestamp_ms: u64,
+        duration_ms: u64,
+    ) -> String {
+        let names = [
+            "BackfillPages",
+            "BackfillItems",
+            "BackfillBytes",
+            "BackfillIndexed",
+            "BackfillStale",
+            "BackfillDeadLettered",
+            "BackfillThrottled",
+            "BackfillConsumedRcu",
+        ];
+        let mut metrics: Vec<Value> = names
+            .iter()
+            .map(|name| {
+                let unit = if *name == "BackfillBytes" {
+                    "Bytes"
+                } else {
+                    "Count"
+                };
+                serde_json::json!({"Name": name, "Unit": unit})
+            })
+            .collect();
+        metrics.push(serde_json::json!({"Name": "BackfillDurationMs", "Unit": "Milliseconds"}));
+        serde_json::json!({
+            "_aws": {
+                "Timestamp": timestamp_ms,
+                "CloudWatchMetrics": [{
+                    "Namespace": namespace,
+                    "Dimensions": [["FunctionName"]],
+                    "Metrics": metrics,
+                }],
+            },
+            "FunctionName": function_name,
+            "BackfillPages": self.pages,
+            "BackfillItems": self.items,
+            "BackfillBytes": self.bytes,
+            "BackfillIndexed": self.indexed,
+            "BackfillStale": self.stale,
+            "BackfillDeadLettered": self.dead_lettered,
+            "BackfillThrottled": self.throttled,
+            "BackfillConsumedRcu": self.consumed_rcu,
+            "BackfillDurationMs": duration_ms,
+        })
+        .to_string()
+    }
+}
+
+/// The payload: a plan request or a job.
+enum Request {
+    Plan(PlanRequest),
+    Job(Job),
+}
+
+fn request(payload: &str) -> Result<Request, Error> {
+    #[derive(Deserialize)]
+    struct Planning {
+        plan: PlanRequest,
+    }
+    let value: Value = serde_json::from_str(payload)
+        .map_err(|e| Kind::NotAJob(format!("the payload is not JSON: {e}")))?;
+    if value.get("plan").is_some() {
+        let planning: Planning = serde_json::from_value(value).map_err(|e| {
+            Kind::NotAJob(format!(
+                "not a plan request ({{\"plan\":{{\"table\":T,\"segments\":N}}}}): {e}"
+            ))
+        })?;
+        return Ok(Request::Plan(planning.plan));
+    }
+    serde_json::from_value(value)
+        .map(Request::Job)
+        .map_err(|e| {
+            Kind::NotAJob(format!(
+                "neither a job ({{\"unit\":..,\"version\":..,\"keys\":..}}) nor a plan request: {e}"
+            ))
+            .into()
+        })
+}
+
+/// Runs the backfill function as its `main` would: sets up logging
+/// ([`init_logging`](crate::init_logging)), reads the environment, builds the handler and serves
+/// requests until the sandbox ends. A failed cold start is one log line naming the variable, and
+/// exit status 1.
+pub async fn run() -> std::process::ExitCode {
+    crate::init_logging();
+    let handler = match BackfillHandler::from_env() {
+        Ok(handler) => handler,
+        Err(e) => {
+            tracing::error!(error_type = e.error_type(), "cold start failed: {e}");
+            return std::process::ExitCode::FAILURE;
+        }
+    };
+    match lambda_runtime::run(handler).await {
+        Ok(()) => std::process::ExitCode::SUCCESS,
+        Err(e) => {
+            tracing::error!("the Lambda runtime stopped: {e}");
+            std::process::ExitCode::FAILURE
+        }
+    }
+}
+
+impl BackfillHandler {
+    /// Reads the process environment and builds the handler (see
+    /// [`BackfillHandler::from_lookup`]).
+    pub fn from_env() -> Result<BackfillHandler, Error> {
+        BackfillHandler::from_lookup(|name| std::env::var(name).ok())
+    }
+
+    /// Reads the settings through `lookup` and builds the handler. Every mistake names its
+    /// variable. Needs no network.
+    pub fn from_lookup(lookup: impl Fn(&str) -> Option<String>) -> Result<BackfillHandler, Error> {
+        let get = |name: &str| lookup(name).filter(|v| !v.trim().is_empty());
+        let settings = Settings::from_lookup(&lookup)?;
+        if !settings.plan.versioning {
+            return Err(ConfigError::new(
+                "STREAM2SEARCH_VERSIONING",
+                "a backfill needs external versions, so that the stream's later changes win",
+            )
+            .into());
+        }
+        let endpoint_variable = if get("OPENSEARCH_ENDPOINT").is_some() {
+            "OPENSEARCH_ENDPOINT"
+        } else {
+            "OPENSEARCH_DOMAIN"
+        };
+        let planner = Planner::new(settings.plan.clone())
+            .map_err(|e| config::planner_error(&settings.plan, &e))?;
+        let client = Client::new(settings.client.clone())
+            .map_err(|e| config::client_error(&settings.client, endpoint_variable, &e))?;
+        let queue_variable = if get("STREAM2SEARCH_SQS_ENDPOINT").is_some() {
+            "STREAM2SEARCH_SQS_ENDPOINT"
+        } else {
+            "STREAM2SEARCH_DLQ_URL"
+        };
+        let queue = settings
+            .dead_letter
+            .as_ref()
+            .map(|target| {
+                Queue::new(
+                    target.clone(),
+                    settings.aws_credentials.as_ref().map(|c| c.0.clone()),
+                )
+            })
+            .transpose()
+            .map_err(|e| ConfigError::new(queue_variable, e.to_string()))?;
+
+        let region = get("AWS_REGION")
+            .ok_or_else(|| ConfigError::new("AWS_REGION", "not set, needed to read the table"))?;
+        let credentials = stream2search_client::credentials_from_env(get).map_err(|missing| {
+            ConfigError::new(missing.variable(), "not set, needed to read the table")
+        })?;
+        let (endpoint_variable, endpoint) = ["AWS_ENDPOINT_URL_DYNAMODB", "AWS_ENDPOINT_URL"]
+            .into_iter()
+            .find_map(|name| get(name).map(|e| (name, e.trim().to_owned())))
+            .unwrap_or_else(|| {
+                (
+                    "AWS_REGION",
+                    format!("https://dynamodb.{}.amazonaws.com", region.trim()),
+                )
+            });
+        let seconds = |name: &str, default: u64| -> Result<Duration, ConfigError> {
+            match get(name) {
+                None => Ok(Duration::from_secs(default)),
+                Some(v) => match v.trim().parse::<u64>() {
+                    Ok(n) if n > 0 => Ok(Duration::from_secs(n)),
+                    _ => Err(ConfigError::new(
+                        name,
+                        "must be a positive number of seconds",
+                    )),
+                },
+            }
+        };
+        let timeout = seconds("STREAM2SEARCH_BACKFILL_TIMEOUT_SECS", 60)?;
+        let min_step = seconds("STREAM2SEARCH_BACKFILL_MIN_STEP_SECS", 10)?;
+        let page_size = match get("STREAM2SEARCH_BACKFILL_PAGE_SIZE") {
+            None => None,
+            Some(v) => match v.trim().parse::<u32>() {
+                Ok(n) if n > 0 => Some(n),
+                _ => {
+                    return Err(ConfigError::new(
+                        "STREAM2SEARCH_BACKFILL_PAGE_SIZE",
+                        "must be a positive number of items",
+                    )
+                    .into());
+                }
+            },
+        };
+        let consistent = match get("STREAM2SEARCH_BACKFILL_CONSISTENT_READ") {
+            None => false,
+            Some(v) => match v.trim().to_ascii_lowercase().as_str() {
+                "true" | "1" | "yes" => true,
+                "false" | "0" | "no" => false,
+                _ => {
+                    return Err(ConfigError::new(
+                        "STREAM2SEARCH_BACKFILL_CONSISTENT_READ",
+                        "must be true or false",
+                    )
+                    .into());
+                }
+            },
+        };
+        let dynamo = Dynamo::new(&endpoint, region.trim(), credentials, timeout).map_err(|e| {
+            let message = e.to_string();
+            let message = message
+                .strip_prefix("invalid client configuration: ")
+                .unwrap_or(&message)
+                .to_owned();
+            ConfigError::new(endpoint_variable, message)
+        })?;
+        let backfiller = Backfiller::new(planner, client)
+            .dynamo(dynamo)
+            .timeout(timeout)
+            .page_size(page_size)
+            .consistent_read(consistent);
+        Ok(BackfillHandler {
+            inner: Arc::new(Inner {
+                settings,
+                backfiller,
+                queue,
+                min_step,
+            }),
+        })
+    }
+
+    /// The backfiller it steps with.
+    pub fn backfiller(&self) -> &Backfiller {
+        &self.inner.backfiller
+    }
+
+    /// Handles one request from the Lambda runtime: a job's or a plan's answer, as JSON.
+    pub async fn call(&self, event: LambdaEvent<Box<RawValue>>) -> Result<Value, Error> {
+        let deadline = deadline::deadline(
+            event.context.deadline,
+            SystemTime::now(),
+            Instant::now(),
+            self.inner.settings.fallback_budget,
+        );
+        self.handle(event.payload.get(), deadline).await
+    }
+
+    /// Handles one payload, answering before `deadline`.
+    pub async fn handle(&self, payload: &str, deadline: Instant) -> Result<Value, Error> {
+        let answer = match request(payload)? {
+            Request::Plan(plan) => serde_json::to_value(self.plan(&plan).await?),
+            Request::Job(job) => serde_json::to_value(self.run(job, deadline).await?),
+        };
+        answer.map_err(|e| Kind::Job(format!("the answer could not be written: {e}")).into())
+    }
+
+    /// Describes the table and cuts it into one job per segment, at the version five minutes
+    /// before now.
+    pub async fn plan(&self, request: &PlanRequest) -> Result<PlanAnswer, Error> {
+        if !(1..=1_000_000).contains(&request.segments) {
+            return Err(Error::job(format!(
+                "segments must be 1 to 1000000 (Scan's TotalSegments), not {}",
+                request.segments
+            )));
+        }
+        let table = self.inner.backfiller.describe(&request.table).await?;
+        let now = SystemTime::now()
+            .duration_since(SystemTime::UNIX_EPOCH)
+            .unwrap_or_default();
+        let version = version_seconds(now);
+        let jobs = Backfiller::segments(&request.table, request.segments)
+            .into_iter()
+            .map(|unit| Job {
+                unit,
+                version,
+                keys: table.keys.clone(),
+            })
+            .collect();
+        tracing::info!(
+            table = request.table,
+            segments = request.segments,
+            version,
+            item_count = table.item_count,
+            "backfill planned"
+        );
+        Ok(PlanAnswer {
+            version,
+            keys: table.keys,
+            item_count: table.item_count,
+            size_bytes: table.size_bytes,
+            jobs,
+        })
+    }
+
+    /// Steps through `job` until its unit is done or too little time is left.
+    pub async fn run(&self, mut job: Job, deadline: Instant) -> Result<JobAnswer, Error> {
+        let started = Instant::now();
+        let inner = &*self.inner;
+        let end = deadline::requests_end(deadline, inner.settings.client.deadline_margin);
+        let mut counts = Counts::default();
+        let mut done = false;
+        let mut stopped = None;
+        loop {
+            let step = inner.backfiller.step_until(&job, Some(end)).await?;
+            counts.add(&step);
+            let dead_lettered = self.dead_letter(&job, &step.dead, end).await;
+            counts.dead_lettered += dead_lettered.len() as u64;
+            let problem = problem(&step, &dead_lettered);
+            if let Some(problem) = problem {
+                for (key, reason) in &step.not_durable {
+                    tracing::error!(key, reason, "item not durable; its page is read again");
+                }
+                if counts.pages == 0 {
+                    self.finish(&counts, started, false);
+                    return Err(problem);
+                }
+                stopped = Some(problem.to_string());
+                break;
+            }
+            let moved = step.next != job.unit || step.done;
+            if moved {
+                counts.pages += 1;
+            }
+            job.unit = step.next;
+            done = step.done;
+            if done || !moved || end.saturating_duration_since(Instant::now()) < inner.min_step {
+                break;
+            }
+        }
+        self.finish(&counts, started, done);
+        Ok(JobAnswer {
+            job,
+            done,
+            stopped,
+            counts,
+        })
+    }
+
+    fn finish(&self, counts: &Counts, started: Instant, done: bool) {
+        let duration_ms = started.elapsed().as_millis().try_into().unwrap_or(u64::MAX);
+        tracing::info!(
+            pages = counts.pages,
+            items = counts.items,
+            bytes = counts.bytes,
+            indexed = counts.indexed,
+            stale = counts.stale,
+            dead_lettered = counts.dead_lettered,
+            throttled = counts.throttled,
+            consumed_rcu = counts.consumed_rcu,
+            done,
+            duration_ms,
+            "backfill invocation done"
+        );
+        let settings = &self.inner.settings;
+        if settings.metrics {
+            let now = SystemTime::now()
+                .duration_since(SystemTime::UNIX_EPOCH)
+                .map_or(0, |d| d.as_millis() as u64);
+            println!(
+                "{}",
+                counts.emf(
+                    &settings.metrics_namespace,
+                    &settings.function_name,
+                    now,
+                    duration_ms
+                )
+            );
+        }
+    }
+
+    /// Sends each dead item to the queue, all requests ended by `stop`; the indexes (into
+    /// `dead`) the queue took.
+    async fn dead_letter(&self, job: &Job, dead: &[DeadItem], stop: Instant) -> Vec<usize> {
+        if dead.is_empty() {
+            return Vec::new();
+        }
+        let Some(queue) = &self.inner.queue else {
+            for d in dead {
+                tracing::error!(
+                    key = d.key.as_deref(),
+                    reason = d.reason,
+                    "item cannot be indexed and there is no dead-letter queue"
+                );
+            }
+            return Vec::new();
+        };
+        let messages: Vec<Message> = dead
+            .iter()
+            .enumerate()
+            .map(|(position, d)| Message {
+                position,
+                body: message(&job.unit, job.version, d),
+            })
+            .collect();
+        let (delivered, errors) = queue.send(&messages, stop).await;
+        for e in errors {
+            tracing::error!(queue = queue.url(), error = %e, "dead-lettering failed; the page is not done");
+        }
+        let mut taken: Vec<usize> = delivered.into_iter().collect();
+        taken.sort_unstable();
+        for (i, d) in dead.iter().enumerate() {
+            if taken.binary_search(&i).is_ok() {
+                tracing::warn!(
+                    key = d.key.as_deref(),
+                    reason = d.reason,
+                    "item dead-lettered"
+                );
+            }
+        }
+        taken
+    }
+}
+
+/// Why `step` is not done: items not durable, or dead items the queue did not take.
+fn problem(step: &Step, dead_lettered: &[usize]) -> Option<Error> {
+    if !step.not_durable.is_empty() {
+        let first = &step.not_durable[0];
+        return Some(
+            Kind::NotDurable(format!(
+                "{} items not durable (first: {}: {})",
+                step.not_durable.len(),
+                first.0,
+                first.1
+            ))
+            .into(),
+        );
+    }
+    let left: Vec<&DeadItem> = step
+        .dead
+        .iter()
+        .enumerate()
+        .filter(|(i, _)| dead_lettered.binary_search(i).is_err())
+        .map(|(_, d)| d)
+        .collect();
+    let first = left.first()?;
+    Some(
+        Kind::DeadItems(format!(
+            "{} items cannot be indexed and no dead-letter queue took them (first: {}: {})",
+            left.len(),
+            first.key.as_deref().unwrap_or("-"),
+            first.reason
+        ))
+        .into(),
+    )
+}
+
+/// The dead-letter message of `dead`, at most [`MAX_MESSAGE_BYTES`] long.
+fn message(unit: &Unit, version: u64, dead: &DeadItem) -> String {
+    #[derive(Serialize)]
+    struct Head<'a> {
+        source: &'static str,
+        unit: &'a Unit,
+        version: u64,
+        key: Option<&'a str>,
+        reason: &'a str,
+    }
+    let head = Head {
+        source: "stream2search-backfill",
+        unit,
+        version,
+        key: dead.key.as_deref(),
+        reason: cut(&dead.reason, 4096),
+    };
+    let head = serde_json::to_string(&head).unwrap_or_else(|_| "{}".into());
+    let head = head.strip_suffix('}').unwrap_or(&head);
+    // The item as the JSON value it is, spliced in as read; a line that is not JSON as a string.
+    let item = if serde_json::from_str::<serde::de::IgnoredAny>(&dead.item).is_ok() {
+        dead.item.clone()
+    } else {
+        Value::from(dead.item.as_str()).to_string()
+    };
+    let body = sanitize(format!("{head},\"item\":{item}}}"));
+    if body.len() <= MAX_MESSAGE_BYTES {
+        return body;
+    }
+    let note = format!(
+        "the item is {} bytes, more than one SQS message holds; itemPrefix is its beginning",
+        dead.item.len()
+    );
+    let mut keep = MAX_MESSAGE_BYTES - 4096 - head.len();
+    loop {
+        let rest = serde_json::json!({
+            "truncated": true,
+            "note": note,
+            "itemPrefix": cut(&dead.item, keep),
+        })
+        .to_string();
+        let body = sanitize(format!("{head},{}", &rest[1..]));
+        if body.len() <= MAX_MESSAGE_BYTES || keep == 0 {
+            return body;
+        }
+        keep = keep * 3 / 4;
+    }
+}
+
+/// The longest prefix of `s` of at most `max` bytes, ending on a character boundary.
+fn cut(s: &str, max: usize) -> &str {
+    if s.len() <= max {
+        return s;
+    }
+    let mut end = max;
+    while !s.is_char_boundary(end) {
+        end -= 1;
+    }
+    &s[..end]
+}
+
+/// SQS accepts only the XML character set; anything else becomes U+FFFD.
+fn sanitize(body: String) -> String {
+    let allowed = |c: char| matches!(c, '\t' | '\n' | '\r' | '\u{20}'..='\u{D7FF}' | '\u{E000}'..='\u{FFFD}' | '\u{10000}'..);
+    if body.chars().all(allowed) {
+        return body;
+    }
+    body.chars()
+        .map(|c| if allowed(c) { c } else { '\u{FFFD}' })
+        .collect()
+}
+
+type Answer = Pin<Box<dyn Future<Output = Result<Value, Error>> + Send>>;
+
+/// `lambda_runtime::run(handler)`: each request is handled by a clone.
+impl Service<LambdaEvent<Box<RawValue>>> for BackfillHandler {
+    type Response = Value;
+    type Error = Error;
+    type Future = Answer;
+
+    fn poll_ready(&mut self, _: &mut Context<'_>) -> Poll<Result<(), Error>> {
+        Poll::Ready(Ok(()))
+    }
+
+    fn call(&mut self, event: LambdaEvent<Box<RawValue>>) -> Answer {
+        let handler = self.clone();
+        Box::pin(async move { BackfillHandler::call(&handler, event).await })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn dead(item: &str) -> DeadItem {
+        DeadItem {
+            key: Some(r#"{"productId":{"S":"p-1"}}"#.into()),
+            reason: "rejected: mapper_parsing_exception".into(),
+            item: item.into(),
+        }
+    }
+
+    #[test]
+    fn dead_letter_carries_the_item_as_read_or_its_text() {
+        let unit = Unit::File {
+            location: "s3://b/x.json.gz".into(),
+            skip: 10,
+        };
+        let body = message(
+            &unit,
+            7,
+            &dead(r#"{"productId":{"S":"p-1"},"n":{"N":"1.500"}}"#),
+        );
+        assert_eq!(
+            body,
+            r#"{"source":"stream2search-backfill","unit":{"kind":"file","location":"s3://b/x.json.gz","skip":10},"version":7,"key":"{\"productId\":{\"S\":\"p-1\"}}","reason":"rejected: mapper_parsing_exception","item":{"productId":{"S":"p-1"},"n":{"N":"1.500"}}}"#
+        );
+        let line: Value = serde_json::from_str(&message(&unit, 7, &dead("{not json"))).unwrap();
+        assert_eq!(line["item"], "{not json");
+    }
+
+    #[test]
+    fn dead_letter_of_a_huge_item_is_cut_to_one_sqs_message() {
+        let unit = Backfiller::segments("T", 1).remove(0);
+        let item = format!(
+            r#"{{"productId":{{"S":"p-1"}},"blob":{{"S":"{}"}}}}"#,
+            "é".repeat(200_000)
+        );
+        let body = message(&unit, 7, &dead(&item));
+        assert!(body.len() <= MAX_MESSAGE_BYTES, "{}", body.len());
+        let v: Value = serde_json::from_str(&body).unwrap();
+        assert_eq!(v["truncated"], true);
+        let prefix = v["itemPrefix"].as_str().unwrap();
+        assert!(prefix.len() > 100_000 && item.starts_with(prefix));
+    }
+
+    #[test]
+    fn payloads_are_jobs_or_plans_and_anything_else_is_named() {
+        assert!(matches!(
+            request(r#"{"plan":{"table":"T","segments":4}}"#),
+            Ok(Request::Plan(p)) if p == PlanRequest { table: "T".into(), segments: 4 }
+        ));
+        assert!(matches!(
+            request(
+                r#"{"unit":{"kind":"segment","table":"T","segment":0,"totalSegments":2},"version":1,"keys":["k"]}"#
+            ),
+            Ok(Request::Job(_))
+        ));
+        for bad in ["{", r#"{"Records":[]}"#, r#"{"plan":{"table":"T"}}"#] {
+            let e = request(bad).err().unwrap();
+            assert_eq!(e.error_type(), "Stream2Search.NotAJob", "{bad}: {e}");
+        }
+    }
+}

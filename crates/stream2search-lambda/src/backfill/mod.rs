@@ -106,6 +106,7 @@ use stream2search::outcome::Final;
 use stream2search_client::Client;
 
 pub use event::version_seconds;
+pub use handler::BackfillHandler;
 pub use scan::{Dynamo, Table};
 
 use self::scan::{Fault, Scan};
@@ -209,25 +210,27 @@ enum Kind {
     Job(String),
     /// The backfiller lacks what the job needs (no DynamoDB client for a segment...).
     Setup(String),
+    /// A variable is wrong (the handler's cold start).
+    Config(crate::ConfigError),
+    /// The handler's payload is neither a job nor a plan request.
+    NotAJob(String),
+    /// Items that cannot be indexed and that no dead-letter queue took.
+    DeadItems(String),
+    /// A page the invocation began with is not durable.
+    NotDurable(String),
 }
 
 impl Error {
     fn source(message: impl Into<String>) -> Error {
-        Error {
-            kind: Box::new(Kind::Source(message.into())),
-        }
+        Kind::Source(message.into()).into()
     }
 
     fn job(message: impl Into<String>) -> Error {
-        Error {
-            kind: Box::new(Kind::Job(message.into())),
-        }
+        Kind::Job(message.into()).into()
     }
 
     fn setup(message: impl Into<String>) -> Error {
-        Error {
-            kind: Box::new(Kind::Setup(message.into())),
-        }
+        Kind::Setup(message.into()).into()
     }
 
     /// Was it the table (or export) that failed: refused, missing, or not answering?
@@ -235,31 +238,63 @@ impl Error {
         matches!(&*self.kind, Kind::Source(_))
     }
 
-    /// Is the job itself impossible (a bad unit, no key names)?
+    /// Is the job itself impossible (a bad unit, no key names), or the payload not a job?
     pub fn is_job(&self) -> bool {
-        matches!(&*self.kind, Kind::Job(_))
+        matches!(&*self.kind, Kind::Job(_) | Kind::NotAJob(_))
     }
 
-    /// Does the backfiller lack a client the job needs?
-    pub fn is_setup(&self) -> bool {
-        matches!(&*self.kind, Kind::Setup(_))
+    /// Is it a setting: a variable, or a client the job needs and the backfiller lacks?
+    pub fn is_configuration(&self) -> bool {
+        matches!(&*self.kind, Kind::Setup(_) | Kind::Config(_))
     }
 
-    /// The `errorType` the Lambda handler reports: `Stream2Search.Source`, `Stream2Search.Job`
-    /// or `Stream2Search.Config`.
+    /// The environment variable at fault, for a cold start that read one wrong.
+    pub fn variable(&self) -> Option<&str> {
+        match &*self.kind {
+            Kind::Config(e) => Some(e.variable()),
+            _ => None,
+        }
+    }
+
+    /// The `errorType` the Lambda handler reports: `Stream2Search.Source`, `Stream2Search.Job`,
+    /// `Stream2Search.Config`, `Stream2Search.NotAJob`, `Stream2Search.DeadItems` or
+    /// `Stream2Search.NotDurable`.
     pub fn error_type(&self) -> &'static str {
         match &*self.kind {
             Kind::Source(_) => "Stream2Search.Source",
             Kind::Job(_) => "Stream2Search.Job",
-            Kind::Setup(_) => "Stream2Search.Config",
+            Kind::Setup(_) | Kind::Config(_) => "Stream2Search.Config",
+            Kind::NotAJob(_) => "Stream2Search.NotAJob",
+            Kind::DeadItems(_) => "Stream2Search.DeadItems",
+            Kind::NotDurable(_) => "Stream2Search.NotDurable",
         }
+    }
+}
+
+impl From<Kind> for Error {
+    fn from(kind: Kind) -> Error {
+        Error {
+            kind: Box::new(kind),
+        }
+    }
+}
+
+impl From<crate::ConfigError> for Error {
+    fn from(e: crate::ConfigError) -> Error {
+        Kind::Config(e).into()
     }
 }
 
 impl fmt::Display for Error {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match &*self.kind {
-            Kind::Source(m) | Kind::Job(m) | Kind::Setup(m) => f.write_str(m),
+            Kind::Config(e) => e.fmt(f),
+            Kind::Source(m)
+            | Kind::Job(m)
+            | Kind::Setup(m)
+            | Kind::NotAJob(m)
+            | Kind::DeadItems(m)
+            | Kind::NotDurable(m) => f.write_str(m),
         }
     }
 }
@@ -270,6 +305,15 @@ impl fmt::Debug for Error {
             .field("type", &self.error_type())
             .field("message", &self.to_string())
             .finish()
+    }
+}
+
+impl From<Error> for lambda_runtime::Diagnostic {
+    fn from(e: Error) -> lambda_runtime::Diagnostic {
+        lambda_runtime::Diagnostic {
+            error_type: e.error_type().into(),
+            error_message: e.to_string(),
+        }
     }
 }
 
