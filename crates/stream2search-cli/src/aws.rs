@@ -1,5 +1,6 @@
-//! What `poll` and `backfill` share for DynamoDB's JSON 1.0 APIs (Streams, and the table API):
-//! a client signing for service `dynamodb`, and reading an answer or the exception AWS named.
+//! What `poll` needs for DynamoDB Streams' JSON 1.0 API: a client signing for service
+//! `dynamodb`, and reading an answer or the exception AWS named. (`backfill` reads tables and
+//! exports through `stream2search_lambda::backfill`.)
 
 use aws_credential_types::Credentials;
 use serde::Deserialize;
@@ -26,8 +27,6 @@ pub(crate) struct Fault {
     /// The exception name AWS answered with, without its namespace
     /// (`ProvisionedThroughputExceededException`), when it named one.
     pub(crate) kind: Option<String>,
-    /// The HTTP status.
-    pub(crate) status: u16,
     /// `OPERATION: HTTP STATUS KIND: MESSAGE`, or why a 2xx answer could not be read.
     pub(crate) message: String,
 }
@@ -41,7 +40,6 @@ pub(crate) fn answer<T: DeserializeOwned>(
     if (200..300).contains(&status) {
         return serde_json::from_slice(body).map_err(|e| Fault {
             kind: None,
-            status,
             message: format!("{operation}: unreadable answer: {e}"),
         });
     }
@@ -67,7 +65,6 @@ pub(crate) fn answer<T: DeserializeOwned>(
             kind.as_deref().unwrap_or("error")
         ),
         kind,
-        status,
     })
 }
 
@@ -84,7 +81,6 @@ mod tests {
         )
         .unwrap_err();
         assert_eq!(fault.kind.as_deref(), Some("ExpiredIteratorException"));
-        assert_eq!(fault.status, 400);
         assert_eq!(
             fault.message,
             "GetRecords: HTTP 400 ExpiredIteratorException: Iterator expired"

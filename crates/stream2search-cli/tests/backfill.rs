@@ -760,7 +760,7 @@ fn items_not_durable_stop_the_segment_at_its_last_durable_page() {
     let state: serde_json::Value =
         serde_json::from_slice(&std::fs::read(&checkpoint).unwrap()).unwrap();
     assert_eq!(state["progress"][0]["pages"], 0, "{state}");
-    assert_eq!(state["progress"][0]["next"], serde_json::Value::Null);
+    assert_eq!(state["progress"][0]["unit"]["start"], serde_json::Value::Null);
     assert_eq!(state["progress"][0]["done"], false);
 
     // With OpenSearch back, the rerun reads the page again and finishes.
@@ -1048,7 +1048,7 @@ fn a_second_sigint_exits_at_once_and_the_checkpoint_keeps_only_durable_pages() {
     );
     let state = checkpoint_state(&checkpoint).unwrap();
     assert_eq!(state["progress"][0]["pages"], 0, "{state}");
-    assert_eq!(state["progress"][0]["next"], serde_json::Value::Null);
+    assert_eq!(state["progress"][0]["unit"]["start"], serde_json::Value::Null);
     assert_eq!(state["progress"][0]["done"], false);
 }
 

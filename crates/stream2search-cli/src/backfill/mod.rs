@@ -1,23 +1,26 @@
-//! `stream2search backfill`: load what a live table holds into the index, exactly, while the
-//! stream keeps running.
+//! `stream2search backfill`: load what a live table (or a DynamoDB export of it) holds into the
+//! index, exactly, while the stream keeps running.
 //!
-//! The data's way: `scan` (DescribeTable, a parallel Scan page by page) → `event` (a page → the
-//! DynamoDB Streams event the stream would have carried, at the backfill's version) → the
-//! planner and client the Lambda uses → `dead` (items refused or unconvertible, to a JSON lines
-//! file) → `checkpoint` (per segment, the last durable page). Around it: `pace` (`--max-rcu`),
-//! `progress` (the bar or plain lines), `interrupt` (Ctrl-C stops at a checkpoint).
+//! The unit of work, one Scan segment or one export data file read page by page, is
+//! `stream2search_lambda::backfill` (the same steps the Lambda backfill handler runs); this
+//! command orchestrates: `source` (what is read: the segments, or the export's files, and the
+//! version) → a queue of units read `--concurrency` at a time, in this process or by the Lambda
+//! function (`function`) → `dead` (items refused or unconvertible, to a JSON lines file) →
+//! `checkpoint` (per unit, its durable position). Around it: `pace` (`--max-rcu`), `progress`
+//! (the bar or plain lines), `interrupt` (Ctrl-C stops at a checkpoint).
 //!
 //! The version rule (docs/backfill.md): every backfill document carries version
-//! `(floor(scan start) − 300) × 10^6`, `external_gte`, so that any change the stream carries
-//! from the scan's start on wins over it, whatever the order of the writes.
+//! `(floor(scan start) − 300) × 10^6` (for an export, `floor(export time) − 300`),
+//! `external_gte`, so that any change the stream carries from then on wins over it, whatever
+//! the order of the writes.
 
 mod checkpoint;
 mod dead;
-mod event;
+mod function;
 mod interrupt;
 mod pace;
 mod progress;
-mod scan;
+mod source;
 
 use std::collections::VecDeque;
 use std::io::Write as _;
@@ -25,63 +28,57 @@ use std::path::PathBuf;
 use std::process::ExitCode;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
-use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
+use std::time::{Duration, Instant};
 
-use stream2search::Planner;
-use stream2search::backoff::Backoff;
-use stream2search::checkpoint::RecordOutcome;
-use stream2search::outcome::Final;
 use stream2search_client::Client;
+use stream2search_lambda::backfill::{Backfiller, DeadItem, Job, Unit};
 
 use self::checkpoint::State;
 use self::dead::DeadLetters;
+use self::function::Function;
 use self::interrupt::{Signals, Stop};
 use self::pace::Pace;
 use self::progress::Progress;
-use self::scan::{Dynamo, Scan};
 
 #[derive(clap::Args)]
 pub struct Backfill {
-    /// The table to read.
-    #[arg(long)]
-    table: String,
+    #[command(flatten)]
+    source: Box<source::SourceArgs>,
     /// Index name, or a template such as `products-{category}` (the write alias of
     /// `stream2search index create`).
     #[arg(long)]
     index: String,
-    /// Scan segments (TotalSegments): the table is read in this many parts.
-    #[arg(long, default_value_t = 4, value_parser = clap::value_parser!(u32).range(1..=1_000_000))]
-    segments: u32,
-    /// Segments read at once.
+    /// Units (segments, or export files) read at once.
     #[arg(long, default_value_t = 2, value_parser = clap::value_parser!(u32).range(1..=256))]
     concurrency: u32,
-    /// Most items per Scan page (Scan's Limit; DynamoDB also ends a page at 1 MB). Each page is
-    /// one plan, sent and checkpointed as a whole.
+    /// Most items per page (Scan's Limit, DynamoDB also ends a page at 1 MB; or lines of an
+    /// export file). Each page is one plan, sent and checkpointed as a whole.
     #[arg(long, value_parser = clap::value_parser!(u32).range(1..))]
     page_size: Option<u32>,
     /// Strongly consistent reads (twice the read capacity).
-    #[arg(long)]
+    #[arg(long, conflicts_with = "export")]
     consistent_read: bool,
     /// Read capacity units per second for all segments together: each Scan asks for its
     /// ConsumedCapacity, and a segment waits before its next Scan while the capacity consumed
     /// exceeds R per second (with one second of burst).
-    #[arg(long, value_name = "R")]
+    #[arg(long, value_name = "R", conflicts_with = "export")]
     max_rcu: Option<f64>,
-    /// The checkpoint file: the version, and per segment the last durable page. A rerun with the
-    /// same file resumes there, with the same version.
+    /// The checkpoint file: the source, the version, and per unit its durable position. A
+    /// rerun with the same file resumes there, with the same version.
     #[arg(long, default_value = "stream2search-backfill.json")]
     checkpoint: PathBuf,
     /// Where refused and unconvertible items go, one JSON line each (appended):
     /// `{"key":KEY,"reason":TEXT,"item":ITEM}`, the item exactly as read.
     #[arg(long, default_value = "stream2search-backfill-dead-letters.jsonl")]
     dead_letters: PathBuf,
-    /// DynamoDB endpoint (default: AWS_ENDPOINT_URL_DYNAMODB, then AWS_ENDPOINT_URL, then
-    /// `https://dynamodb.<region>.amazonaws.com`). Requests are signed for --region (which is
-    /// also OpenSearch's signing region, so only with --auth sigv4-es or sigv4-aoss), else
-    /// AWS_REGION, with AWS_ACCESS_KEY_ID, AWS_SECRET_ACCESS_KEY and AWS_SESSION_TOKEN.
+    /// Run each unit in the Lambda backfill handler at this Lambda Invoke API URL (plain HTTP,
+    /// e.g. `cargo lambda watch`'s `http://127.0.0.1:9000/2015-03-31/functions/NAME/invocations`)
+    /// instead of in this process: the function's own settings then decide how items are
+    /// planned and where they go, and its dead-letter queue takes refused items.
     #[arg(long)]
-    dynamodb_endpoint: Option<String>,
-    /// Deadline for sending one page to OpenSearch, in seconds.
+    function_url: Option<String>,
+    /// Deadline for sending one page to OpenSearch, in seconds (with --function-url: for one
+    /// invocation, at least 900).
     #[arg(long, default_value_t = 60, value_parser = clap::value_parser!(u64).range(2..))]
     timeout: u64,
     /// Send bulk bodies uncompressed.
@@ -109,35 +106,105 @@ struct Totals {
     consumed_milli: AtomicU64,
     /// Time segments waited for `--max-rcu`, in microseconds, added over segments.
     paced_micros: AtomicU64,
-    segments_done: AtomicU64,
-    segments_failed: AtomicU64,
+    units_done: AtomicU64,
+    units_failed: AtomicU64,
 }
 
-/// What every segment task shares.
+/// Who reads a unit's pages.
+enum Runner {
+    /// This process, one page per step.
+    InProcess(Box<Backfiller>),
+    /// The Lambda backfill handler, as many pages per invocation as its time allows.
+    Function(Function),
+}
+
+/// What one step (a page here, or an invocation of the function) did.
+struct Advance {
+    next: Unit,
+    done: bool,
+    pages: u64,
+    items: u64,
+    bytes: u64,
+    indexed: u64,
+    stale: u64,
+    /// Dead items to write to the dead-letter file (in this process).
+    dead: Vec<DeadItem>,
+    /// Dead items the function's dead-letter queue took.
+    dead_elsewhere: u64,
+    not_durable: Vec<(String, String)>,
+    consumed_rcu: f64,
+    throttled: u64,
+    /// Scan requests made (pages of segments and throttled reads).
+    scans: u64,
+}
+
+impl Runner {
+    async fn step(&self, job: &Job) -> Result<Advance, String> {
+        let scan = matches!(job.unit, Unit::Segment { .. });
+        match self {
+            Runner::InProcess(backfiller) => {
+                let step = backfiller.step(job).await.map_err(|e| e.to_string())?;
+                let durable = step.not_durable.is_empty();
+                Ok(Advance {
+                    next: step.next,
+                    done: step.done,
+                    pages: u64::from(durable),
+                    items: step.items,
+                    bytes: step.bytes,
+                    indexed: step.indexed,
+                    stale: step.stale,
+                    dead: step.dead,
+                    dead_elsewhere: 0,
+                    not_durable: step.not_durable,
+                    consumed_rcu: step.consumed_rcu,
+                    throttled: step.throttled,
+                    scans: if scan { 1 + step.throttled } else { 0 },
+                })
+            }
+            Runner::Function(function) => {
+                let answer = function.invoke(job).await?;
+                if answer.job.version != job.version || answer.job.keys != job.keys {
+                    return Err(format!(
+                        "the function answered another job (version {}, keys {:?})",
+                        answer.job.version, answer.job.keys
+                    ));
+                }
+                let c = &answer.counts;
+                Ok(Advance {
+                    next: answer.job.unit,
+                    done: answer.done,
+                    pages: c.pages,
+                    items: c.items,
+                    bytes: c.bytes,
+                    indexed: c.indexed,
+                    stale: c.stale,
+                    dead: Vec::new(),
+                    dead_elsewhere: c.dead_lettered,
+                    not_durable: Vec::new(),
+                    consumed_rcu: c.consumed_rcu,
+                    throttled: c.throttled,
+                    scans: if scan { c.pages + c.throttled } else { 0 },
+                })
+            }
+        }
+    }
+}
+
+/// What every unit task shares.
 struct Shared {
-    dynamo: Dynamo,
-    client: Client,
-    planner: Planner,
-    table: String,
+    runner: Runner,
     keys: Vec<String>,
-    segments: u32,
-    page_size: Option<u32>,
-    consistent: bool,
-    now: Option<String>,
-    timeout: Duration,
     path: PathBuf,
     state: Mutex<State>,
-    queue: Mutex<VecDeque<u32>>,
+    queue: Mutex<VecDeque<usize>>,
     dead: Mutex<DeadLetters>,
     totals: Totals,
     pace: Option<Mutex<Pace>>,
-    /// DynamoDB answered a Scan without ConsumedCapacity (said once).
-    unmetered: std::sync::atomic::AtomicBool,
     progress: Progress,
     stop: Stop,
 }
 
-/// How a segment's reading ended without an error.
+/// How a unit's reading ended without an error.
 enum Ended {
     /// Every page is durable.
     Done,
@@ -163,24 +230,6 @@ async fn run(args: Backfill) -> ExitCode {
              changes): drop --no-version",
         );
     }
-    let var = |name: &str| std::env::var(name).ok().filter(|v| !v.trim().is_empty());
-    let Some(region) = args.connection.region.clone().or_else(|| var("AWS_REGION")) else {
-        return crate::fatal("AWS_REGION (or --region) must name the table's region");
-    };
-    let credentials = match stream2search_client::credentials_from_env(var) {
-        Ok(c) => c,
-        Err(missing) => {
-            return crate::fatal(&format!(
-                "{missing}: AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY must be set to read the table"
-            ));
-        }
-    };
-    let endpoint = args
-        .dynamodb_endpoint
-        .clone()
-        .or_else(|| var("AWS_ENDPOINT_URL_DYNAMODB"))
-        .or_else(|| var("AWS_ENDPOINT_URL"))
-        .unwrap_or_else(|| format!("https://dynamodb.{region}.amazonaws.com"));
     let timeout = Duration::from_secs(args.timeout);
     let pace = match args
         .max_rcu
@@ -190,35 +239,42 @@ async fn run(args: Backfill) -> ExitCode {
         Ok(p) => p.map(Mutex::new),
         Err(e) => return crate::fatal(&e),
     };
-    let dynamo = match Dynamo::new(&endpoint, region, credentials, timeout) {
-        Ok(d) => d,
-        Err(e) => return crate::fatal(&e),
-    };
     let client = match args.connection.client(!args.no_gzip) {
         Ok(c) => c,
         Err(e) => return crate::fatal(&e),
     };
-    let now = args.planner.now.clone();
+    let indexed_at = args.planner.now.clone();
     let planner = match args.planner.planner(args.index.clone()) {
         Ok(p) => p,
         Err(e) => return crate::fatal(&e),
     };
-    let state = match State::load(&args.checkpoint, &args.table, args.segments) {
-        Ok(Some(state)) => state,
-        Ok(None) => {
-            let start = SystemTime::now()
-                .duration_since(UNIX_EPOCH)
-                .unwrap_or_default();
-            State::new(&args.table, args.segments, event::version_seconds(start))
-        }
+    let backfiller = Backfiller::new(planner, client.clone())
+        .indexed_at(indexed_at)
+        .timeout(timeout)
+        .page_size(args.page_size)
+        .consistent_read(args.consistent_read);
+    let source = match source::open(
+        &args.source,
+        args.connection.region.clone(),
+        backfiller,
+        &args.checkpoint,
+        timeout,
+    )
+    .await
+    {
+        Ok(s) => s,
         Err(e) => return crate::fatal(&e),
     };
+    let state = source.state;
     if let Err(e) = state.save(&args.checkpoint) {
         return crate::fatal(&e);
     }
-    let table = match dynamo.describe(&args.table).await {
-        Ok(t) => t,
-        Err(e) => return crate::fatal(&format!("table {}: {e}", args.table)),
+    let runner = match &args.function_url {
+        Some(url) => match Function::new(url, timeout.max(Duration::from_secs(900))) {
+            Ok(f) => Runner::Function(f),
+            Err(e) => return crate::fatal(&e),
+        },
+        None => Runner::InProcess(Box::new(source.backfiller)),
     };
     if !args.index.contains('{') {
         gc_deletes(&client, &args.index, timeout).await;
@@ -227,19 +283,17 @@ async fn run(args: Backfill) -> ExitCode {
         Ok(d) => d,
         Err(e) => return crate::fatal(&e),
     };
-    let queue: VecDeque<u32> = (0..args.segments)
-        .filter(|&s| !state.progress[s as usize].done)
+    let queue: VecDeque<usize> = (0..state.progress.len())
+        .filter(|&i| !state.progress[i].done)
         .collect();
+    let units = state.progress.len() as u64;
     let version = state.version_seconds;
-    let already_done = u64::from(args.segments) - queue.len() as u64;
+    let already_done = units - queue.len() as u64;
     let durable: u64 = state.progress.iter().map(|p| p.items).sum();
-    // ItemCount is DynamoDB's estimate, updated about every six hours.
-    let expected = table.item_count.map(|n| n.saturating_sub(durable));
-    if let Some(n) = table.item_count {
+    if let Some((n, what)) = &source.expected {
         eprintln!(
-            "backfill: table {} holds about {n} items (DescribeTable's ItemCount, which DynamoDB \
-             updates about every six hours){}",
-            args.table,
+            "backfill: {} holds about {n} items ({what}){}",
+            state.source,
             if durable > 0 {
                 format!("; {durable} are durable from earlier runs")
             } else {
@@ -247,30 +301,26 @@ async fn run(args: Backfill) -> ExitCode {
             }
         );
     }
+    let expected = source.expected.map(|(n, _)| n.saturating_sub(durable));
+    let label = match &state.source {
+        checkpoint::Source::Table { table, .. } => table.clone(),
+        source @ checkpoint::Source::Export { .. } => source.to_string(),
+    };
     let shared = Arc::new(Shared {
-        dynamo,
-        client,
-        planner,
-        table: args.table.clone(),
-        keys: table.keys,
-        segments: args.segments,
-        page_size: args.page_size,
-        consistent: args.consistent_read,
-        now,
-        timeout,
+        runner,
+        keys: source.keys,
         path: args.checkpoint.clone(),
         state: Mutex::new(state),
         queue: Mutex::new(queue),
         dead: Mutex::new(dead),
         totals: Totals::default(),
         pace,
-        unmetered: Default::default(),
         progress: Progress::new(expected),
         stop: Stop::new(),
     });
     shared
         .totals
-        .segments_done
+        .units_done
         .store(already_done, Ordering::Relaxed);
 
     let started = Instant::now();
@@ -279,21 +329,18 @@ async fn run(args: Backfill) -> ExitCode {
         let shared = Arc::clone(&shared);
         tokio::spawn(async move { signals.listen(&shared.stop, &shared.progress).await })
     };
-    let progress = tokio::spawn(progress(Arc::clone(&shared), started));
+    let progress = tokio::spawn(progress(Arc::clone(&shared), started, units));
     let mut tasks = tokio::task::JoinSet::new();
     for _ in 0..args.concurrency {
-        tasks.spawn(worker(Arc::clone(&shared)));
+        tasks.spawn(worker(Arc::clone(&shared), version));
     }
     while let Some(joined) = tasks.join_next().await {
         if let Err(e) = joined {
-            // A task that panicked leaves its segment unfinished: the run is not complete.
-            shared
-                .totals
-                .segments_failed
-                .fetch_add(1, Ordering::Relaxed);
+            // A task that panicked leaves its unit unfinished: the run is not complete.
+            shared.totals.units_failed.fetch_add(1, Ordering::Relaxed);
             shared
                 .progress
-                .line(&format!("backfill: a segment task failed: {e}"));
+                .line(&format!("backfill: a unit task failed: {e}"));
         }
     }
     progress.abort();
@@ -304,12 +351,16 @@ async fn run(args: Backfill) -> ExitCode {
     let t = &shared.totals;
     let get = |c: &AtomicU64| c.load(Ordering::Relaxed);
     let elapsed = started.elapsed().as_secs_f64().max(0.001);
+    let done_name = if args.source.export.is_some() {
+        "files done"
+    } else {
+        "segments done"
+    };
     let _ = writeln!(
         std::io::stdout().lock(),
-        "backfill {} -> {}: items read {}, bytes read {}, pages {}, scans {}, indexed {}, \
+        "backfill {label} -> {}: items read {}, bytes read {}, pages {}, scans {}, indexed {}, \
          stale {}, dead-lettered {}, not durable {}, throttled {}, read capacity {:.1}, \
-         waited for --max-rcu {:.1}s, segments done {}/{}, version {}, items/s {:.0}",
-        args.table,
+         waited for --max-rcu {:.1}s, {done_name} {}/{units}, version {}, items/s {:.0}",
         args.index,
         get(&t.items),
         get(&t.bytes),
@@ -322,23 +373,26 @@ async fn run(args: Backfill) -> ExitCode {
         get(&t.throttled),
         get(&t.consumed_milli) as f64 / 1000.0,
         get(&t.paced_micros) as f64 / 1e6,
-        get(&t.segments_done),
-        args.segments,
+        get(&t.units_done),
         version * 1_000_000,
         get(&t.items) as f64 / elapsed,
     );
     if interrupted {
-        let left = u64::from(args.segments) - get(&t.segments_done);
+        let left = units - get(&t.units_done);
         let _ = writeln!(
             std::io::stdout().lock(),
-            "backfill interrupted: {left} of {} segments not finished; {} holds every durable \
+            "backfill interrupted: {left} of {units} {} not finished; {} holds every durable \
              page: run the same command again (same --checkpoint) to resume",
-            args.segments,
+            if args.source.export.is_some() {
+                "files"
+            } else {
+                "segments"
+            },
             args.checkpoint.display()
         );
         return ExitCode::from(interrupt::EXIT);
     }
-    if get(&t.dead_lettered) > 0 || get(&t.not_durable) > 0 || get(&t.segments_failed) > 0 {
+    if get(&t.dead_lettered) > 0 || get(&t.not_durable) > 0 || get(&t.units_failed) > 0 {
         ExitCode::from(1)
     } else {
         ExitCode::SUCCESS
@@ -402,7 +456,7 @@ fn seconds(value: &str) -> Option<u64> {
 }
 
 /// Without a bar, a plain line on stderr every five seconds.
-async fn progress(shared: Arc<Shared>, started: Instant) {
+async fn progress(shared: Arc<Shared>, started: Instant, units: u64) {
     if shared.progress.is_bar() {
         return;
     }
@@ -415,40 +469,52 @@ async fn progress(shared: Arc<Shared>, started: Instant) {
         let mb = t.bytes.load(Ordering::Relaxed) as f64 / 1e6;
         let rate = items as f64 / started.elapsed().as_secs_f64().max(0.001);
         eprintln!(
-            "backfill: {items} items, {mb:.1} MB, {rate:.0} items/s, segments done {}/{}",
-            t.segments_done.load(Ordering::Relaxed),
-            shared.segments
+            "backfill: {items} items, {mb:.1} MB, {rate:.0} items/s, units done {}/{units}",
+            t.units_done.load(Ordering::Relaxed),
         );
     }
 }
 
-/// Reads segments off the queue until it is empty.
-async fn worker(shared: Arc<Shared>) {
+/// How a unit is named on stderr: `segment 2 of 8`, `file s3://b/.../data/x.json.gz`.
+fn name(unit: &Unit) -> String {
+    match unit {
+        Unit::Segment {
+            segment,
+            total_segments,
+            ..
+        } => format!("segment {segment} of {total_segments}"),
+        Unit::File { location, .. } => format!("file {location}"),
+    }
+}
+
+/// Reads units off the queue until it is empty or a signal stops the run.
+async fn worker(shared: Arc<Shared>, version: u64) {
     loop {
         if shared.stop.stopped() {
             return;
         }
-        let Some(segment) = shared.queue.lock().expect("queue lock").pop_front() else {
+        let Some(i) = shared.queue.lock().expect("queue lock").pop_front() else {
             return;
         };
-        let n = shared.segments;
-        let line = |text: &str| {
-            shared
-                .progress
-                .line(&format!("segment {segment} of {n}: {text}"))
+        let (unit, verb) = {
+            let state = shared.state.lock().expect("state lock");
+            let unit = &state.progress[i].unit;
+            let verb = match unit {
+                Unit::Segment { .. } => "scanning",
+                Unit::File { .. } => "reading",
+            };
+            (name(unit), verb)
         };
-        line("scanning");
-        match read_segment(&shared, segment).await {
+        let line = |text: &str| shared.progress.line(&format!("{unit}: {text}"));
+        line(verb);
+        match read_unit(&shared, i, version).await {
             Ok(Ended::Done) => {
-                shared.totals.segments_done.fetch_add(1, Ordering::Relaxed);
+                shared.totals.units_done.fetch_add(1, Ordering::Relaxed);
                 line("done");
             }
             Ok(Ended::Stopped) => line("interrupted at its last durable page"),
             Err(e) => {
-                shared
-                    .totals
-                    .segments_failed
-                    .fetch_add(1, Ordering::Relaxed);
+                shared.totals.units_failed.fetch_add(1, Ordering::Relaxed);
                 line(&format!("stopped at its last durable page: {e}"));
             }
         }
@@ -477,185 +543,86 @@ async fn pace(shared: &Shared) -> bool {
     }
 }
 
-/// Takes a page's reported read capacity out of `--max-rcu`'s bucket, and counts it.
-fn consumed(shared: &Shared, units: Option<f64>) {
-    let Some(units) = units else {
-        if shared.pace.is_some() && !shared.unmetered.swap(true, Ordering::Relaxed) {
-            shared.progress.line(
-                "backfill: warning: DynamoDB answered a Scan without ConsumedCapacity: \
-                 --max-rcu cannot pace what is not reported",
-            );
-        }
-        return;
-    };
-    if units.is_finite() && units > 0.0 {
-        shared
-            .totals
-            .consumed_milli
-            .fetch_add((units * 1000.0).round() as u64, Ordering::Relaxed);
-    }
-    if let Some(pace) = &shared.pace {
-        pace.lock()
-            .expect("pace lock")
-            .consume(units, Instant::now());
-    }
-}
-
-/// Reads, sends and checkpoints one segment page by page, from its checkpoint on, until it is
+/// Reads, sends and checkpoints one unit step by step, from its checkpoint on, until it is
 /// finished or a signal stops it.
-async fn read_segment(shared: &Shared, segment: u32) -> Result<Ended, String> {
-    let backoff = Backoff::new(Duration::from_millis(50), Duration::from_secs(5))
-        .map_err(|e| e.to_string())?;
-    let version = shared.state.lock().expect("state lock").version_seconds;
+async fn read_unit(shared: &Shared, i: usize, version: u64) -> Result<Ended, String> {
     loop {
         if shared.stop.stopped() || pace(shared).await {
             return Ok(Ended::Stopped);
         }
-        let start = shared.state.lock().expect("state lock").progress[segment as usize]
-            .next
-            .clone();
-        let request = Scan {
-            table: &shared.table,
-            segment,
-            total: shared.segments,
-            limit: shared.page_size,
-            consistent: shared.consistent,
-            start: start.as_deref(),
+        let job = Job {
+            unit: shared.state.lock().expect("state lock").progress[i]
+                .unit
+                .clone(),
+            version,
+            keys: shared.keys.clone(),
         };
-        let mut attempt = 0u32;
-        let mut failures = 0u32;
-        let (page, bytes) = loop {
-            shared.totals.scans.fetch_add(1, Ordering::Relaxed);
-            match shared.dynamo.scan(&request).await {
-                Ok(answer) => break answer,
-                Err(e) if e.is_throttling() => {
-                    shared.totals.throttled.fetch_add(1, Ordering::Relaxed);
-                }
-                Err(e) if e.is_transient() && failures < 8 => failures += 1,
-                Err(e) => return Err(e.to_string()),
-            }
-            if shared
-                .stop
-                .sleep(backoff.delay(attempt, fastrand::f64()))
-                .await
-            {
-                return Ok(Ended::Stopped);
-            }
-            attempt = attempt.saturating_add(1);
-        };
-        consumed(shared, page.consumed.as_ref().map(|c| c.units));
+        let step = shared.runner.step(&job).await?;
         let t = &shared.totals;
-        t.items
-            .fetch_add(page.items.len() as u64, Ordering::Relaxed);
-        t.bytes.fetch_add(bytes as u64, Ordering::Relaxed);
-        send_page(shared, &page.items, version).await?;
-        t.pages.fetch_add(1, Ordering::Relaxed);
+        t.scans.fetch_add(step.scans, Ordering::Relaxed);
+        t.throttled.fetch_add(step.throttled, Ordering::Relaxed);
+        if step.consumed_rcu.is_finite() && step.consumed_rcu > 0.0 {
+            t.consumed_milli.fetch_add(
+                (step.consumed_rcu * 1000.0).round() as u64,
+                Ordering::Relaxed,
+            );
+        }
+        if let Some(pace) = &shared.pace {
+            pace.lock()
+                .expect("pace lock")
+                .consume(step.consumed_rcu, Instant::now());
+        }
+        t.items.fetch_add(step.items, Ordering::Relaxed);
+        t.bytes.fetch_add(step.bytes, Ordering::Relaxed);
+        t.indexed.fetch_add(step.indexed, Ordering::Relaxed);
+        t.stale.fetch_add(step.stale, Ordering::Relaxed);
+        dead_letter(shared, &step.dead)?;
+        t.dead_lettered
+            .fetch_add(step.dead_elsewhere, Ordering::Relaxed);
+        if !step.not_durable.is_empty() {
+            for (key, reason) in &step.not_durable {
+                shared.progress.line(&format!("item {key}: {reason}"));
+            }
+            t.not_durable
+                .fetch_add(step.not_durable.len() as u64, Ordering::Relaxed);
+            return Err(format!("{} items not durable", step.not_durable.len()));
+        }
+        t.pages.fetch_add(step.pages, Ordering::Relaxed);
         shared.progress.update(
             t.items.load(Ordering::Relaxed),
             t.bytes.load(Ordering::Relaxed),
         );
         let mut state = shared.state.lock().expect("state lock");
-        let progress = &mut state.progress[segment as usize];
-        progress.items += page.items.len() as u64;
-        progress.pages += 1;
-        progress.done = page.last.is_none();
-        progress.next = page.last;
-        let done = progress.done;
+        let entry = &mut state.progress[i];
+        entry.items += step.items;
+        entry.pages += step.pages;
+        entry.done = step.done;
+        entry.unit = step.next;
         state.save(&shared.path)?;
-        if done {
+        if step.done {
             return Ok(Ended::Done);
         }
     }
 }
 
-/// Plans and sends one page; dead-letters its poison items. `Err` when some item is not durable
-/// (the page is read again on the next run).
-async fn send_page(
-    shared: &Shared,
-    items: &[Box<serde_json::value::RawValue>],
-    version: u64,
-) -> Result<(), String> {
-    let event = event::event(items, &shared.keys, version);
-    let now = shared.now.clone().unwrap_or_else(crate::now_rfc3339);
-    let plan = shared
-        .planner
-        .plan(&event.bytes, Some(&now))
-        .map_err(|e| format!("planning a page: {e}"))?;
-    let deadline = Instant::now() + shared.timeout;
-    let sent = if plan.items().is_empty() {
-        // An empty page (DynamoDB may answer one with a LastEvaluatedKey): nothing to send.
-        Ok(Vec::new())
-    } else {
-        shared.client.send(&plan, deadline).await.map(|r| r.finals)
-    };
-    let finals = match sent {
-        Ok(finals) => finals,
-        Err(e) => vec![
-            Final::NotDurable {
-                reason: e.to_string()
-            };
-            plan.items().len()
-        ],
-    };
-    let results = plan.resolve(&finals);
-    // Unconvertible before planning (no key), then each record's outcome.
-    let mut poison: Vec<(usize, String)> = event
-        .keys
-        .iter()
-        .enumerate()
-        .filter_map(|(i, k)| k.as_ref().err().map(|e| (i, format!("invalid: {e}"))))
-        .collect();
-    let mut not_durable = Vec::new();
-    for r in &results {
-        let item = event.items[r.position];
-        match &r.outcome {
-            RecordOutcome::Indexed => {
-                shared.totals.indexed.fetch_add(1, Ordering::Relaxed);
-            }
-            RecordOutcome::Stale => {
-                shared.totals.stale.fetch_add(1, Ordering::Relaxed);
-            }
-            o if o.is_poison() => poison.push((item, o.to_string())),
-            o if !o.is_durable() => not_durable.push((item, o.to_string())),
-            _ => {}
-        }
+/// Writes a page's dead items to the dead-letter file (synced), one stderr line each.
+fn dead_letter(shared: &Shared, dead: &[DeadItem]) -> Result<(), String> {
+    for d in dead {
+        shared.progress.line(&format!(
+            "item {}: dead-lettered: {}",
+            d.key.as_deref().unwrap_or("-"),
+            d.reason
+        ));
     }
-    poison.sort_unstable();
-    let key = |i: usize| match &event.keys[i] {
-        Ok(k) => k.clone(),
-        Err(_) => "-".to_string(),
-    };
-    for (i, reason) in &poison {
-        shared
-            .progress
-            .line(&format!("item {}: dead-lettered: {reason}", key(*i)));
-    }
-    shared
-        .dead
-        .lock()
-        .expect("dead letters lock")
-        .write(poison.iter().map(|(i, reason)| {
-            (
-                event.keys[*i].as_ref().ok().map(String::as_str),
-                reason.as_str(),
-                items[*i].get(),
-            )
-        }))?;
+    shared.dead.lock().expect("dead letters lock").write(
+        dead.iter()
+            .map(|d| (d.key.as_deref(), d.reason.as_str(), d.item.as_str())),
+    )?;
     shared
         .totals
         .dead_lettered
-        .fetch_add(poison.len() as u64, Ordering::Relaxed);
-    if not_durable.is_empty() {
-        return Ok(());
-    }
-    for (i, reason) in &not_durable {
-        shared.progress.line(&format!("item {}: {reason}", key(*i)));
-    }
-    shared
-        .totals
-        .not_durable
-        .fetch_add(not_durable.len() as u64, Ordering::Relaxed);
-    Err(format!("{} items not durable", not_durable.len()))
+        .fetch_add(dead.len() as u64, Ordering::Relaxed);
+    Ok(())
 }
 
 #[cfg(test)]

@@ -1,0 +1,168 @@
+//! `--function-url`: the units run in the Lambda backfill handler instead of in this process.
+//! Each invocation POSTs a unit's [`Job`] to the Lambda Invoke API
+//! (`URL/2015-03-31/functions/NAME/invocations`, as `cargo lambda watch` serves it) and reads
+//! the [`JobAnswer`]: the job advanced past every page the invocation made durable.
+
+use std::time::Duration;
+
+use serde::Deserialize;
+use stream2search_client::{Client, Config};
+use stream2search_lambda::backfill::Job;
+
+/// The handler's answer to a job: the job advanced past every page the invocation made durable,
+/// whether the unit is finished, and what the invocation did.
+#[derive(Debug, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct JobAnswer {
+    /// The job, advanced.
+    pub job: Job,
+    /// The unit is finished.
+    pub done: bool,
+    /// What the invocation did.
+    #[serde(flatten)]
+    pub counts: Counts,
+}
+
+/// What one invocation did.
+#[derive(Debug, Default, Deserialize)]
+#[serde(rename_all = "camelCase", default)]
+pub struct Counts {
+    /// Pages made durable.
+    pub pages: u64,
+    /// Items read.
+    pub items: u64,
+    /// Bytes read.
+    pub bytes: u64,
+    /// Items indexed.
+    pub indexed: u64,
+    /// Items the index already held at a newer version.
+    pub stale: u64,
+    /// Dead items the function's dead-letter queue took.
+    pub dead_lettered: u64,
+    /// Throttled reads, retried.
+    pub throttled: u64,
+    /// Read capacity units consumed.
+    pub consumed_rcu: f64,
+}
+
+/// A function behind the Lambda Invoke API.
+pub struct Function {
+    client: Client,
+    path: String,
+    wait: Duration,
+}
+
+impl Function {
+    /// `url`: `http://HOST:PORT/2015-03-31/functions/NAME/invocations` (plain HTTP: a local
+    /// emulator). `wait`: how long one invocation may take.
+    pub fn new(url: &str, wait: Duration) -> Result<Function, String> {
+        let rest = url
+            .strip_prefix("http://")
+            .ok_or_else(|| format!("--function-url {url:?}: only http:// (a local emulator)"))?;
+        let (authority, path) = rest.split_once('/').unwrap_or((rest, ""));
+        if authority.is_empty() || path.is_empty() {
+            return Err(format!(
+                "--function-url {url:?}: expected http://HOST:PORT/2015-03-31/functions/NAME/invocations"
+            ));
+        }
+        let mut config = Config::new(format!("http://{authority}"));
+        config.allow_http = true;
+        config.gzip = false;
+        config.request_timeout = wait;
+        let client = Client::new(config).map_err(|e| format!("--function-url: {e}"))?;
+        Ok(Function {
+            client,
+            path: format!("/{path}"),
+            wait,
+        })
+    }
+
+    /// One invocation with `job`: the answer, or why there is none (the function failed, or
+    /// answered something else).
+    pub async fn invoke(&self, job: &Job) -> Result<JobAnswer, String> {
+        let body = serde_json::to_vec(job).map_err(|e| e.to_string())?;
+        let (status, answer) = self
+            .client
+            .call(http::Method::POST, &self.path, Some(&body), self.wait)
+            .await
+            .map_err(|e| format!("invoking the function: {e}"))?;
+        answer_of(status, &answer)
+    }
+}
+
+/// The function's answer: a [`JobAnswer`], or the error it reported.
+fn answer_of(status: u16, body: &[u8]) -> Result<JobAnswer, String> {
+    #[derive(serde::Deserialize)]
+    struct Failure {
+        #[serde(rename = "errorType", default)]
+        kind: String,
+        #[serde(rename = "errorMessage", default)]
+        message: String,
+    }
+    if (200..300).contains(&status)
+        && let Ok(answer) = serde_json::from_slice::<JobAnswer>(body)
+    {
+        return Ok(answer);
+    }
+    match serde_json::from_slice::<Failure>(body) {
+        Ok(f) if !f.kind.is_empty() => Err(format!(
+            "the function failed (HTTP {status}): {}: {}",
+            f.kind, f.message
+        )),
+        _ => Err(format!(
+            "the function answered HTTP {status}: {}",
+            String::from_utf8_lossy(&body[..body.len().min(300)])
+        )),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn answers_are_jobs_advanced_or_the_functions_error() {
+        let answer = answer_of(
+            200,
+            br#"{"job":{"unit":{"kind":"segment","table":"T","segment":0,"totalSegments":2,"start":{"k":{"S":"a"}}},"version":7,"keys":["k"]},"done":false,"pages":3,"items":30,"bytes":900,"indexed":29,"stale":1,"deadLettered":0,"throttled":2,"consumedRcu":3.0}"#,
+        )
+        .unwrap();
+        assert!(!answer.done);
+        assert_eq!(answer.counts.pages, 3);
+        assert_eq!(answer.counts.items, 30);
+        assert_eq!(answer.counts.throttled, 2);
+        assert_eq!(answer.job.version, 7);
+        let failed = answer_of(
+            200,
+            br#"{"errorType":"Stream2Search.NotDurable","errorMessage":"2 items not durable"}"#,
+        )
+        .unwrap_err();
+        assert_eq!(
+            failed,
+            "the function failed (HTTP 200): Stream2Search.NotDurable: 2 items not durable"
+        );
+        assert!(
+            answer_of(502, b"bad gateway")
+                .unwrap_err()
+                .contains("HTTP 502: bad gateway")
+        );
+    }
+
+    #[test]
+    fn function_url_is_plain_http_with_a_path() {
+        let runtime = tokio::runtime::Builder::new_current_thread()
+            .enable_all()
+            .build()
+            .unwrap();
+        let _inside = runtime.enter();
+        let wait = Duration::from_secs(1);
+        let f = Function::new(
+            "http://127.0.0.1:9000/2015-03-31/functions/b/invocations",
+            wait,
+        )
+        .unwrap();
+        assert_eq!(f.path, "/2015-03-31/functions/b/invocations");
+        assert!(Function::new("https://lambda.eu-west-1.amazonaws.com/x", wait).is_err());
+        assert!(Function::new("http://127.0.0.1:9000", wait).is_err());
+    }
+}

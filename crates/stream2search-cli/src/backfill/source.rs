@@ -1,0 +1,334 @@
+//! What a backfill reads, and at which version: a live table's Scan segments (the version from
+//! the scan's start), or a DynamoDB export's data files (the version from the export's time);
+//! the key names; the approximate item count for the progress bar; and the checkpoint's state,
+//! loaded when a run resumes or made fresh.
+
+use std::path::Path;
+use std::time::{Duration, SystemTime, UNIX_EPOCH};
+
+use aws_credential_types::Credentials;
+use stream2search_lambda::backfill::export::Export;
+use stream2search_lambda::backfill::s3::S3;
+use stream2search_lambda::backfill::{Backfiller, Dynamo, Unit, version_seconds};
+
+use super::checkpoint::{Source, State};
+
+/// The options that say what is read.
+#[derive(clap::Args)]
+pub struct SourceArgs {
+    /// The table: scanned, or with --export described (DescribeTable) for its key names.
+    #[arg(long, required_unless_present = "export")]
+    pub table: Option<String>,
+    /// Read a DynamoDB export (DYNAMODB_JSON, a full export) instead of scanning the table:
+    /// `s3://bucket/prefix/AWSDynamoDB/<export-id>/` or a local directory of that layout. Its
+    /// manifests list the data files when present, else the files under `data/` are read.
+    #[arg(long, value_name = "LOCATION")]
+    pub export: Option<String>,
+    /// The table's key attribute names, partition key first (`pk` or `pk,sk`): with --export,
+    /// instead of --table.
+    #[arg(
+        long,
+        value_delimiter = ',',
+        requires = "export",
+        conflicts_with = "table"
+    )]
+    pub keys: Option<Vec<String>>,
+    /// When the export was made (RFC 3339): required when the export has no
+    /// manifest-summary.json, refused when it disagrees with the manifest's exportTime. The
+    /// version is this second less 300.
+    #[arg(long, value_name = "RFC3339", requires = "export")]
+    pub export_time: Option<String>,
+    /// S3 endpoint for an `s3://` export (default: AWS_ENDPOINT_URL_S3, then AWS_ENDPOINT_URL,
+    /// then AWS). Requests are signed (SigV4, service `s3`) like the DynamoDB ones.
+    #[arg(long, requires = "export")]
+    pub s3_endpoint: Option<String>,
+    /// Scan segments (TotalSegments): the table is read in this many parts.
+    #[arg(long, default_value_t = 4, value_parser = clap::value_parser!(u32).range(1..=1_000_000), conflicts_with = "export")]
+    pub segments: u32,
+    /// DynamoDB endpoint (default: AWS_ENDPOINT_URL_DYNAMODB, then AWS_ENDPOINT_URL, then
+    /// `https://dynamodb.<region>.amazonaws.com`). Requests are signed for --region (which is
+    /// also OpenSearch's signing region, so only with --auth sigv4-es or sigv4-aoss), else
+    /// AWS_REGION, with AWS_ACCESS_KEY_ID, AWS_SECRET_ACCESS_KEY and AWS_SESSION_TOKEN.
+    #[arg(long)]
+    pub dynamodb_endpoint: Option<String>,
+}
+
+/// What [`open`] found.
+pub struct Opened {
+    /// The runner, with the DynamoDB and S3 clients the units need.
+    pub backfiller: Backfiller,
+    /// The key attribute names, partition key first.
+    pub keys: Vec<String>,
+    /// The checkpoint's state: loaded, or fresh.
+    pub state: State,
+    /// The approximate item count of the whole source, and where it comes from.
+    pub expected: Option<(u64, &'static str)>,
+}
+
+/// Opens the source: describes the table, or reads the export's manifests (or lists its data
+/// files); loads the checkpoint at `checkpoint` or makes a fresh state. `region` is the signing
+/// region (--region), if given.
+pub async fn open(
+    args: &SourceArgs,
+    region: Option<String>,
+    mut backfiller: Backfiller,
+    checkpoint: &Path,
+    timeout: Duration,
+) -> Result<Opened, String> {
+    let var = |name: &str| std::env::var(name).ok().filter(|v| !v.trim().is_empty());
+    let aws = || -> Result<(String, Credentials), String> {
+        let region = region
+            .clone()
+            .or_else(|| var("AWS_REGION"))
+            .ok_or("AWS_REGION (or --region) must name the table's region")?;
+        let credentials = stream2search_client::credentials_from_env(var).map_err(|missing| {
+            format!("{missing}: AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY must be set")
+        })?;
+        Ok((region, credentials))
+    };
+    if args.table.is_some() {
+        let (region, credentials) = aws()?;
+        let endpoint = args
+            .dynamodb_endpoint
+            .clone()
+            .or_else(|| var("AWS_ENDPOINT_URL_DYNAMODB"))
+            .or_else(|| var("AWS_ENDPOINT_URL"))
+            .unwrap_or_else(|| format!("https://dynamodb.{region}.amazonaws.com"));
+        let dynamo = Dynamo::new(&endpoint, region, credentials, timeout)
+            .map_err(|e| format!("dynamodb endpoint: {e}"))?;
+        backfiller = backfiller.dynamo(dynamo);
+    }
+    let Some(location) = &args.export else {
+        let table = args.table.clone().unwrap_or_default();
+        let described = backfiller
+            .describe(&table)
+            .await
+            .map_err(|e| e.to_string())?;
+        let source = Source::Table {
+            table: table.clone(),
+            segments: args.segments,
+        };
+        let state = match State::load(checkpoint, &source)? {
+            Some(state) => state,
+            None => {
+                let start = SystemTime::now()
+                    .duration_since(UNIX_EPOCH)
+                    .unwrap_or_default();
+                let units = Backfiller::segments(&table, args.segments);
+                State::new(source, version_seconds(start), units)
+            }
+        };
+        return Ok(Opened {
+            backfiller,
+            keys: described.keys,
+            state,
+            expected: Some((
+                described.item_count,
+                "DescribeTable's ItemCount, which DynamoDB updates about every six hours",
+            )),
+        });
+    };
+
+    let keys = match (&args.keys, &args.table) {
+        (Some(keys), _) => keys.clone(),
+        (None, Some(table)) => {
+            backfiller
+                .describe(table)
+                .await
+                .map_err(|e| e.to_string())?
+                .keys
+        }
+        (None, None) => {
+            return Err(
+                "with --export, --table (DescribeTable) or --keys must name the key \
+                        attributes"
+                    .into(),
+            );
+        }
+    };
+    if keys.is_empty() || keys.len() > 2 || keys.iter().any(String::is_empty) {
+        return Err(format!(
+            "--keys {}: one or two attribute names, partition key first",
+            keys.join(",")
+        ));
+    }
+    let s3 = if location.starts_with("s3://") {
+        let (region, credentials) = aws()?;
+        let endpoint = args
+            .s3_endpoint
+            .clone()
+            .or_else(|| var("AWS_ENDPOINT_URL_S3"))
+            .or_else(|| var("AWS_ENDPOINT_URL"));
+        Some(
+            S3::new(endpoint.as_deref(), &region, credentials, timeout)
+                .map_err(|e| format!("s3 endpoint: {e}"))?,
+        )
+    } else {
+        None
+    };
+    let export = Export::open(location, s3.as_ref())
+        .await
+        .map_err(|e| format!("export {location}: {e}"))?;
+    let given = match &args.export_time {
+        Some(text) => Some(
+            rfc3339_seconds(text)
+                .ok_or_else(|| format!("--export-time {text:?} is not an RFC 3339 time"))?,
+        ),
+        None => None,
+    };
+    let time = match (export.export_time, given) {
+        (Some(manifest), Some(given)) if manifest != given => {
+            return Err(format!(
+                "--export-time {} disagrees with the manifest's exportTime {}: drop it, or name \
+                 the right export",
+                args.export_time.as_deref().unwrap_or_default(),
+                stream2search::time::rfc3339(Duration::from_secs(manifest)),
+            ));
+        }
+        (Some(t), _) | (None, Some(t)) => t,
+        (None, None) => {
+            return Err(format!(
+                "export {location} has no manifest-summary.json: --export-time must say when \
+                 it was made (its version is that second less 300)"
+            ));
+        }
+    };
+    let version = version_seconds(Duration::from_secs(time));
+    let source = Source::Export {
+        export: location.clone(),
+    };
+    let state = match State::load(checkpoint, &source)? {
+        Some(state) if state.version_seconds != version => {
+            return Err(format!(
+                "{}: the checkpoint's version second is {}, this export's {version}: remove it \
+                 or pass the same --export-time",
+                checkpoint.display(),
+                state.version_seconds
+            ));
+        }
+        Some(state) => state,
+        None => {
+            let units = export
+                .files
+                .iter()
+                .map(|f| Unit::File {
+                    location: f.location.clone(),
+                    skip: 0,
+                })
+                .collect();
+            State::new(source, version, units)
+        }
+    };
+    // The export's data files are read by the runner: not there yet.
+    drop(s3);
+    Ok(Opened {
+        backfiller,
+        keys,
+        state,
+        expected: export
+            .item_count
+            .map(|n| (n, "the export manifest's itemCount")),
+    })
+}
+
+/// `2020-11-04T07:28:34.028Z` (or with an offset, `+01:00`) → whole seconds since the epoch.
+fn rfc3339_seconds(text: &str) -> Option<u64> {
+    let b = text.as_bytes();
+    let digits = |at: usize, n: usize| -> Option<i64> {
+        let part = text.get(at..at + n)?;
+        part.bytes()
+            .all(|c| c.is_ascii_digit())
+            .then(|| part.parse().ok())?
+    };
+    if b.len() < 20 || b[4] != b'-' || b[7] != b'-' || !matches!(b[10], b'T' | b't') {
+        return None;
+    }
+    if b[13] != b':' || b[16] != b':' {
+        return None;
+    }
+    let (year, month, day) = (digits(0, 4)?, digits(5, 2)?, digits(8, 2)?);
+    let (hour, minute, second) = (digits(11, 2)?, digits(14, 2)?, digits(17, 2)?);
+    if !(1..=12).contains(&month) || !(1..=31).contains(&day) || hour > 23 || minute > 59 {
+        return None;
+    }
+    if second > 60 {
+        return None;
+    }
+    let mut rest = &text[19..];
+    if let Some(fraction) = rest.strip_prefix('.') {
+        let end = fraction
+            .find(|c: char| !c.is_ascii_digit())
+            .unwrap_or(fraction.len());
+        if end == 0 {
+            return None;
+        }
+        rest = &fraction[end..];
+    }
+    let offset = match rest {
+        "Z" | "z" => 0,
+        _ => {
+            let sign = match rest.as_bytes().first()? {
+                b'+' => 1,
+                b'-' => -1,
+                _ => return None,
+            };
+            let r = rest.as_bytes();
+            if r.len() != 6 || r[3] != b':' {
+                return None;
+            }
+            let h: i64 = rest.get(1..3)?.parse().ok()?;
+            let m: i64 = rest.get(4..6)?.parse().ok()?;
+            sign * (h * 3600 + m * 60)
+        }
+    };
+    // Days from civil (Howard Hinnant's algorithm).
+    let y = if month <= 2 { year - 1 } else { year };
+    let era = y.div_euclid(400);
+    let yoe = y - era * 400;
+    let mp = (month + 9) % 12;
+    let doy = (153 * mp + 2) / 5 + day - 1;
+    let doe = yoe * 365 + yoe / 4 - yoe / 100 + doy;
+    let days = era * 146_097 + doe - 719_468;
+    let seconds = days * 86_400 + hour * 3600 + minute * 60 + second - offset;
+    u64::try_from(seconds).ok()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::rfc3339_seconds;
+    use std::time::Duration;
+
+    #[test]
+    fn export_times_read_as_the_seconds_the_core_formats_back() {
+        // The core's formatter is the second implementation.
+        for secs in [
+            0u64,
+            951_782_400,
+            1_604_474_914,
+            1_764_489_300,
+            4_102_444_799,
+        ] {
+            let text = stream2search::time::rfc3339(Duration::from_millis(secs * 1000 + 28));
+            assert_eq!(rfc3339_seconds(&text), Some(secs), "{text}");
+        }
+        assert_eq!(
+            rfc3339_seconds("2020-11-04T08:28:34+01:00"),
+            Some(1_604_474_914)
+        );
+        assert_eq!(
+            rfc3339_seconds("2020-11-04T06:28:34-01:00"),
+            Some(1_604_474_914)
+        );
+        for bad in [
+            "2020-11-04",
+            "2020-11-04 07:28:34Z",
+            "2020-13-04T07:28:34Z",
+            "2020-11-04T07:28:34",
+            "2020-11-04T07:28:34.Z",
+            "1969-12-31T23:59:59Z",
+            "2020-11-04T07:28:34+0100",
+        ] {
+            assert_eq!(rfc3339_seconds(bad), None, "{bad}");
+        }
+    }
+}
