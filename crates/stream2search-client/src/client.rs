@@ -8,7 +8,7 @@ use bytes::Bytes;
 use http::{HeaderMap, HeaderName, HeaderValue, Method, Request, header};
 
 use crate::auth::Signer;
-use crate::config::Config;
+use crate::config::{Config, Setting};
 use crate::endpoint::Endpoint;
 use crate::error::Error;
 use crate::gzip;
@@ -42,14 +42,27 @@ impl Client {
     /// Validates `config` and builds the connection pool. Needs no network and no runtime;
     /// requests need a Tokio runtime.
     pub fn new(config: Config) -> Result<Client, Error> {
-        let endpoint = Endpoint::parse(&config.endpoint, config.allow_http)?;
+        let endpoint = Endpoint::parse(&config.endpoint, config.allow_http)
+            .map_err(|e| e.about(Setting::Endpoint))?;
         let tls = tls::client_config(config.extra_ca_pem.as_deref())?;
-        let signer = Signer::new(&config.auth)?;
-        if config.request_timeout.is_zero() || config.connect_timeout.is_zero() {
-            return Err(Error::config("timeouts must be longer than zero"));
+        let signer = Signer::new(&config.auth).map_err(|e| e.about(Setting::Auth))?;
+        if config.connect_timeout.is_zero() {
+            return Err(Error::invalid(
+                Setting::ConnectTimeout,
+                "connect_timeout must be longer than zero",
+            ));
+        }
+        if config.request_timeout.is_zero() {
+            return Err(Error::invalid(
+                Setting::RequestTimeout,
+                "request_timeout must be longer than zero",
+            ));
         }
         if config.max_attempts == 0 {
-            return Err(Error::config("max_attempts must be at least 1"));
+            return Err(Error::invalid(
+                Setting::MaxAttempts,
+                "max_attempts must be at least 1",
+            ));
         }
         crate::send::check(&config)?;
         // An https endpoint never follows a connection to plain http.

@@ -88,3 +88,131 @@ impl fmt::Debug for Config {
             .finish()
     }
 }
+
+/// A [`Config`] field a configuration error can be about: see
+/// [`Error::setting`](crate::Error::setting).
+///
+/// Not `non_exhaustive` on purpose: a caller that maps settings to its own names (the Lambda's
+/// environment variables) must name every one, so a new setting cannot go unnamed.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum Setting {
+    /// [`Config::endpoint`], with [`Config::allow_http`] for a plain `http://` one.
+    Endpoint,
+    /// [`Config::auth`].
+    Auth,
+    /// [`Config::extra_ca_pem`].
+    ExtraCaPem,
+    /// [`Config::connect_timeout`].
+    ConnectTimeout,
+    /// [`Config::request_timeout`].
+    RequestTimeout,
+    /// [`Config::backoff_base`].
+    BackoffBase,
+    /// [`Config::backoff_cap`].
+    BackoffCap,
+    /// [`Config::max_attempts`].
+    MaxAttempts,
+}
+
+impl Setting {
+    /// The field's name: `"connect_timeout"`.
+    pub fn name(self) -> &'static str {
+        match self {
+            Setting::Endpoint => "endpoint",
+            Setting::Auth => "auth",
+            Setting::ExtraCaPem => "extra_ca_pem",
+            Setting::ConnectTimeout => "connect_timeout",
+            Setting::RequestTimeout => "request_timeout",
+            Setting::BackoffBase => "backoff_base",
+            Setting::BackoffCap => "backoff_cap",
+            Setting::MaxAttempts => "max_attempts",
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use std::time::Duration;
+
+    use super::*;
+    use crate::Client;
+
+    #[test]
+    fn each_refused_setting_is_named_alone() {
+        type Set = fn(&mut Config);
+        let cases: [(Set, Setting, &str); 8] = [
+            (
+                |c| c.endpoint = "ftp://x".into(),
+                Setting::Endpoint,
+                "https://",
+            ),
+            (
+                |c| c.endpoint = "http://127.0.0.1:9200".into(),
+                Setting::Endpoint,
+                "plain http",
+            ),
+            (
+                |c| c.extra_ca_pem = Some(b"not a pem".to_vec()),
+                Setting::ExtraCaPem,
+                "extra CA",
+            ),
+            (
+                |c| c.connect_timeout = Duration::ZERO,
+                Setting::ConnectTimeout,
+                "connect_timeout must be longer than zero",
+            ),
+            (
+                |c| c.request_timeout = Duration::ZERO,
+                Setting::RequestTimeout,
+                "request_timeout must be longer than zero",
+            ),
+            (
+                |c| c.max_attempts = 0,
+                Setting::MaxAttempts,
+                "max_attempts must be at least 1",
+            ),
+            (
+                |c| c.backoff_base = Duration::ZERO,
+                Setting::BackoffBase,
+                "backoff base must be positive",
+            ),
+            (
+                |c| c.backoff_cap = Duration::from_millis(50),
+                Setting::BackoffCap,
+                "backoff cap must be at least its base",
+            ),
+        ];
+        for (set, setting, says) in cases {
+            let mut config = Config::new("https://search.example");
+            set(&mut config);
+            let e = Client::new(config).unwrap_err();
+            assert!(e.is_configuration(), "{e}");
+            assert_eq!(e.setting(), Some(setting), "{e}");
+            assert!(e.to_string().contains(says), "{setting:?}: {e}");
+        }
+        // The SigV4 region is checked by the signer, and named as the auth setting.
+        let mut config = Config::new("https://search.example");
+        config.auth = Auth::SigV4(crate::SigV4::new(
+            crate::Service::Es,
+            "",
+            aws_credential_types::Credentials::new("AKID", "SECRET", None, None, "test"),
+        ));
+        let e = Client::new(config).unwrap_err();
+        assert_eq!(e.setting(), Some(Setting::Auth), "{e}");
+        // Both timeouts zero: the error names one of them.
+        let mut config = Config::new("https://search.example");
+        config.connect_timeout = Duration::ZERO;
+        config.request_timeout = Duration::ZERO;
+        let e = Client::new(config).unwrap_err();
+        assert_eq!(e.setting(), Some(Setting::ConnectTimeout), "{e}");
+        assert!(!e.to_string().contains("request_timeout"), "{e}");
+        assert_eq!(Setting::ConnectTimeout.name(), "connect_timeout");
+    }
+
+    #[test]
+    fn errors_that_are_not_about_configuration_name_no_setting() {
+        let e = crate::error::Error::new(crate::error::Kind::Timeout);
+        assert_eq!(e.setting(), None);
+        assert_eq!(crate::error::Error::config("x").setting(), None);
+    }
+}

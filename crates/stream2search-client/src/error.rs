@@ -8,6 +8,8 @@
 use std::error::Error as StdError;
 use std::fmt;
 
+use crate::config::Setting;
+
 type Source = Box<dyn StdError + Send + Sync>;
 
 /// A failure of the transport or of its configuration.
@@ -29,8 +31,12 @@ struct Inner {
 
 #[derive(Debug)]
 pub(crate) enum Kind {
-    /// The configuration cannot work (bad endpoint, unreadable CA, invalid backoff, ...).
-    Config(String),
+    /// The configuration cannot work (bad endpoint, unreadable CA, invalid backoff, ...), with
+    /// the setting at fault when one is.
+    Config {
+        setting: Option<Setting>,
+        message: String,
+    },
     /// Credentials could not be loaded from their provider.
     Credentials,
     /// The request could not be signed.
@@ -78,7 +84,29 @@ impl Error {
     }
 
     pub(crate) fn config(message: impl Into<String>) -> Self {
-        Error::new(Kind::Config(message.into()))
+        Error::new(Kind::Config {
+            setting: None,
+            message: message.into(),
+        })
+    }
+
+    /// A configuration error about `setting`.
+    pub(crate) fn invalid(setting: Setting, message: impl Into<String>) -> Self {
+        Error::new(Kind::Config {
+            setting: Some(setting),
+            message: message.into(),
+        })
+    }
+
+    /// The same error, about `setting` if it is a configuration error about no setting yet.
+    pub(crate) fn about(mut self, setting: Setting) -> Self {
+        if let Kind::Config {
+            setting: s @ None, ..
+        } = &mut self.inner.kind
+        {
+            *s = Some(setting);
+        }
+        self
     }
 
     pub(crate) fn unauthorized(status: u16, reason: &str) -> Self {
@@ -95,7 +123,7 @@ impl Error {
     pub fn is_retryable(&self) -> bool {
         match &self.inner.kind {
             Kind::Connect | Kind::Transport | Kind::Timeout => true,
-            Kind::Config(_)
+            Kind::Config { .. }
             | Kind::Certificate
             | Kind::Credentials
             | Kind::Signing
@@ -112,12 +140,30 @@ impl Error {
     pub fn is_configuration(&self) -> bool {
         matches!(
             self.inner.kind,
-            Kind::Config(_)
+            Kind::Config { .. }
                 | Kind::Certificate
                 | Kind::Credentials
                 | Kind::Signing
                 | Kind::Unauthorized { .. }
         )
+    }
+
+    /// For a configuration that cannot work, the one [`Config`](crate::Config) field at fault.
+    ///
+    /// ```
+    /// use std::time::Duration;
+    /// use stream2search_client::{Client, Config, Setting};
+    ///
+    /// let mut config = Config::new("https://search.example");
+    /// config.connect_timeout = Duration::ZERO;
+    /// let e = Client::new(config).unwrap_err();
+    /// assert_eq!(e.setting(), Some(Setting::ConnectTimeout));
+    /// ```
+    pub fn setting(&self) -> Option<Setting> {
+        match &self.inner.kind {
+            Kind::Config { setting, .. } => *setting,
+            _ => None,
+        }
     }
 
     /// The HTTP status of the answer that caused this error, if there was one.
@@ -132,7 +178,7 @@ impl Error {
 impl fmt::Display for Error {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match &self.inner.kind {
-            Kind::Config(message) => write!(f, "invalid client configuration: {message}"),
+            Kind::Config { message, .. } => write!(f, "invalid client configuration: {message}"),
             Kind::Credentials => f.write_str("could not load AWS credentials"),
             Kind::Signing => f.write_str("could not sign the request"),
             Kind::Connect => f.write_str("could not connect to OpenSearch"),

@@ -72,7 +72,7 @@ mod transport;
 
 pub use auth::{Auth, Basic, Service, SigV4};
 pub use client::Client;
-pub use config::Config;
+pub use config::{Config, Setting};
 pub use credentials::{Missing as MissingCredentials, from_env_with as credentials_from_env};
 pub use error::Error;
 pub use send::{Counters, Report};

@@ -13,7 +13,7 @@ use stream2search::outcome::{self, Final, ItemOutcome, Response};
 use stream2search::{Action, Plan};
 
 use crate::client::Client;
-use crate::config::Config;
+use crate::config::{Config, Setting};
 use crate::error::Error;
 
 /// What happened to every item of a plan, and what it cost.
@@ -70,7 +70,14 @@ pub(crate) fn check(config: &Config) -> Result<(), Error> {
 }
 
 fn backoff(config: &Config) -> Result<Backoff, Error> {
-    Backoff::new(config.backoff_base, config.backoff_cap).map_err(|e| Error::config(e.to_string()))
+    Backoff::new(config.backoff_base, config.backoff_cap).map_err(|e| {
+        // `Backoff::new` refuses only its base or its cap.
+        let setting = match e.setting() {
+            stream2search::Setting::BackoffBase => Setting::BackoffBase,
+            _ => Setting::BackoffCap,
+        };
+        Error::invalid(setting, e.to_string())
+    })
 }
 
 impl Client {

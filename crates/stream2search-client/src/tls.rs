@@ -6,6 +6,7 @@ use rustls::{ClientConfig, RootCertStore};
 use rustls_pki_types::CertificateDer;
 use rustls_pki_types::pem::PemObject;
 
+use crate::config::Setting;
 use crate::error::Error;
 
 /// Builds the rustls configuration. The ring provider is chosen explicitly so that rustls never
@@ -17,14 +18,22 @@ pub(crate) fn client_config(extra_ca_pem: Option<&[u8]>) -> Result<ClientConfig,
     if let Some(pem) = extra_ca_pem {
         let mut added = 0;
         for cert in CertificateDer::pem_slice_iter(pem) {
-            let cert = cert.map_err(|_| Error::config("the extra CA is not valid PEM"))?;
-            roots
-                .add(cert)
-                .map_err(|_| Error::config("the extra CA certificate cannot be used as a root"))?;
+            let cert = cert.map_err(|_| {
+                Error::invalid(Setting::ExtraCaPem, "the extra CA is not valid PEM")
+            })?;
+            roots.add(cert).map_err(|_| {
+                Error::invalid(
+                    Setting::ExtraCaPem,
+                    "the extra CA certificate cannot be used as a root",
+                )
+            })?;
             added += 1;
         }
         if added == 0 {
-            return Err(Error::config("the extra CA PEM holds no certificate"));
+            return Err(Error::invalid(
+                Setting::ExtraCaPem,
+                "the extra CA PEM holds no certificate",
+            ));
         }
     }
     let provider = Arc::new(rustls::crypto::ring::default_provider());

@@ -2,7 +2,7 @@
 
 use std::time::Duration;
 
-use crate::error::ConfigError;
+use crate::error::{ConfigError, Setting};
 
 /// `delay(attempt) = random × min(cap, base × 2^attempt)`, with `random` in `[0, 1)`.
 ///
@@ -31,10 +31,16 @@ impl Backoff {
     /// Checks that `0 < base <= cap`.
     pub fn new(base: Duration, cap: Duration) -> Result<Self, ConfigError> {
         if base.is_zero() {
-            return Err(ConfigError("backoff base must be positive".into()));
+            return Err(ConfigError::new(
+                Setting::BackoffBase,
+                "backoff base must be positive",
+            ));
         }
         if cap < base {
-            return Err(ConfigError("backoff cap must be at least its base".into()));
+            return Err(ConfigError::new(
+                Setting::BackoffCap,
+                "backoff cap must be at least its base",
+            ));
         }
         Ok(Backoff { base, cap })
     }

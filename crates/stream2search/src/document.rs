@@ -6,12 +6,12 @@
 
 use std::borrow::Cow;
 
-use crate::error::{RecordError, RecordErrorKind};
-use crate::json::{self, Literal, Reader, Scalar, Str, Syntax};
+use crate::attribute::{self, Scalar, Tag, check_base64, compact_scalar};
+use crate::error::{Fault, RecordErrorKind, fail};
+use crate::json::{self, Literal, Reader, Str};
 use crate::{fast, number};
 
-/// Deepest nesting of M and L values DynamoDB stores.
-pub const MAX_DEPTH: usize = 32;
+pub use crate::attribute::MAX_DEPTH;
 
 /// Top-level field names OpenSearch refuses inside a document, as the real server showed them
 /// (`tests/fixtures/opensearch/metadata_field*.json`): each is rejected with
@@ -35,33 +35,6 @@ pub const RESERVED_NAMES: &[&str] = &[
     "_version",
     "__soft_deletes",
 ];
-
-/// Why walking stopped: the input is not JSON (the whole event is lost), or one record is bad.
-#[derive(Debug)]
-pub(crate) enum Fault {
-    Syntax(Syntax),
-    /// Boxed, so that `Result<(), Fault>` stays two words on the hot path.
-    Record(Box<RecordError>),
-}
-
-impl From<Syntax> for Fault {
-    fn from(s: Syntax) -> Self {
-        Fault::Syntax(s)
-    }
-}
-
-impl Fault {
-    fn within(self, seg: impl Into<String>) -> Self {
-        match self {
-            Fault::Record(e) => Fault::Record(Box::new((*e).within(seg))),
-            s => s,
-        }
-    }
-}
-
-pub(crate) fn fail<T>(kind: RecordErrorKind, msg: impl Into<String>) -> Result<T, Fault> {
-    Err(Fault::Record(Box::new(RecordError::new(kind, msg))))
-}
 
 /// Attribute paths whose numbers are written as strings.
 #[derive(Debug, Default, Clone)]
@@ -159,9 +132,8 @@ pub(crate) fn write_image<'a>(
     while let Some(key) = r.next_key(&mut first)? {
         let name = key.text();
         if let Some(slot) = shape.captures.iter().position(|c| *c == *name) {
-            // The value's text as keys give it (S decoded, N and B literal), so that an index
-            // or routing made from a new image, an old image or the keys always agree.
-            captured[slot] = key_value(&mut r.fork()).ok().map(Cow::into_owned);
+            // The value's text as keys give it (S decoded, N and B literal).
+            captured[slot] = attribute::key_text(&mut r.fork()).ok().map(Cow::into_owned);
         }
         if !shape.keeps(&name) {
             r.skip_value()?;
@@ -242,17 +214,12 @@ fn check_renames(shape: &Shape, names: &[Cow<'_, str>], stamping: bool) -> Resul
     Ok(())
 }
 
-#[inline]
-fn expect_string<'a>(r: &mut Reader<'a>, tag: &str) -> Result<Str<'a>, Fault> {
-    if r.peek() != Some(b'"') {
-        return fail(RecordErrorKind::Value, format!("{tag} must hold a string"));
-    }
-    Ok(r.string_at_quote()?)
-}
-
-fn expect_array(r: &mut Reader<'_>, tag: &str) -> Result<(), Fault> {
+fn expect_array(r: &mut Reader<'_>, tag: Tag) -> Result<(), Fault> {
     if r.peek() != Some(b'[') {
-        return fail(RecordErrorKind::Value, format!("{tag} must hold an array"));
+        return fail(
+            RecordErrorKind::Value,
+            format!("{} must hold an array", tag.name()),
+        );
     }
     Ok(r.begin_array()?)
 }
@@ -294,45 +261,6 @@ fn write_binary(out: &mut Vec<u8>, s: &Str<'_>) -> Result<(), Fault> {
     Ok(())
 }
 
-/// Base64 alphabet values; 0xFF outside the alphabet.
-const BASE64: [u8; 256] = {
-    let mut t = [0xFF; 256];
-    let alphabet = b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
-    let mut i = 0;
-    while i < 64 {
-        t[alphabet[i] as usize] = i as u8;
-        i += 1;
-    }
-    t
-};
-
-/// Canonical, padded, standard-alphabet base64 (as DynamoDB Streams emit it).
-pub(crate) fn check_base64(b: &[u8]) -> Result<(), &'static str> {
-    if !b.len().is_multiple_of(4) {
-        return Err("length is not a multiple of 4");
-    }
-    let pad = b.iter().rev().take_while(|&&c| c == b'=').count();
-    if pad > 2 {
-        return Err("too much padding");
-    }
-    let data = &b[..b.len() - pad];
-    // No early exit: a branch-free OR over the table lets the loop run at memory speed.
-    let invalid = data.iter().fold(0u8, |acc, &c| acc | BASE64[c as usize]);
-    if invalid == 0xFF || invalid & 0xC0 != 0 {
-        return Err("character outside the base64 alphabet");
-    }
-    let last = data.last().map_or(0, |&c| BASE64[c as usize]);
-    let unused_bits_set = match pad {
-        1 => last & 0b11 != 0,
-        2 => last & 0b1111 != 0,
-        _ => false,
-    };
-    if unused_bits_set {
-        return Err("non-canonical padding bits");
-    }
-    Ok(())
-}
-
 /// Writes one AttributeValue at nesting `depth` (top-level attributes are at depth 1).
 fn value(
     r: &mut Reader<'_>,
@@ -341,7 +269,7 @@ fn value(
     strings: Option<&PathTree>,
 ) -> Result<(), Fault> {
     let as_string = strings.is_some_and(|t| t.here);
-    match r.compact_scalar() {
+    match compact_scalar(r) {
         Some(Scalar::S(s)) => {
             write_raw_str(out, &s);
             return Ok(());
@@ -365,40 +293,20 @@ fn value(
     }
     r.begin_object()?;
     let mut first = true;
-    let decoded;
-    let tag = match r.plain_tag() {
-        Some(tag) => {
-            first = false;
-            tag
-        }
-        None => {
-            let Some(tag) = r.next_key(&mut first)? else {
-                return fail(
-                    RecordErrorKind::TypeTag,
-                    "AttributeValue {} has no type tag",
-                );
-            };
-            decoded = tag.text();
-            &*decoded
-        }
+    let Some(name) = attribute::tag(r, &mut first)? else {
+        return fail(
+            RecordErrorKind::TypeTag,
+            "AttributeValue {} has no type tag",
+        );
     };
-    // The scalar tags first, by length and byte: no string comparison on the hot path.
-    match tag.as_bytes() {
-        [b'S'] => {
-            let s = expect_string(r, "S")?;
-            write_raw_str(out, &s);
-            return close(r, first, ());
-        }
-        [b'N'] => {
-            let s = expect_string(r, "N")?;
-            write_number(out, &s, as_string)?;
-            return close(r, first, ());
-        }
-        _ => {}
-    }
+    let Some(tag) = Tag::parse(&name) else {
+        return attribute::unknown(&name);
+    };
     match tag {
-        "B" => write_binary(out, &expect_string(r, "B")?)?,
-        "BOOL" => match r.peek() {
+        Tag::S => write_raw_str(out, &attribute::string(r, tag)?),
+        Tag::N => write_number(out, &attribute::string(r, tag)?, as_string)?,
+        Tag::B => write_binary(out, &attribute::string(r, tag)?)?,
+        Tag::Bool => match r.peek() {
             Some(b't' | b'f') => {
                 let lit = r.literal()?;
                 out.extend_from_slice(if lit == Literal::True {
@@ -409,11 +317,11 @@ fn value(
             }
             _ => return fail(RecordErrorKind::Value, "BOOL must hold true or false"),
         },
-        "NULL" => match r.peek() {
+        Tag::Null => match r.peek() {
             Some(b't') if r.literal()? == Literal::True => out.extend_from_slice(b"null"),
             _ => return fail(RecordErrorKind::Value, "NULL must hold true"),
         },
-        tag @ ("SS" | "NS" | "BS") => {
+        Tag::Ss | Tag::Ns | Tag::Bs => {
             expect_array(r, tag)?;
             out.push(b'[');
             let mut first = true;
@@ -422,10 +330,10 @@ fn value(
                 if i > 0 {
                     out.push(b',');
                 }
-                let s = expect_string(r, tag).map_err(|f| f.within(format!("[{i}]")))?;
+                let s = attribute::string(r, tag).map_err(|f| f.within(format!("[{i}]")))?;
                 match tag {
-                    "SS" => write_raw_str(out, &s),
-                    "NS" => {
+                    Tag::Ss => write_raw_str(out, &s),
+                    Tag::Ns => {
                         write_number(out, &s, as_string).map_err(|f| f.within(format!("[{i}]")))?
                     }
                     _ => write_binary(out, &s).map_err(|f| f.within(format!("[{i}]")))?,
@@ -434,9 +342,9 @@ fn value(
             }
             out.push(b']');
         }
-        "L" => {
+        Tag::L => {
             too_deep(depth)?;
-            expect_array(r, "L")?;
+            expect_array(r, tag)?;
             out.push(b'[');
             let mut first = true;
             let mut i = 0;
@@ -449,7 +357,7 @@ fn value(
             }
             out.push(b']');
         }
-        "M" => {
+        Tag::M => {
             too_deep(depth)?;
             if r.peek() != Some(b'{') {
                 return fail(RecordErrorKind::Value, "M must hold an object");
@@ -470,28 +378,8 @@ fn value(
             }
             out.push(b'}');
         }
-        other => {
-            return fail(
-                RecordErrorKind::TypeTag,
-                format!(
-                    "unknown type tag {other:?}; expected one of S, N, B, SS, NS, BS, M, L, NULL, BOOL"
-                ),
-            );
-        }
     }
-    close(r, first, ())
-}
-
-/// After the one tagged value: the AttributeValue's `}`.
-#[inline]
-fn close(r: &mut Reader<'_>, mut first: bool, (): ()) -> Result<(), Fault> {
-    if r.next_key(&mut first)?.is_some() {
-        return fail(
-            RecordErrorKind::TypeTag,
-            "AttributeValue has more than one type tag",
-        );
-    }
-    Ok(())
+    attribute::close(r, first)
 }
 
 fn too_deep(depth: usize) -> Result<(), Fault> {
@@ -504,103 +392,9 @@ fn too_deep(depth: usize) -> Result<(), Fault> {
     Ok(())
 }
 
-/// One key attribute, as text for the document id.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub(crate) struct KeyPart<'a> {
-    pub name: Cow<'a, str>,
-    pub text: Cow<'a, str>,
-}
-
-/// Reads the `Keys` map: S, N or B values only.
-pub(crate) fn read_keys<'a>(r: &mut Reader<'a>, keys: &mut Vec<KeyPart<'a>>) -> Result<(), Fault> {
-    keys.clear();
-    if let Some(end) = fast::keys(r.text(), r.pos, keys) {
-        r.pos = end;
-        return Ok(());
-    }
-    if r.peek() != Some(b'{') {
-        return fail(RecordErrorKind::Shape, "Keys must be an object");
-    }
-    r.begin_object()?;
-    keys.clear();
-    let mut first = true;
-    while let Some(name) = r.next_key(&mut first)? {
-        let name = name.text();
-        let text = key_value(r).map_err(|f| f.within(format!("Keys.{name}")))?;
-        keys.push(KeyPart { name, text });
-    }
-    Ok(())
-}
-
-fn key_value<'a>(r: &mut Reader<'a>) -> Result<Cow<'a, str>, Fault> {
-    if r.peek() != Some(b'{') {
-        return fail(
-            RecordErrorKind::TypeTag,
-            "expected an AttributeValue object",
-        );
-    }
-    r.begin_object()?;
-    let mut first = true;
-    let Some(tag) = r.next_key(&mut first)? else {
-        return fail(
-            RecordErrorKind::TypeTag,
-            "AttributeValue {} has no type tag",
-        );
-    };
-    let tag = tag.text();
-    let s = match tag.as_ref() {
-        "S" | "N" | "B" => expect_string(r, &tag)?,
-        other => {
-            return fail(
-                RecordErrorKind::TypeTag,
-                format!("key attributes are S, N or B, not {other:?}"),
-            );
-        }
-    };
-    let text = s.text();
-    match tag.as_ref() {
-        "N" => {
-            if let Err(e) = number::normalize(&text) {
-                return fail(
-                    RecordErrorKind::Number,
-                    format!("invalid number {text:?}: {e}"),
-                );
-            }
-        }
-        "B" => {
-            if let Err(why) = check_base64(text.as_bytes()) {
-                return fail(RecordErrorKind::Base64, format!("invalid base64: {why}"));
-            }
-        }
-        _ => {}
-    }
-    if r.next_key(&mut first)?.is_some() {
-        return fail(
-            RecordErrorKind::TypeTag,
-            "AttributeValue has more than one type tag",
-        );
-    }
-    Ok(text)
-}
-
 /// Whether OpenSearch refuses `name` as a top-level field: a metadata field name, or a dotted
 /// name whose first segment is one.
 pub fn is_reserved(name: &str) -> bool {
     let head = name.split('.').next().unwrap_or(name);
     RESERVED_NAMES.contains(&head)
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn base64_rules() {
-        for ok in ["", "AA==", "AAA=", "AAAA", "dGVzdA==", "+/+/"] {
-            assert!(check_base64(ok.as_bytes()).is_ok(), "{ok}");
-        }
-        for bad in ["A", "AB==", "AAB=", "A===", "AA=A", "AA AA", "AA-_", "===="] {
-            assert!(check_base64(bad.as_bytes()).is_err(), "{bad}");
-        }
-    }
 }

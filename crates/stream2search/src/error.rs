@@ -3,6 +3,8 @@
 
 use std::fmt;
 
+use crate::json::Syntax;
+
 /// The payload as a whole is not a DynamoDB Streams event; no record can be trusted.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 #[non_exhaustive]
@@ -26,8 +28,38 @@ pub enum EventError {
     NotAnEvent(&'static str),
 }
 
-impl From<crate::json::Syntax> for EventError {
-    fn from(s: crate::json::Syntax) -> Self {
+/// Why reading a record stopped: the input is not JSON (the whole event is lost), or the one
+/// record is bad.
+#[derive(Debug)]
+pub(crate) enum Fault {
+    Syntax(Syntax),
+    /// Boxed, so that `Result<(), Fault>` stays two words on the hot path.
+    Record(Box<RecordError>),
+}
+
+impl From<Syntax> for Fault {
+    fn from(s: Syntax) -> Self {
+        Fault::Syntax(s)
+    }
+}
+
+impl Fault {
+    /// The same fault, found inside `segment` (an attribute name, `[3]`, `NewImage`).
+    pub(crate) fn within(self, segment: impl Into<String>) -> Self {
+        match self {
+            Fault::Record(e) => Fault::Record(Box::new((*e).within(segment))),
+            s => s,
+        }
+    }
+}
+
+/// A bad record, as a [`Fault`].
+pub(crate) fn fail<T>(kind: RecordErrorKind, msg: impl Into<String>) -> Result<T, Fault> {
+    Err(Fault::Record(Box::new(RecordError::new(kind, msg))))
+}
+
+impl From<Syntax> for EventError {
+    fn from(s: Syntax) -> Self {
         EventError::Syntax {
             offset: s.pos,
             what: s.what,
@@ -138,6 +170,78 @@ impl std::error::Error for RecordError {}
 pub struct EditError(pub(crate) String);
 
 /// A configuration that cannot work; found when it is built, never while records flow.
+/// [`ConfigError::setting`] says which setting is wrong.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
-#[error("invalid configuration: {0}")]
-pub struct ConfigError(pub(crate) String);
+#[error("invalid configuration: {message}")]
+pub struct ConfigError {
+    setting: Setting,
+    message: String,
+}
+
+impl ConfigError {
+    pub(crate) fn new(setting: Setting, message: impl Into<String>) -> Self {
+        ConfigError {
+            setting,
+            message: message.into(),
+        }
+    }
+
+    /// The one setting that is wrong.
+    ///
+    /// ```
+    /// use stream2search::{Config, Planner, Setting};
+    ///
+    /// let e = Planner::new(Config { max_chunk_actions: 0, ..Config::default() }).unwrap_err();
+    /// assert_eq!(e.setting(), Setting::MaxChunkActions);
+    /// ```
+    pub fn setting(&self) -> Setting {
+        self.setting
+    }
+}
+
+/// A setting a [`ConfigError`] can be about: a field of [`crate::Config`], or an argument of
+/// [`crate::backoff::Backoff::new`].
+///
+/// Not `non_exhaustive` on purpose: a caller that maps settings to its own names (the Lambda's
+/// environment variables) must name every one, so a new setting cannot go unnamed.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum Setting {
+    /// [`crate::Config::index`].
+    Index,
+    /// [`crate::Config::index_prefix`].
+    IndexPrefix,
+    /// [`crate::Config::id_keys`].
+    IdKeys,
+    /// [`crate::Config::reserved`] (its rename prefix).
+    Reserved,
+    /// [`crate::Config::numbers_as_strings`].
+    NumbersAsStrings,
+    /// [`crate::Config::indexed_at`].
+    IndexedAt,
+    /// [`crate::Config::max_chunk_bytes`].
+    MaxChunkBytes,
+    /// [`crate::Config::max_chunk_actions`].
+    MaxChunkActions,
+    /// The `base` of [`crate::backoff::Backoff::new`].
+    BackoffBase,
+    /// The `cap` of [`crate::backoff::Backoff::new`].
+    BackoffCap,
+}
+
+impl Setting {
+    /// The setting's Rust name: `"max_chunk_bytes"`, `"backoff_cap"`.
+    pub fn name(self) -> &'static str {
+        match self {
+            Setting::Index => "index",
+            Setting::IndexPrefix => "index_prefix",
+            Setting::IdKeys => "id_keys",
+            Setting::Reserved => "reserved",
+            Setting::NumbersAsStrings => "numbers_as_strings",
+            Setting::IndexedAt => "indexed_at",
+            Setting::MaxChunkBytes => "max_chunk_bytes",
+            Setting::MaxChunkActions => "max_chunk_actions",
+            Setting::BackoffBase => "backoff_base",
+            Setting::BackoffCap => "backoff_cap",
+        }
+    }
+}

@@ -1,15 +1,19 @@
-//! The stream record: the members of one Lambda DynamoDB Streams record that matter, read in one
-//! pass. `NewImage` is written as a document while it is read.
+//! The stream event and its records: `{"Records":[...]}` and the members of each Lambda
+//! DynamoDB Streams record that matter (`eventID`, `eventName`, `userIdentity`, and in `dynamodb`:
+//! `ApproximateCreationDateTime`, `Keys`, `NewImage`, `OldImage`, `SequenceNumber`,
+//! `StreamViewType`), read in one pass. `NewImage` is written as a document
+//! ([`crate::document`]) while it is read; the `Keys` values are read as AttributeValues
+//! (`attribute.rs`).
 
 use std::borrow::Cow;
 use std::cmp::Ordering;
 use std::fmt;
 use std::ops::Range;
 
-use crate::document::{self, Fault, KeyPart, Shape, fail};
-use crate::error::RecordErrorKind;
+use crate::document::{self, Shape};
+use crate::error::{EventError, Fault, RecordErrorKind, fail};
 use crate::json::{Reader, Syntax};
-use crate::{fast, number};
+use crate::{attribute, fast, number};
 
 /// A stream record's `SequenceNumber`: decimal digits, up to 40 of them (wider than `u128`), kept
 /// as text and ordered by numeric value.
@@ -81,6 +85,49 @@ impl EventName {
             _ => None,
         }
     }
+}
+
+/// Walks an event, `{"Records":[...]}`, calling `each` with the reader at each record, which
+/// `each` consumes. Other members, and a second `Records`, are skipped.
+#[inline]
+pub(crate) fn records<'a>(
+    r: &mut Reader<'a>,
+    mut each: impl FnMut(&mut Reader<'a>) -> Result<(), EventError>,
+) -> Result<(), EventError> {
+    if r.peek() != Some(b'{') {
+        return Err(EventError::NotAnEvent(
+            "expected an object with a `Records` array",
+        ));
+    }
+    let mut found = false;
+    r.begin_object()?;
+    let mut first = true;
+    while let Some(key) = r.next_key(&mut first)? {
+        if !key.is("Records") || found {
+            r.skip_value()?;
+            continue;
+        }
+        found = true;
+        if r.peek() != Some(b'[') {
+            return Err(EventError::NotAnEvent("`Records` must be an array"));
+        }
+        r.begin_array()?;
+        let mut first = true;
+        while r.next_element(&mut first)? {
+            r.peek();
+            each(r)?;
+        }
+    }
+    if !r.at_end() {
+        return Err(EventError::Syntax {
+            offset: r.pos,
+            what: "unexpected text after the event",
+        });
+    }
+    if !found {
+        return Err(EventError::NotAnEvent("no `Records` member"));
+    }
+    Ok(())
 }
 
 /// What one record says, before it becomes bulk items.
@@ -205,25 +252,26 @@ fn read_dynamodb<'a>(
         match key.raw {
             "ApproximateCreationDateTime" => rec.seconds = read_seconds(r)?,
             "Keys" => {
-                document::read_keys(r, &mut rec.keys)?;
+                read_keys(r, &mut rec.keys)?;
                 rec.has_keys = true;
             }
             "NewImage" if rec.doc.is_none() => {
                 let start = docs.len();
                 rec.new_captures = vec![None; shape.captures.len()];
                 document::write_image(r, docs, shape, indexed_at, &mut rec.new_captures, names)
-                    .map_err(|f| within(f, "NewImage"))?;
+                    .map_err(|f| f.within("NewImage"))?;
                 rec.doc = Some(start..docs.len());
             }
             "NewImage" => return fail(RecordErrorKind::Shape, "record has two NewImage members"),
             "OldImage" if !shape.captures.is_empty() => {
                 let mut captured = vec![None; shape.captures.len()];
-                capture(r, &shape.captures, &mut captured).map_err(|f| within(f, "OldImage"))?;
+                capture(r, &shape.captures, &mut captured).map_err(|f| f.within("OldImage"))?;
                 rec.old_captures = Some(captured);
             }
+            // Skipped: in the compact form by the fast path, else as any JSON value.
             "OldImage" => match fast::skip_image(r.bytes(), r.pos) {
                 Some(end) => r.pos = end,
-                None => r.skip_image()?,
+                None => r.skip_value()?,
             },
             "SequenceNumber" => {
                 let text = expect_str(r, "SequenceNumber")?;
@@ -240,13 +288,6 @@ fn read_dynamodb<'a>(
         }
     }
     Ok(())
-}
-
-fn within(f: Fault, seg: &str) -> Fault {
-    match f {
-        Fault::Record(e) => Fault::Record(Box::new((*e).within(seg))),
-        s => s,
-    }
 }
 
 /// Integer, fractional (any number of digits) or exponent seconds; milliseconds when huge.
@@ -266,6 +307,34 @@ fn read_seconds(r: &mut Reader<'_>) -> Result<Option<Option<u64>>, Syntax> {
     Ok(Some(
         number::floor_u64(&text).map(|v| if v >= MILLIS_FROM { v / 1000 } else { v }),
     ))
+}
+
+/// One key attribute, as text for the document id.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(crate) struct KeyPart<'a> {
+    pub name: Cow<'a, str>,
+    pub text: Cow<'a, str>,
+}
+
+/// Reads the `Keys` map: S, N or B values only.
+fn read_keys<'a>(r: &mut Reader<'a>, keys: &mut Vec<KeyPart<'a>>) -> Result<(), Fault> {
+    keys.clear();
+    if let Some(end) = fast::keys(r.text(), r.pos, keys) {
+        r.pos = end;
+        return Ok(());
+    }
+    if r.peek() != Some(b'{') {
+        return fail(RecordErrorKind::Shape, "Keys must be an object");
+    }
+    r.begin_object()?;
+    keys.clear();
+    let mut first = true;
+    while let Some(name) = r.next_key(&mut first)? {
+        let name = name.text();
+        let text = attribute::key_text(r).map_err(|f| f.within(format!("Keys.{name}")))?;
+        keys.push(KeyPart { name, text });
+    }
+    Ok(())
 }
 
 /// Reads the scalar text of the named top-level attributes of an image; skips the rest.

@@ -2,7 +2,7 @@
 //! (`{"name":{"S":"x"},"n":{"N":"1"}}`), strings without escapes, numbers already valid JSON.
 //!
 //! Each AttributeValue is recognised by one 8-byte load compared with its type tag's opening
-//! (`{"S":"`), and its text is copied from the input in one piece. Anything else — white space,
+//! (`{"S":"`, [`Tag::opening`]), and its text is copied from the input in one piece. Anything else — white space,
 //! an escape, a number to rewrite, an error — is not handled here: the walk reports `None` and
 //! the caller redoes that attribute on the general path ([`crate::document`]), which has the
 //! complete rules and the error messages. So this path only ever agrees with the general one;
@@ -10,7 +10,8 @@
 
 use std::borrow::Cow;
 
-use crate::document::{KeyPart, MAX_DEPTH, check_base64};
+use crate::attribute::{MAX_DEPTH, Tag, check_base64};
+use crate::event::KeyPart;
 use crate::json::plain_string;
 use crate::number;
 
@@ -21,29 +22,25 @@ fn word(b: &[u8], p: usize) -> Option<u64> {
     Some(u64::from_le_bytes(*w))
 }
 
-/// `s` (at most eight bytes) as [`word`] would read it.
-const fn pattern(s: &[u8]) -> u64 {
-    let mut w = 0u64;
-    let mut i = 0;
-    while i < s.len() {
-        w |= (s[i] as u64) << (8 * i);
-        i += 1;
-    }
-    w
+/// A tag's compact opening (`{"S":"`) as [`word`] reads it, masked to its length.
+const fn opening(tag: Tag, len: usize) -> u64 {
+    let (word, n) = tag.opening();
+    assert!(n == len);
+    word
 }
 
 const LOW6: u64 = (1 << 48) - 1;
 const LOW7: u64 = (1 << 56) - 1;
-const S: u64 = pattern(b"{\"S\":\"");
-const N: u64 = pattern(b"{\"N\":\"");
-const B: u64 = pattern(b"{\"B\":\"");
-const M: u64 = pattern(b"{\"M\":{");
-const L: u64 = pattern(b"{\"L\":[");
-const SS: u64 = pattern(b"{\"SS\":[");
-const NS: u64 = pattern(b"{\"NS\":[");
-const BS: u64 = pattern(b"{\"BS\":[");
-const BOOL: u64 = pattern(b"{\"BOOL\":");
-const NULL: u64 = pattern(b"{\"NULL\":");
+const S: u64 = opening(Tag::S, 6);
+const N: u64 = opening(Tag::N, 6);
+const B: u64 = opening(Tag::B, 6);
+const M: u64 = opening(Tag::M, 6);
+const L: u64 = opening(Tag::L, 6);
+const SS: u64 = opening(Tag::Ss, 7);
+const NS: u64 = opening(Tag::Ns, 7);
+const BS: u64 = opening(Tag::Bs, 7);
+const BOOL: u64 = opening(Tag::Bool, 8);
+const NULL: u64 = opening(Tag::Null, 8);
 
 /// Appends `src[start..end]`. Short runs (most names and values) are copied as a fixed 16
 /// bytes and cut back, which the compiler turns into two moves instead of a `memcpy` call.

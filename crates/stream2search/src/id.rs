@@ -7,8 +7,8 @@
 use sha2::{Digest, Sha256};
 
 use crate::config::LongIdPolicy;
-use crate::document::KeyPart;
 use crate::error::{RecordError, RecordErrorKind};
+use crate::event::KeyPart;
 
 /// OpenSearch's limit on `_id`, in bytes.
 pub const MAX_ID_BYTES: usize = 512;

@@ -2,7 +2,7 @@
 //! Every built name is checked against OpenSearch's rules and an allowed prefix, so record data
 //! can never steer a write into another index.
 
-use crate::error::{ConfigError, RecordError, RecordErrorKind};
+use crate::error::{ConfigError, RecordError, RecordErrorKind, Setting};
 
 #[derive(Debug, Clone)]
 enum Part {
@@ -24,23 +24,26 @@ impl IndexSpec {
         let mut rest = template;
         while let Some(open) = rest.find(['{', '}']) {
             if rest.as_bytes()[open] == b'}' {
-                return Err(ConfigError(format!(
-                    "index template {template:?} has an unmatched `}}`"
-                )));
+                return Err(ConfigError::new(
+                    Setting::Index,
+                    format!("index template {template:?} has an unmatched `}}`"),
+                ));
             }
             let Some(close) = rest[open..].find('}') else {
-                return Err(ConfigError(format!(
-                    "index template {template:?} has an unmatched `{{`"
-                )));
+                return Err(ConfigError::new(
+                    Setting::Index,
+                    format!("index template {template:?} has an unmatched `{{`"),
+                ));
             };
             if open > 0 {
                 parts.push(Part::Text(rest[..open].to_owned()));
             }
             let name = &rest[open + 1..open + close];
             if name.is_empty() || name.contains('{') {
-                return Err(ConfigError(format!(
-                    "index template {template:?} has an empty or nested placeholder"
-                )));
+                return Err(ConfigError::new(
+                    Setting::Index,
+                    format!("index template {template:?} has an empty or nested placeholder"),
+                ));
             }
             parts.push(Part::Attr(name.to_owned()));
             rest = &rest[open + close + 1..];
@@ -56,26 +59,36 @@ impl IndexSpec {
             })
             .collect();
         if attrs.is_empty() {
-            validate(template).map_err(|why| ConfigError(format!("index {template:?}: {why}")))?;
+            validate(template).map_err(|why| {
+                ConfigError::new(Setting::Index, format!("index {template:?}: {why}"))
+            })?;
             return Ok(IndexSpec {
                 parts,
                 prefix: template.to_owned(),
                 attrs,
             });
         }
-        let prefix = match (prefix, parts.first()) {
-            (Some(p), _) => p.to_owned(),
-            (None, Some(Part::Text(t))) => t.clone(),
+        // The prefix is the setting at fault when it was given; else the template it came from.
+        let (prefix, setting) = match (prefix, parts.first()) {
+            (Some(p), _) => (p.to_owned(), Setting::IndexPrefix),
+            (None, Some(Part::Text(t))) => (t.clone(), Setting::Index),
             _ => {
-                return Err(ConfigError(format!(
-                    "index template {template:?} starts with a placeholder: set index_prefix so records cannot choose any index"
-                )));
+                return Err(ConfigError::new(
+                    Setting::Index,
+                    format!(
+                        "index template {template:?} starts with a placeholder: set index_prefix so records cannot choose any index"
+                    ),
+                ));
             }
         };
         if prefix.is_empty() {
-            return Err(ConfigError("index_prefix must not be empty".into()));
+            return Err(ConfigError::new(
+                Setting::IndexPrefix,
+                "index_prefix must not be empty",
+            ));
         }
-        validate(&prefix).map_err(|why| ConfigError(format!("index prefix {prefix:?}: {why}")))?;
+        validate(&prefix)
+            .map_err(|why| ConfigError::new(setting, format!("index prefix {prefix:?}: {why}")))?;
         Ok(IndexSpec {
             parts,
             prefix,

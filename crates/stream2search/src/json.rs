@@ -1,6 +1,7 @@
-//! A small pull reader over JSON text, specialised for what the event walker needs: it borrows
-//! string literals from the input instead of decoding them, and it skips values iteratively, so
-//! no input can overflow the stack.
+//! A small pull reader over JSON text, and nothing but JSON: it borrows string literals from the
+//! input instead of decoding them, takes a compact `,"key":` in one scan, and skips values
+//! iteratively, so no input can overflow the stack. What the values mean (AttributeValues, stream
+//! records) is for [`crate::attribute`] and [`crate::event`].
 
 use std::borrow::Cow;
 
@@ -223,67 +224,6 @@ impl<'a> Reader<'a> {
         Ok(Some(key))
     }
 
-    /// After an AttributeValue's `{`: its type tag and the `:` after it, when written plainly
-    /// (`"S":`); `None` leaves the reader untouched for the general path.
-    #[inline]
-    pub fn plain_tag(&mut self) -> Option<&'a str> {
-        self.ws();
-        let rest = &self.buf[self.pos..];
-        if rest.first() != Some(&b'"') {
-            return None;
-        }
-        let len = rest[1..].iter().take(5).position(|&b| b == b'"')?;
-        if rest.get(len + 2) != Some(&b':') || !rest[1..=len].iter().all(u8::is_ascii_uppercase) {
-            return None;
-        }
-        let tag = &self.text[self.pos + 1..self.pos + 1 + len];
-        self.pos += len + 3;
-        Some(tag)
-    }
-
-    /// A whole scalar AttributeValue written compactly — `{"S":"..."}`, `{"N":"..."}`,
-    /// `{"BOOL":true}`, `{"BOOL":false}`, `{"NULL":true}` — consumed in one step. `None` leaves
-    /// the reader where it was, for the general path.
-    #[inline]
-    pub fn compact_scalar(&mut self) -> Option<Scalar<'a>> {
-        self.ws();
-        let b = self.buf.get(self.pos..)?;
-        if b.len() < 6 || b[0] != b'{' || b[1] != b'"' {
-            return None;
-        }
-        match (b[2], b[3], b[4], b[5]) {
-            (tag @ (b'S' | b'N'), b'"', b':', b'"') => {
-                let save = self.pos;
-                self.pos += 6;
-                if let Ok(s) = self.string_body()
-                    && self.buf.get(self.pos) == Some(&b'}')
-                {
-                    self.pos += 1;
-                    return Some(if tag == b'S' {
-                        Scalar::S(s)
-                    } else {
-                        Scalar::N(s)
-                    });
-                }
-                self.pos = save;
-                None
-            }
-            (b'B', b'O', b'O', b'L') if b.starts_with(b"{\"BOOL\":true}") => {
-                self.pos += 13;
-                Some(Scalar::Bool(true))
-            }
-            (b'B', b'O', b'O', b'L') if b.starts_with(b"{\"BOOL\":false}") => {
-                self.pos += 14;
-                Some(Scalar::Bool(false))
-            }
-            (b'N', b'U', b'L', b'L') if b.starts_with(b"{\"NULL\":true}") => {
-                self.pos += 13;
-                Some(Scalar::Null)
-            }
-            _ => None,
-        }
-    }
-
     /// Consumes `[`.
     #[inline]
     pub fn begin_array(&mut self) -> Result<(), Syntax> {
@@ -460,21 +400,6 @@ impl<'a> Reader<'a> {
         Ok(lit)
     }
 
-    /// Skips an object of AttributeValues (an image), taking compact scalars in one step each.
-    pub fn skip_image(&mut self) -> Result<(), Syntax> {
-        if self.peek() != Some(b'{') {
-            return self.skip_value();
-        }
-        self.begin_object()?;
-        let mut first = true;
-        while self.next_key(&mut first)?.is_some() {
-            if self.compact_scalar().is_none() {
-                self.skip_value()?;
-            }
-        }
-        Ok(())
-    }
-
     /// Skips one value of any kind, without recursion.
     pub fn skip_value(&mut self) -> Result<(), Syntax> {
         // Scalars (most skipped members of a record) need no bracket stack.
@@ -580,14 +505,6 @@ impl Brackets {
         }
         self.len = self.len.saturating_sub(1);
     }
-}
-
-/// A scalar AttributeValue read by [`Reader::compact_scalar`].
-pub(crate) enum Scalar<'a> {
-    S(Str<'a>),
-    N(Str<'a>),
-    Bool(bool),
-    Null,
 }
 
 /// A JSON literal.

@@ -9,7 +9,8 @@
 //!
 //! | stage | what it does | where |
 //! |---|---|---|
-//! | [`event`] | reads each stream record (keys, event name, SequenceNumber, images) in one pass | [`Planner::plan`] |
+//! | [`event`] | reads the event's `Records` and each stream record (keys, event name, SequenceNumber, images) in one pass | [`Planner::plan`] |
+//! | `attribute` | the AttributeValue grammar: type tags, what each holds, a key's text, base64 | |
 //! | [`document`] | writes an image's AttributeValues as the plain JSON document | |
 //! | `plan` | makes each record's bulk items: id, index, version, routing ([`Planner`], [`Plan`], [`Item`], [`Record`]) | |
 //! | `dedup` | lets a later change of a document (index, id) supersede an earlier one in the same event | [`Item::records`] |
@@ -66,6 +67,7 @@
 //! [DynamoDB Streams]: https://docs.aws.amazon.com/amazondynamodb/latest/developerguide/Streams.html
 //! [`_bulk`]: https://docs.opensearch.org/latest/api-reference/document-apis/bulk/
 
+mod attribute;
 pub mod backoff;
 pub mod bulk;
 pub mod checkpoint;
@@ -87,6 +89,6 @@ pub mod time;
 
 pub use bulk::Action;
 pub use config::{Config, LongIdPolicy, ReservedNames, TtlPolicy};
-pub use error::{ConfigError, EditError, EventError, RecordError, RecordErrorKind};
+pub use error::{ConfigError, EditError, EventError, RecordError, RecordErrorKind, Setting};
 pub use event::{EventName, SequenceNumber};
 pub use plan::{Item, Plan, Planner, Record, RecordStatus, validate_index_name};

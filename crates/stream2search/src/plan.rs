@@ -11,8 +11,8 @@ use crate::bulk::{Action, place};
 use crate::checkpoint::SkipReason;
 use crate::config::{Config, ReservedNames, TtlPolicy};
 use crate::dedup::{Keys, add};
-use crate::document::{self, Fault, PathTree, Shape};
-use crate::error::{ConfigError, EventError, RecordError, RecordErrorKind};
+use crate::document::{self, PathTree, Shape};
+use crate::error::{ConfigError, EventError, Fault, RecordError, RecordErrorKind, Setting};
 use crate::event::{self, EventName, RawRecord, SequenceNumber};
 use crate::index::IndexSpec;
 use crate::json::Reader;
@@ -96,41 +96,48 @@ impl Planner {
     /// Checks `config`.
     pub fn new(config: Config) -> Result<Self, ConfigError> {
         let index = IndexSpec::parse(&config.index, config.index_prefix.as_deref())?;
-        if config.max_chunk_bytes == 0 || config.max_chunk_actions == 0 {
-            return Err(ConfigError("chunk limits must be positive".into()));
+        if config.max_chunk_bytes == 0 {
+            return Err(ConfigError::new(
+                Setting::MaxChunkBytes,
+                "max_chunk_bytes must be positive",
+            ));
+        }
+        if config.max_chunk_actions == 0 {
+            return Err(ConfigError::new(
+                Setting::MaxChunkActions,
+                "max_chunk_actions must be positive",
+            ));
         }
         if let ReservedNames::Rename { prefix } = &config.reserved
             && (prefix.is_empty() || prefix.starts_with('_'))
         {
-            {
-                return Err(ConfigError(
-                    "reserved-name prefix must be non-empty and not start with `_`".into(),
-                ));
-            }
+            return Err(ConfigError::new(
+                Setting::Reserved,
+                "reserved-name prefix must be non-empty and not start with `_`",
+            ));
         }
         if let Some(keys) = &config.id_keys
             && keys.is_empty()
         {
-            {
-                return Err(ConfigError(
-                    "id_keys, when set, must name at least one key".into(),
-                ));
-            }
+            return Err(ConfigError::new(
+                Setting::IdKeys,
+                "id_keys, when set, must name at least one key",
+            ));
         }
         if let Some(field) = &config.indexed_at
             && (field.is_empty() || document::is_reserved(field))
         {
-            {
-                return Err(ConfigError(format!(
-                    "indexed_at field {field:?} is not a usable name"
-                )));
-            }
+            return Err(ConfigError::new(
+                Setting::IndexedAt,
+                format!("indexed_at field {field:?} is not a usable name"),
+            ));
         }
         for path in &config.numbers_as_strings {
             if path.split('.').any(str::is_empty) {
-                return Err(ConfigError(format!(
-                    "number path {path:?} has an empty segment"
-                )));
+                return Err(ConfigError::new(
+                    Setting::NumbersAsStrings,
+                    format!("number path {path:?} has an empty segment"),
+                ));
             }
         }
         let mut captures: Vec<String> = index.attrs().to_vec();
@@ -211,11 +218,6 @@ impl Planner {
             offset: e.valid_up_to(),
         })?;
         let mut r = Reader::new(text);
-        if r.peek() != Some(b'{') {
-            return Err(EventError::NotAnEvent(
-                "expected an object with a `Records` array",
-            ));
-        }
         let mut plan = Plan {
             docs: Vec::with_capacity(event.len()),
             max_bytes: self.config.max_chunk_bytes,
@@ -227,83 +229,59 @@ impl Planner {
         let mut names = Vec::new();
         let mut keys = Vec::new();
         let mut made = Vec::with_capacity(2);
-        let mut found = false;
-        r.begin_object()?;
-        let mut first = true;
-        while let Some(key) = r.next_key(&mut first)? {
-            if !key.is("Records") || found {
-                r.skip_value()?;
-                continue;
-            }
-            found = true;
-            if r.peek() != Some(b'[') {
-                return Err(EventError::NotAnEvent("`Records` must be an array"));
-            }
-            r.begin_array()?;
-            let mut first = true;
-            while r.next_element(&mut first)? {
-                let position = plan.records.len();
-                r.peek();
-                let start = r.pos;
-                let mark = plan.docs.len();
-                let mut raw = RawRecord {
-                    keys: std::mem::take(&mut keys),
-                    ..RawRecord::default()
-                };
-                let read = event::read(
-                    &mut r,
-                    &mut raw,
-                    &mut plan.docs,
-                    &self.shape,
-                    indexed_at,
-                    &mut names,
-                );
-                let status = match read {
-                    Ok(()) => match self.items_for(&mut raw, position, &mut made) {
-                        Ok(()) => {
-                            let status = if made.is_empty() {
-                                RecordStatus::Skipped(SkipReason::Ttl)
-                            } else {
-                                RecordStatus::Planned
-                            };
-                            place(&mut plan.docs, mark, &mut made);
-                            for item in made.drain(..) {
-                                add(&mut slots, &mut by_key, item);
-                            }
-                            status
+        event::records(&mut r, |r| {
+            let position = plan.records.len();
+            let start = r.pos;
+            let mark = plan.docs.len();
+            let mut raw = RawRecord {
+                keys: std::mem::take(&mut keys),
+                ..RawRecord::default()
+            };
+            let read = event::read(
+                r,
+                &mut raw,
+                &mut plan.docs,
+                &self.shape,
+                indexed_at,
+                &mut names,
+            );
+            let status = match read {
+                Ok(()) => match self.items_for(&mut raw, position, &mut made) {
+                    Ok(()) => {
+                        let status = if made.is_empty() {
+                            RecordStatus::Skipped(SkipReason::Ttl)
+                        } else {
+                            RecordStatus::Planned
+                        };
+                        place(&mut plan.docs, mark, &mut made);
+                        for item in made.drain(..) {
+                            add(&mut slots, &mut by_key, item);
                         }
-                        Err(e) => RecordStatus::Invalid(e),
-                    },
-                    Err(Fault::Syntax(s)) => return Err(s.into()),
-                    Err(Fault::Record(e)) => {
-                        plan.docs.truncate(mark);
-                        r.pos = start;
-                        raw = RawRecord::default();
-                        event::salvage(&mut r, &mut raw)?;
-                        RecordStatus::Invalid(*e)
+                        status
                     }
-                };
-                keys = std::mem::take(&mut raw.keys);
-                keys.clear();
-                plan.records.push(Record {
-                    position,
-                    event_id: raw.event_id,
-                    sequence_number: raw.sequence_number,
-                    event_name: raw.event_name,
-                    status,
-                    span: start + bom..r.pos + bom,
-                });
-            }
-        }
-        if !r.at_end() {
-            return Err(EventError::Syntax {
-                offset: r.pos,
-                what: "unexpected text after the event",
+                    Err(e) => RecordStatus::Invalid(e),
+                },
+                Err(Fault::Syntax(s)) => return Err(s.into()),
+                Err(Fault::Record(e)) => {
+                    plan.docs.truncate(mark);
+                    r.pos = start;
+                    raw = RawRecord::default();
+                    event::salvage(r, &mut raw)?;
+                    RecordStatus::Invalid(*e)
+                }
+            };
+            keys = std::mem::take(&mut raw.keys);
+            keys.clear();
+            plan.records.push(Record {
+                position,
+                event_id: raw.event_id,
+                sequence_number: raw.sequence_number,
+                event_name: raw.event_name,
+                status,
+                span: start + bom..r.pos + bom,
             });
-        }
-        if !found {
-            return Err(EventError::NotAnEvent("no `Records` member"));
-        }
+            Ok(())
+        })?;
         plan.items = slots.into_iter().flatten().collect();
         Ok(plan)
     }

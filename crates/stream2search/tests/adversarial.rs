@@ -2185,6 +2185,116 @@ fn planner_refuses_configurations_that_cannot_work() {
 }
 
 #[test]
+fn each_refused_configuration_names_the_one_setting_at_fault() {
+    use stream2search::{ReservedNames, Setting};
+    let cases: Vec<(Config, Setting, &str)> = vec![
+        (
+            Config {
+                max_chunk_bytes: 0,
+                ..Config::default()
+            },
+            Setting::MaxChunkBytes,
+            "max_chunk_bytes must be positive",
+        ),
+        (
+            Config {
+                max_chunk_actions: 0,
+                ..Config::default()
+            },
+            Setting::MaxChunkActions,
+            "max_chunk_actions must be positive",
+        ),
+        (
+            Config {
+                index: "UPPER".into(),
+                ..Config::default()
+            },
+            Setting::Index,
+            "lower case",
+        ),
+        (
+            Config {
+                index: "{tenant}".into(),
+                ..Config::default()
+            },
+            Setting::Index,
+            "starts with a placeholder",
+        ),
+        (
+            // A prefix taken from the template's text is the template's fault.
+            Config {
+                index: "Orders-{tenant}".into(),
+                ..Config::default()
+            },
+            Setting::Index,
+            "lower case",
+        ),
+        (
+            Config {
+                index: "orders-{tenant}".into(),
+                index_prefix: Some("Orders-".into()),
+                ..Config::default()
+            },
+            Setting::IndexPrefix,
+            "lower case",
+        ),
+        (
+            Config {
+                index: "orders-{tenant}".into(),
+                index_prefix: Some(String::new()),
+                ..Config::default()
+            },
+            Setting::IndexPrefix,
+            "must not be empty",
+        ),
+        (
+            Config {
+                id_keys: Some(Vec::new()),
+                ..Config::default()
+            },
+            Setting::IdKeys,
+            "at least one key",
+        ),
+        (
+            Config {
+                reserved: ReservedNames::Rename {
+                    prefix: "_x".into(),
+                },
+                ..Config::default()
+            },
+            Setting::Reserved,
+            "reserved-name prefix",
+        ),
+        (
+            Config {
+                indexed_at: Some("_id".into()),
+                ..Config::default()
+            },
+            Setting::IndexedAt,
+            "not a usable name",
+        ),
+        (
+            Config {
+                numbers_as_strings: vec!["a..b".into()],
+                ..Config::default()
+            },
+            Setting::NumbersAsStrings,
+            "empty segment",
+        ),
+    ];
+    for (config, setting, says) in cases {
+        let e = Planner::new(config.clone()).unwrap_err();
+        assert_eq!(e.setting(), setting, "{config:?}: {e}");
+        assert!(e.to_string().contains(says), "{config:?}: {e}");
+    }
+    let e = Backoff::new(Duration::ZERO, Duration::from_secs(1)).unwrap_err();
+    assert_eq!(e.setting(), Setting::BackoffBase, "{e}");
+    let e = Backoff::new(Duration::from_secs(2), Duration::from_secs(1)).unwrap_err();
+    assert_eq!(e.setting(), Setting::BackoffCap, "{e}");
+    assert_eq!(Setting::MaxChunkBytes.name(), "max_chunk_bytes");
+}
+
+#[test]
 fn defaults_are_the_documented_ones() {
     let c = Config::default();
     assert!(c.versioning);
