@@ -11,8 +11,8 @@
 use std::fmt;
 use std::time::Duration;
 
-use stream2search::{Config as PlanConfig, LongIdPolicy, Planner, ReservedNames, TtlPolicy};
-use stream2search_client::{Auth, Client, Config as ClientConfig, Service, SigV4};
+use stream2search::{Config as PlanConfig, LongIdPolicy, ReservedNames, TtlPolicy};
+use stream2search_client::{Auth, Config as ClientConfig, Service, SigV4};
 
 /// A setting that cannot work. Names the variable; never echoes a secret.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
@@ -347,69 +347,21 @@ fn aws_credentials(
         .map_err(|missing| ConfigError::new(missing.variable(), "not set, needed for SigV4"))
 }
 
-/// Names the variable behind a planner that refused `plan`: each setting is tried alone over
-/// the defaults; the first the planner refuses is the one at fault.
-pub(crate) fn planner_error(plan: &PlanConfig, error: &stream2search::ConfigError) -> ConfigError {
-    type Set = fn(&mut PlanConfig, &PlanConfig);
-    let trials: [(&str, Set); 13] = [
-        // The index and its prefix go together; a prefix the planner refuses as a fixed name is
-        // the one at fault.
-        ("OPENSEARCH_INDEX", |t, p| {
-            t.index = p.index.clone();
-            t.index_prefix = p.index_prefix.clone();
-        }),
-        ("STREAM2SEARCH_ID_KEYS", |t, p| {
-            t.id_keys = p.id_keys.clone()
-        }),
-        ("STREAM2SEARCH_VERSIONING", |t, p| {
-            t.versioning = p.versioning
-        }),
-        ("STREAM2SEARCH_TTL", |t, p| t.ttl = p.ttl),
-        ("STREAM2SEARCH_RESERVED_PREFIX", |t, p| {
-            t.reserved = p.reserved.clone()
-        }),
-        ("STREAM2SEARCH_LONG_IDS", |t, p| t.long_ids = p.long_ids),
-        ("STREAM2SEARCH_NUMBERS_AS_STRINGS", |t, p| {
-            t.numbers_as_strings = p.numbers_as_strings.clone();
-        }),
-        ("STREAM2SEARCH_INCLUDE", |t, p| {
-            t.include = p.include.clone()
-        }),
-        ("STREAM2SEARCH_EXCLUDE", |t, p| {
-            t.exclude = p.exclude.clone()
-        }),
-        ("STREAM2SEARCH_INDEXED_AT", |t, p| {
-            t.indexed_at = p.indexed_at.clone()
-        }),
-        ("STREAM2SEARCH_ROUTING", |t, p| {
-            t.routing = p.routing.clone()
-        }),
-        ("STREAM2SEARCH_MAX_CHUNK_BYTES", |t, p| {
-            t.max_chunk_bytes = p.max_chunk_bytes;
-        }),
-        ("STREAM2SEARCH_MAX_CHUNK_ACTIONS", |t, p| {
-            t.max_chunk_actions = p.max_chunk_actions;
-        }),
-    ];
-    let variable = trials
-        .iter()
-        .find(|(_, set)| {
-            let mut trial = PlanConfig::default();
-            set(&mut trial, plan);
-            Planner::new(trial).is_err()
-        })
-        .map_or("OPENSEARCH_INDEX", |(variable, _)| variable);
-    let prefix_refused = plan.index_prefix.as_ref().is_some_and(|prefix| {
-        Planner::new(PlanConfig {
-            index: prefix.clone(),
-            ..PlanConfig::default()
-        })
-        .is_err()
-    });
-    let variable = if variable == "OPENSEARCH_INDEX" && prefix_refused {
-        "OPENSEARCH_INDEX_PREFIX"
-    } else {
-        variable
+/// The variable behind a planner that refused its configuration: the one that sets the
+/// setting the error names. (`_plan` is no longer read; the backfill handler still passes it.)
+pub(crate) fn planner_error(_plan: &PlanConfig, error: &stream2search::ConfigError) -> ConfigError {
+    use stream2search::Setting;
+    let variable = match error.setting() {
+        Setting::Index => "OPENSEARCH_INDEX",
+        Setting::IndexPrefix => "OPENSEARCH_INDEX_PREFIX",
+        Setting::IdKeys => "STREAM2SEARCH_ID_KEYS",
+        Setting::Reserved => "STREAM2SEARCH_RESERVED_PREFIX",
+        Setting::NumbersAsStrings => "STREAM2SEARCH_NUMBERS_AS_STRINGS",
+        Setting::IndexedAt => "STREAM2SEARCH_INDEXED_AT",
+        Setting::MaxChunkBytes => "STREAM2SEARCH_MAX_CHUNK_BYTES",
+        Setting::MaxChunkActions => "STREAM2SEARCH_MAX_CHUNK_ACTIONS",
+        Setting::BackoffBase => "STREAM2SEARCH_BACKOFF_BASE_MS",
+        Setting::BackoffCap => "STREAM2SEARCH_BACKOFF_CAP_MS",
     };
     let message = error.to_string();
     let message = message
@@ -418,52 +370,24 @@ pub(crate) fn planner_error(plan: &PlanConfig, error: &stream2search::ConfigErro
     ConfigError::new(variable, message)
 }
 
-/// Names the variable behind a client that refused `client`, as [`planner_error`] does.
-/// `endpoint_variable` is the one the endpoint came from.
+/// The variable behind a client that refused its configuration, as [`planner_error`] does.
+/// `endpoint_variable` is the one the endpoint came from; an error that names no setting is
+/// put on it too. (`_client` is no longer read; the backfill handler still passes it.)
 pub(crate) fn client_error(
-    client: &ClientConfig,
+    _client: &ClientConfig,
     endpoint_variable: &str,
     error: &stream2search_client::Error,
 ) -> ConfigError {
-    type Set = fn(&mut ClientConfig, &ClientConfig);
-    let trials: [(&str, Set); 8] = [
-        ("", |t, p| {
-            t.endpoint = p.endpoint.clone();
-            t.allow_http = p.allow_http;
-        }),
-        ("OPENSEARCH_AUTH", |t, p| t.auth = p.auth.clone()),
-        ("STREAM2SEARCH_CONNECT_TIMEOUT_MS", |t, p| {
-            t.connect_timeout = p.connect_timeout;
-        }),
-        ("STREAM2SEARCH_REQUEST_TIMEOUT_MS", |t, p| {
-            t.request_timeout = p.request_timeout;
-        }),
-        ("STREAM2SEARCH_MAX_ATTEMPTS", |t, p| {
-            t.max_attempts = p.max_attempts
-        }),
-        ("STREAM2SEARCH_BACKOFF_BASE_MS", |t, p| {
-            t.backoff_base = p.backoff_base
-        }),
-        ("STREAM2SEARCH_BACKOFF_CAP_MS", |t, p| {
-            t.backoff_base = p.backoff_base;
-            t.backoff_cap = p.backoff_cap;
-        }),
-        ("STREAM2SEARCH_DEADLINE_MARGIN_MS", |t, p| {
-            t.deadline_margin = p.deadline_margin;
-        }),
-    ];
-    let variable = trials
-        .iter()
-        .find(|(_, set)| {
-            let mut trial = ClientConfig::new("https://localhost");
-            set(&mut trial, client);
-            Client::new(trial).is_err()
-        })
-        .map_or("OPENSEARCH_ENDPOINT", |(variable, _)| variable);
-    let variable = if variable.is_empty() {
-        endpoint_variable
-    } else {
-        variable
+    use stream2search_client::Setting;
+    let variable = match error.setting() {
+        // No variable sets an extra CA: the endpoint's TLS is what it is about.
+        None | Some(Setting::Endpoint | Setting::ExtraCaPem) => endpoint_variable,
+        Some(Setting::Auth) => "OPENSEARCH_AUTH",
+        Some(Setting::ConnectTimeout) => "STREAM2SEARCH_CONNECT_TIMEOUT_MS",
+        Some(Setting::RequestTimeout) => "STREAM2SEARCH_REQUEST_TIMEOUT_MS",
+        Some(Setting::BackoffBase) => "STREAM2SEARCH_BACKOFF_BASE_MS",
+        Some(Setting::BackoffCap) => "STREAM2SEARCH_BACKOFF_CAP_MS",
+        Some(Setting::MaxAttempts) => "STREAM2SEARCH_MAX_ATTEMPTS",
     };
     let message = error.to_string();
     // One level: neither the client's prefix nor the core's (the backoff's) is repeated.
@@ -850,12 +774,12 @@ mod tests {
             (
                 "STREAM2SEARCH_MAX_CHUNK_ACTIONS",
                 "0",
-                "chunk limits must be positive",
+                "max_chunk_actions must be positive",
             ),
             (
                 "STREAM2SEARCH_MAX_CHUNK_BYTES",
                 "0",
-                "chunk limits must be positive",
+                "max_chunk_bytes must be positive",
             ),
             (
                 "STREAM2SEARCH_RESERVED_PREFIX",
@@ -870,8 +794,16 @@ mod tests {
                 "empty segment",
             ),
             ("STREAM2SEARCH_MAX_ATTEMPTS", "0", "max_attempts"),
-            ("STREAM2SEARCH_REQUEST_TIMEOUT_MS", "0", "timeouts"),
-            ("STREAM2SEARCH_CONNECT_TIMEOUT_MS", "0", "timeouts"),
+            (
+                "STREAM2SEARCH_REQUEST_TIMEOUT_MS",
+                "0",
+                "request_timeout must be longer than zero",
+            ),
+            (
+                "STREAM2SEARCH_CONNECT_TIMEOUT_MS",
+                "0",
+                "connect_timeout must be longer than zero",
+            ),
             (
                 "STREAM2SEARCH_BACKOFF_BASE_MS",
                 "0",
@@ -895,6 +827,31 @@ mod tests {
             assert!(!text.contains("invalid configuration"), "{text}");
             assert!(!format!("{err:?}").contains('\n'), "{err:?}");
         }
+        // Two settings wrong at once: each error names one of them, and says the same one.
+        let mut vars = LOCAL.to_vec();
+        vars.extend([
+            ("STREAM2SEARCH_CONNECT_TIMEOUT_MS", "0"),
+            ("STREAM2SEARCH_REQUEST_TIMEOUT_MS", "0"),
+        ]);
+        let err = build(&vars).unwrap_err();
+        assert_eq!(
+            err.variable(),
+            Some("STREAM2SEARCH_CONNECT_TIMEOUT_MS"),
+            "{err}"
+        );
+        assert!(!err.to_string().contains("request_timeout"), "{err}");
+        let mut vars = LOCAL.to_vec();
+        vars.extend([
+            ("STREAM2SEARCH_MAX_CHUNK_BYTES", "0"),
+            ("STREAM2SEARCH_MAX_CHUNK_ACTIONS", "0"),
+        ]);
+        let err = build(&vars).unwrap_err();
+        assert_eq!(
+            err.variable(),
+            Some("STREAM2SEARCH_MAX_CHUNK_BYTES"),
+            "{err}"
+        );
+        assert!(!err.to_string().contains("max_chunk_actions"), "{err}");
         // A template whose prefix is refused names the prefix, not the template.
         let mut vars = LOCAL.to_vec();
         vars.retain(|(k, _)| *k != "OPENSEARCH_INDEX");
