@@ -390,22 +390,15 @@ impl Handler {
             .indexed_at
             .as_ref()
             .map(|_| rfc3339(SystemTime::now()));
-        // The mirror lookup, hook lookups, bulk sends, then dead letters, all ended by one
-        // instant: Lambda's deadline less the client's margin and the time to answer. The
-        // client subtracts its margin itself.
-        let margin = inner.settings.client.deadline_margin;
-        let requests_end = deadline::requests_end(deadline, margin);
-        let mirrors = match &inner.mirror {
-            None => mirror::Indexes::none(),
-            Some(targets) => {
-                let timeout = inner.settings.client.request_timeout;
-                targets.indexes(&inner.client, timeout, requests_end).await
-            }
-        };
         let mut plan = inner
             .planner
             .plan(payload, stamp.as_deref())
             .map_err(Kind::Event)?;
+        // Hook lookups, the mirror lookup, bulk sends, then dead letters, all ended by one
+        // instant: Lambda's deadline less the client's margin and the time to answer. The
+        // client subtracts its margin itself.
+        let margin = inner.settings.client.deadline_margin;
+        let requests_end = deadline::requests_end(deadline, margin);
         let late = match &inner.hook {
             None => Vec::new(),
             Some(Hooked::Sync(hook)) => {
@@ -420,6 +413,13 @@ impl Handler {
             }
         };
         let write = &inner.settings.plan.index;
+        let mirrors = match &inner.mirror {
+            Some(targets) if plan.items().iter().any(|item| item.index == *write) => {
+                let timeout = inner.settings.client.request_timeout;
+                targets.indexes(&inner.client, timeout, requests_end).await
+            }
+            _ => mirror::Indexes::none(),
+        };
         let (report, mirrored) =
             mirror::send(&inner.client, &plan, write, &mirrors, requests_end + margin)
                 .await

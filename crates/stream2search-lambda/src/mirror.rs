@@ -2,8 +2,9 @@
 //! index the alias `NAME-mirror` names, besides the write alias `NAME`.
 //!
 //! The handler learns the mirror indexes with `GET NAME-mirror/_alias/NAME-mirror` at its first
-//! invocation and then at most every `STREAM2SEARCH_MIRROR_REFRESH_SECS` (0: every invocation),
-//! before planning. A 404 means none. A lookup that fails keeps the last set learned (and logs
+//! invocation that has something to send to `NAME`, and then at most every
+//! `STREAM2SEARCH_MIRROR_REFRESH_SECS` (0: every such invocation), after the hook and before the
+//! bulk sends. A 404 means none. A lookup that fails keeps the last set learned (and logs
 //! it); until a set was learned once, the records it would have mirrored are not durable, so
 //! Lambda delivers them again rather than leave a rebuilt index without them.
 //!

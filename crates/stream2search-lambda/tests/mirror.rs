@@ -678,3 +678,19 @@ async fn a_templated_index_never_looks_for_a_mirror() {
         "{requests:?}"
     );
 }
+
+#[tokio::test]
+async fn an_event_with_nothing_for_the_write_alias_makes_no_lookup() {
+    let stand_in = StandIn::start().await;
+    let handler = Handler::new(settings(&stand_in.server.uri(), "products", PLAIN_BODIES)).unwrap();
+    // No Keys: not convertible, nothing to send.
+    let payload = br#"{"Records":[{"eventName":"INSERT","dynamodb":{"SequenceNumber":"1","NewImage":{"productId":{"S":"p-1"}}}}]}"#;
+    let inv = handler.handle(payload, soon()).await.unwrap();
+    assert!(
+        inv.results[0].outcome.is_poison(),
+        "{:?}",
+        inv.results[0].outcome
+    );
+    let requests = stand_in.server.received_requests().await.unwrap();
+    assert!(requests.is_empty(), "{requests:?}");
+}
