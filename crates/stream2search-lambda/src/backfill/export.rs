@@ -425,6 +425,8 @@ pub struct Reader {
     decoder: MultiGzDecoder<Vec<u8>>,
     /// How much of the decoder's output has been cut into lines already.
     start: usize,
+    /// How much of the output after `start` is known to hold no newline.
+    scanned: usize,
     /// Fetched compressed bytes not yet fed to the decoder.
     chunk: Bytes,
     /// Compressed bytes fed so far.
@@ -435,6 +437,8 @@ pub struct Reader {
     finished: bool,
     /// Inside a line longer than [`MAX_LINE`]: its start is reported, the rest dropped.
     overlong: bool,
+    /// Why the gzip stream cannot be decoded on: every later read fails the same way.
+    broken: Option<String>,
 }
 
 impl fmt::Debug for Reader {
@@ -489,12 +493,16 @@ impl Reader {
             source,
             decoder: MultiGzDecoder::new(Vec::new()),
             start: 0,
+            scanned: 0,
             chunk: Bytes::new(),
             fed: 0,
             lines: 0,
             finished: false,
             overlong: false,
+            broken: None,
         };
+        // The first bytes now: a missing object or a refused read fails the open.
+        reader.chunk = reader.fetch().await?;
         while reader.lines < skip {
             if reader.next_raw().await?.is_none() {
                 return Err(Error::new(Kind::SkipBeyondEnd {
@@ -587,8 +595,18 @@ impl Reader {
     async fn next_raw(&mut self) -> Result<Option<Raw>, Error> {
         loop {
             let pending = &self.decoder.get_ref()[self.start..];
-            if let Some(at) = pending.iter().position(|&b| b == b'\n') {
-                let line = pending[..at].to_vec();
+            let newline = pending[self.scanned..]
+                .iter()
+                .position(|&b| b == b'\n')
+                .map(|at| self.scanned + at);
+            self.scanned = pending.len();
+            if let Some(at) = newline {
+                self.scanned = 0;
+                let raw = if at > MAX_LINE {
+                    Raw::Overlong(pending[..BAD_TEXT].to_vec(), at)
+                } else {
+                    Raw::Line(pending[..at].to_vec())
+                };
                 self.start += at + 1;
                 self.compact();
                 if self.overlong {
@@ -597,17 +615,19 @@ impl Reader {
                     continue;
                 }
                 self.lines += 1;
-                return Ok(Some(Raw::Line(line)));
+                return Ok(Some(raw));
             }
             if self.finished {
                 if pending.is_empty() || self.overlong {
                     self.start += pending.len();
+                    self.scanned = 0;
                     self.overlong = false;
                     return Ok(None);
                 }
                 // The last line, without a newline.
                 let line = pending.to_vec();
                 self.start += line.len();
+                self.scanned = 0;
                 self.lines += 1;
                 return Ok(Some(Raw::Line(line)));
             }
@@ -615,6 +635,7 @@ impl Reader {
                 let start = pending[..BAD_TEXT].to_vec();
                 let len = pending.len();
                 self.start += len;
+                self.scanned = 0;
                 self.compact();
                 self.overlong = true;
                 self.lines += 1;
@@ -623,6 +644,7 @@ impl Reader {
             if self.overlong {
                 // Drop what is buffered of the overlong line.
                 self.start += pending.len();
+                self.scanned = 0;
                 self.compact();
             }
             self.feed().await?;
@@ -641,22 +663,29 @@ impl Reader {
     /// Feeds up to [`FEED`] more compressed bytes to the decoder, fetching them if needed; at
     /// the end of the source, finishes the decoder (a truncated stream fails here).
     async fn feed(&mut self) -> Result<(), Error> {
+        if let Some(reason) = &self.broken {
+            return Err(self.gzip_error(reason.clone()));
+        }
         if self.chunk.is_empty() {
             self.chunk = self.fetch().await?;
             if self.chunk.is_empty() {
-                self.finished = true;
-                if self.fed > 0 {
-                    self.decoder.try_finish().map_err(|e| self.gzip_error(e))?;
+                if self.fed > 0
+                    && let Err(e) = self.decoder.try_finish()
+                {
+                    self.broken = Some(e.to_string());
+                    return Err(self.gzip_error(e.to_string()));
                 }
+                self.finished = true;
                 return Ok(());
             }
         }
         let n = self.chunk.len().min(FEED);
         let part = self.chunk.split_to(n);
         self.fed += n as u64;
-        self.decoder
-            .write_all(&part)
-            .map_err(|e| self.gzip_error(e))?;
+        if let Err(e) = self.decoder.write_all(&part) {
+            self.broken = Some(e.to_string());
+            return Err(self.gzip_error(e.to_string()));
+        }
         Ok(())
     }
 
@@ -708,11 +737,11 @@ impl Reader {
         }
     }
 
-    fn gzip_error(&self, e: std::io::Error) -> Error {
+    fn gzip_error(&self, reason: String) -> Error {
         Error::new(Kind::Gzip {
             file: self.file.clone(),
             line: self.lines,
-            reason: e.to_string(),
+            reason,
         })
     }
 }

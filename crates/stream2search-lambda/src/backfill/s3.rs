@@ -36,6 +36,8 @@ pub const RANGE_SIZE: u64 = 8 * 1024 * 1024;
 pub struct S3 {
     shared: Arc<Shared>,
     range_size: u64,
+    /// `max-keys` of a listing request; `None`: S3's default (1,000).
+    list_size: Option<u32>,
 }
 
 struct Shared {
@@ -56,6 +58,7 @@ impl fmt::Debug for S3 {
             .field("region", &self.shared.region)
             .field("timeout", &self.shared.timeout)
             .field("range_size", &self.range_size)
+            .field("list_size", &self.list_size)
             .finish_non_exhaustive()
     }
 }
@@ -109,6 +112,7 @@ impl S3 {
                 clients: Mutex::new(HashMap::new()),
             }),
             range_size: RANGE_SIZE,
+            list_size: None,
         };
         // An endpoint that cannot work fails here, not at the first read.
         if let Some(endpoint) = &s3.shared.endpoint {
@@ -124,6 +128,13 @@ impl S3 {
         self
     }
 
+    /// The same reader, asking for at most `keys` keys per listing request (at least 1; S3's
+    /// default is 1,000; tests use 1 to follow continuation tokens through a short listing).
+    pub fn with_list_size(mut self, keys: u32) -> S3 {
+        self.list_size = Some(keys.max(1));
+        self
+    }
+
     /// How many bytes one ranged GET asks for.
     pub fn range_size(&self) -> u64 {
         self.range_size
@@ -136,6 +147,9 @@ impl S3 {
         let mut token: Option<String> = None;
         loop {
             let mut query = format!("list-type=2&prefix={}", encode(prefix, false));
+            if let Some(keys) = self.list_size {
+                query.push_str(&format!("&max-keys={keys}"));
+            }
             if let Some(token) = &token {
                 query.push_str("&continuation-token=");
                 query.push_str(&encode(token, false));
