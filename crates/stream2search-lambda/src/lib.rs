@@ -51,6 +51,12 @@
 //! `Handler::call_typed` takes `aws_lambda_events::event::dynamodb::Event` instead of raw JSON.
 //! With the `testing` feature, `testing` has a fake OpenSearch and event builders for a
 //! function's offline unit tests.
+//!
+//! [`backfill`] loads what a table already holds: one page of a Scan segment or of a DynamoDB
+//! export's data file per [`backfill::Backfiller::step`], through the same planner and client,
+//! at a version that loses to every change the stream carries. The `stream2search backfill`
+//! command runs it in one process; [`backfill::BackfillHandler`] runs one unit per invocation
+//! for a Step Functions Distributed Map (`examples/backfill`).
 
 pub mod backfill;
 mod config;

@@ -3,7 +3,9 @@
 //! (its own conversion rules, written independently); poison items come back as dead items
 //! with their text exactly as moto's Scan answered it; a page that is not durable leaves the
 //! position where it was; the Lambda backfill handler plans, stops early under a short deadline
-//! with the job advanced, and a second invocation finishes the segment.
+//! with the job advanced, and a second invocation finishes the segment; the table written out
+//! as an export (gzip data files of moto's item text, a bad line, an item without its key) and
+//! stepped file by file, resumed by line number, also makes the index equal the table.
 //!
 //! Needs `OPENSEARCH_URL` and `MOTO_URL` (with the project's venv, `dev/moto start`); skips
 //! loudly without them unless `STREAM2SEARCH_REQUIRE_OPENSEARCH=1` /
@@ -495,6 +497,143 @@ async fn handler_stops_early_with_the_job_advanced_and_a_second_invocation_finis
     let item: Value = serde_json::from_str(&raw["poison-fill-0"]).unwrap();
     assert_eq!(message["item"], item);
     assert!(received.contains(&raw["poison-fill-0"]), "{received}");
+
+    table.ddb(
+        &["apply", "--table", &table.name, "-"],
+        "{\"op\":\"delete\",\"key\":{\"productId\":{\"S\":\"poison-fill-0\"}}}\n",
+        &[0],
+    );
+    index.refresh();
+    table.assert_equals(index.name());
+}
+
+/// A directory removed with the test.
+struct Scratch(PathBuf);
+
+impl Drop for Scratch {
+    fn drop(&mut self) {
+        let _ = std::fs::remove_dir_all(&self.0);
+    }
+}
+
+/// `lines`, gzipped, at `path`.
+fn gzip(path: &Path, lines: &[String]) {
+    let mut gz = flate2::write::GzEncoder::new(
+        std::fs::File::create(path).unwrap(),
+        flate2::Compression::fast(),
+    );
+    for line in lines {
+        gz.write_all(line.as_bytes()).unwrap();
+        gz.write_all(b"\n").unwrap();
+    }
+    gz.finish().unwrap();
+}
+
+#[tokio::test]
+async fn export_files_stepped_until_done_make_the_index_equal_the_table() {
+    let Some((opensearch, moto)) = servers() else {
+        return;
+    };
+    let table = Table::filled(&moto, opensearch.url(), "backfill-export", 60, 1);
+    let index = index(&opensearch, "backfill-export");
+    // The table as an export without manifests (as moto writes them): the items exactly as
+    // moto's Scan answers them, in two data files; the first also holds a line that is not
+    // an item and an item without the key attribute.
+    let raw = table.raw_items();
+    let scratch =
+        Scratch(std::env::temp_dir().join(format!("s2s-backfill-export-{}", std::process::id())));
+    let export = scratch.0.join("AWSDynamoDB/01764489300000-abcdef01");
+    std::fs::create_dir_all(export.join("data")).unwrap();
+    let lines: Vec<String> = raw.values().map(|i| format!(r#"{{"Item":{i}}}"#)).collect();
+    let (a, b) = lines.split_at(lines.len() / 2);
+    let mut first = a.to_vec();
+    first.insert(3, "not an item".into());
+    first.insert(9, r#"{"Item":{"other":{"S":"no key"}}}"#.into());
+    gzip(&export.join("data/a.json.gz"), &first);
+    gzip(&export.join("data/b.json.gz"), b);
+
+    let location = export.to_str().unwrap().to_owned();
+    let reading = backfiller(opensearch.url(), index.name(), &moto, 7);
+    let found = reading.export(&location).await.unwrap();
+    assert_eq!((found.export_time, found.files.len()), (None, 2));
+    let units = Backfiller::files(&found);
+    assert_eq!(
+        units[0],
+        Unit::File {
+            location: format!("{location}/data/a.json.gz"),
+            skip: 0
+        }
+    );
+
+    let version = now_version();
+    let keys = vec!["productId".to_string()];
+    let (mut items, mut indexed, mut dead) = (0, 0, Vec::new());
+    for unit in units {
+        let mut job = Job {
+            unit,
+            version,
+            keys: keys.clone(),
+        };
+        let mut steps = 0;
+        loop {
+            // Every other page by a second backfiller, which has no open reader: it opens the
+            // file again and skips the lines already durable.
+            let by = if steps % 2 == 0 {
+                &reading
+            } else {
+                &backfiller(opensearch.url(), index.name(), &moto, 7)
+            };
+            let step = by.step(&job).await.unwrap();
+            assert!(step.not_durable.is_empty(), "{:?}", step.not_durable);
+            items += step.items;
+            indexed += step.indexed;
+            dead.extend(step.dead);
+            let Unit::File { skip, .. } = &step.next else {
+                panic!("{:?}", step.next)
+            };
+            let Unit::File { skip: was, .. } = &job.unit else {
+                unreachable!()
+            };
+            assert!(skip > was && skip - was <= 7, "{was} -> {skip}");
+            job.unit = step.next;
+            steps += 1;
+            if step.done {
+                break;
+            }
+        }
+    }
+    assert_eq!((items, indexed), (63, 60));
+
+    // The line that is not an item, the item without a key and the poison item, in file
+    // order, each exactly as in the file.
+    let got: Vec<(Option<String>, String)> = dead
+        .iter()
+        .map(|d| (d.key.clone(), d.item.clone()))
+        .collect();
+    let poison = &raw["poison-fill-0"];
+    // Keys sort `k-...` before `poison-...`: the poison item is the last line of b.json.gz.
+    assert_eq!(b.last().unwrap(), &format!(r#"{{"Item":{poison}}}"#));
+    let expected = vec![
+        (None, "not an item".to_string()),
+        (None, r#"{"other":{"S":"no key"}}"#.to_string()),
+        (Some(key_of(poison)), poison.clone()),
+    ];
+    assert_eq!(got, expected);
+    assert!(
+        dead[0].reason.contains("a.json.gz line 4"),
+        "{}",
+        dead[0].reason
+    );
+    assert!(
+        dead[1].reason.contains("a.json.gz line 10"),
+        "{}",
+        dead[1].reason
+    );
+    assert!(
+        dead[1].reason.contains("no key attribute"),
+        "{}",
+        dead[1].reason
+    );
 
     table.ddb(
         &["apply", "--table", &table.name, "-"],

@@ -68,7 +68,7 @@ pub(crate) fn event(page: &[&str], key_names: &[String], seconds: u64) -> Event 
 }
 
 /// `{"NAME":VALUE,...}` of the key attributes, values as read; or why there is none.
-fn key_of(item: &str, key_names: &[String]) -> Result<String, String> {
+pub(crate) fn key_of(item: &str, key_names: &[String]) -> Result<String, String> {
     let attrs: HashMap<String, &RawValue> =
         serde_json::from_str(item).map_err(|e| format!("the item is not a JSON object: {e}"))?;
     let mut key = String::from("{");

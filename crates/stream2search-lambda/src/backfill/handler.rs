@@ -12,10 +12,16 @@
 //!   `{"job":JOB,"done":BOOL,"pages":..,"items":..,"bytes":..,"indexed":..,"stale":..,
 //!   "deadLettered":..,"throttled":..,"consumedRcu":..}`, the job advanced past every durable
 //!   page: invoke it again with `job` until `done`.
-//! - **A plan** (`{"plan":{"table":"T","segments":N}}`): DescribeTable, then
+//! - **A plan** of a live table (`{"plan":{"table":"T","segments":N}}`): DescribeTable, then
 //!   `{"version":V,"keys":[...],"itemCount":..,"sizeBytes":..,"jobs":[JOB,...]}`, one job per
 //!   segment at its beginning, at the version `floor(now) − 300`: a state machine maps over
 //!   `jobs`.
+//! - **A plan** of a DynamoDB export
+//!   (`{"plan":{"export":"s3://bucket/prefix/AWSDynamoDB/<export-id>/","table":"T"}}`, or
+//!   `"keys":["pk","sk"]` instead of `"table"`): the export's manifests (or its `data/`
+//!   listing), then one job per data file, at the version `exportTime − 300`. Without
+//!   `manifest-summary.json`, `"exportTime"` (whole seconds since the epoch) must say when the
+//!   export was made; given with one, it must agree.
 //!
 //! Dead items (unconvertible, or refused by OpenSearch) go to the dead-letter queue
 //! (`STREAM2SEARCH_DLQ_URL`), one message each:
@@ -34,8 +40,9 @@
 //! Settings: those of the stream function ([`Settings`]: `OPENSEARCH_*`, the dead-letter queue,
 //! metrics), and `AWS_REGION`, the credentials Lambda sets, the DynamoDB endpoint
 //! (`AWS_ENDPOINT_URL_DYNAMODB`, then `AWS_ENDPOINT_URL`, else
-//! `https://dynamodb.<region>.amazonaws.com`), `STREAM2SEARCH_BACKFILL_PAGE_SIZE` (Scan's
-//! `Limit`), `STREAM2SEARCH_BACKFILL_CONSISTENT_READ`, `STREAM2SEARCH_BACKFILL_MIN_STEP_SECS`
+//! `https://dynamodb.<region>.amazonaws.com`), the S3 endpoint for `s3://` exports
+//! (`AWS_ENDPOINT_URL_S3`, then `AWS_ENDPOINT_URL`, else AWS), `STREAM2SEARCH_BACKFILL_PAGE_SIZE`
+//! (Scan's `Limit`, and the most lines of an export page), `STREAM2SEARCH_BACKFILL_CONSISTENT_READ`, `STREAM2SEARCH_BACKFILL_MIN_STEP_SECS`
 //! and `STREAM2SEARCH_BACKFILL_TIMEOUT_SECS` (most time to send one page, default 60).
 
 use std::fmt;
@@ -52,6 +59,7 @@ use serde_json::value::RawValue;
 use stream2search::Planner;
 use stream2search_client::Client;
 
+use super::s3::S3;
 use super::{Backfiller, DeadItem, Dynamo, Error, Job, Kind, Step, Unit, version_seconds};
 use crate::config::{self, ConfigError, Settings};
 use crate::dead_letter::{MAX_MESSAGE_BYTES, Message};
@@ -83,14 +91,29 @@ impl fmt::Debug for BackfillHandler {
     }
 }
 
-/// A plan request's body: `{"table":"T","segments":N}`.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+/// A plan request's body: `{"table":"T","segments":N}` for a live table,
+/// `{"export":"s3://...","table":"T"}` (or `"keys"` instead of `"table"`) for an export.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase", deny_unknown_fields)]
+#[non_exhaustive]
 pub struct PlanRequest {
-    /// The table to scan.
-    pub table: String,
-    /// Scan segments: one job each.
-    pub segments: u32,
+    /// The table: scanned, or with `export` described for its key names.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub table: Option<String>,
+    /// Scan segments: one job each (a live table only).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub segments: Option<u32>,
+    /// A DynamoDB export (`DYNAMODB_JSON`): `s3://bucket/prefix/AWSDynamoDB/<export-id>/`, or
+    /// a local directory of that layout. One job per data file.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub export: Option<String>,
+    /// The key attribute names, partition key first: with `export`, instead of `table`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub keys: Option<Vec<String>>,
+    /// When the export was made, in whole seconds since the epoch: needed when the export has
+    /// no `manifest-summary.json`, refused when it disagrees with the manifest's `exportTime`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub export_time: Option<u64>,
 }
 
 /// The answer to a plan request.
@@ -102,10 +125,10 @@ pub struct PlanAnswer {
     pub version: u64,
     /// The key attribute names, partition key first.
     pub keys: Vec<String>,
-    /// The table's `ItemCount`.
-    pub item_count: u64,
-    /// The table's `TableSizeBytes`.
-    pub size_bytes: u64,
+    /// The table's `ItemCount`, or the export manifest's `itemCount` (`None`: unknown).
+    pub item_count: Option<u64>,
+    /// The table's `TableSizeBytes` (`None` for an export).
+    pub size_bytes: Option<u64>,
     /// One job per unit, at its beginning.
     pub jobs: Vec<Job>,
 }
@@ -230,7 +253,8 @@ fn request(payload: &str) -> Result<Request, Error> {
     if value.get("plan").is_some() {
         let planning: Planning = serde_json::from_value(value).map_err(|e| {
             Kind::NotAJob(format!(
-                "not a plan request ({{\"plan\":{{\"table\":T,\"segments\":N}}}}): {e}"
+                "not a plan request ({{\"plan\":{{\"table\":T,\"segments\":N}}}} or \
+                 {{\"plan\":{{\"export\":LOCATION,\"table\":T}}}}): {e}"
             ))
         })?;
         return Ok(Request::Plan(planning.plan));
@@ -375,8 +399,27 @@ impl BackfillHandler {
                 .to_owned();
             ConfigError::new(endpoint_variable, message)
         })?;
+        let s3_endpoint = ["AWS_ENDPOINT_URL_S3", "AWS_ENDPOINT_URL"]
+            .into_iter()
+            .find_map(|name| get(name).map(|e| (name, e)));
+        let credentials = stream2search_client::credentials_from_env(get).map_err(|missing| {
+            ConfigError::new(missing.variable(), "not set, needed to read the export")
+        })?;
+        let s3 = S3::new(
+            s3_endpoint.as_ref().map(|(_, e)| e.as_str()),
+            region.trim(),
+            credentials,
+            timeout,
+        )
+        .map_err(|e| {
+            ConfigError::new(
+                s3_endpoint.as_ref().map_or("AWS_REGION", |(name, _)| name),
+                e.to_string(),
+            )
+        })?;
         let backfiller = Backfiller::new(planner, client)
             .dynamo(dynamo)
+            .s3(s3)
             .timeout(timeout)
             .page_size(page_size)
             .consistent_read(consistent);
@@ -415,40 +458,104 @@ impl BackfillHandler {
         answer.map_err(|e| Kind::Job(format!("the answer could not be written: {e}")).into())
     }
 
-    /// Describes the table and cuts it into one job per segment, at the version five minutes
-    /// before now.
+    /// Plans a backfill: a live table cut into one job per segment at the version five minutes
+    /// before now, or an export cut into one job per data file at the version five minutes
+    /// before the export's time.
     pub async fn plan(&self, request: &PlanRequest) -> Result<PlanAnswer, Error> {
-        if !(1..=1_000_000).contains(&request.segments) {
-            return Err(Error::job(format!(
-                "segments must be 1 to 1000000 (Scan's TotalSegments), not {}",
-                request.segments
-            )));
-        }
-        let table = self.inner.backfiller.describe(&request.table).await?;
-        let now = SystemTime::now()
-            .duration_since(SystemTime::UNIX_EPOCH)
-            .unwrap_or_default();
-        let version = version_seconds(now);
-        let jobs = Backfiller::segments(&request.table, request.segments)
+        let backfiller = &self.inner.backfiller;
+        let (version, keys, item_count, size_bytes, units) = match (&request.export, &request.table)
+        {
+            (Some(location), _) => {
+                if request.segments.is_some() {
+                    return Err(Error::job(
+                        "an export plan takes no segments: one job per file",
+                    ));
+                }
+                let keys = match (&request.keys, &request.table) {
+                    (Some(keys), None) => keys.clone(),
+                    (None, Some(table)) => backfiller.describe(table).await?.keys,
+                    _ => {
+                        return Err(Error::job(
+                            "an export plan needs the key names: \"table\" (DescribeTable) or \
+                             \"keys\", not both",
+                        ));
+                    }
+                };
+                if keys.is_empty() || keys.len() > 2 || keys.iter().any(String::is_empty) {
+                    return Err(Error::job(
+                        "keys: one or two attribute names, partition key first",
+                    ));
+                }
+                let export = backfiller.export(location).await?;
+                let time = match (export.export_time, request.export_time) {
+                    (Some(manifest), Some(given)) if manifest != given => {
+                        return Err(Error::job(format!(
+                            "exportTime {given} disagrees with the manifest's exportTime \
+                             {manifest}"
+                        )));
+                    }
+                    (Some(t), _) | (None, Some(t)) => t,
+                    (None, None) => {
+                        return Err(Error::job(format!(
+                            "export {location} has no manifest-summary.json: exportTime (whole \
+                             seconds since the epoch) must say when it was made"
+                        )));
+                    }
+                };
+                let version = version_seconds(Duration::from_secs(time));
+                (
+                    version,
+                    keys,
+                    export.item_count,
+                    None,
+                    Backfiller::files(&export),
+                )
+            }
+            (None, Some(table)) => {
+                let segments = request.segments.unwrap_or(0);
+                if !(1..=1_000_000).contains(&segments) || request.keys.is_some() {
+                    return Err(Error::job(format!(
+                        "a table plan needs segments from 1 to 1000000 (Scan's TotalSegments), \
+                         not {segments}, and no keys"
+                    )));
+                }
+                let described = backfiller.describe(table).await?;
+                let now = SystemTime::now()
+                    .duration_since(SystemTime::UNIX_EPOCH)
+                    .unwrap_or_default();
+                (
+                    version_seconds(now),
+                    described.keys,
+                    Some(described.item_count),
+                    Some(described.size_bytes),
+                    Backfiller::segments(table, segments),
+                )
+            }
+            (None, None) => {
+                return Err(Error::job("a plan names a table or an export"));
+            }
+        };
+        let jobs: Vec<Job> = units
             .into_iter()
             .map(|unit| Job {
                 unit,
                 version,
-                keys: table.keys.clone(),
+                keys: keys.clone(),
             })
             .collect();
         tracing::info!(
-            table = request.table,
-            segments = request.segments,
+            table = request.table.as_deref(),
+            export = request.export.as_deref(),
+            jobs = jobs.len(),
             version,
-            item_count = table.item_count,
+            item_count,
             "backfill planned"
         );
         Ok(PlanAnswer {
             version,
-            keys: table.keys,
-            item_count: table.item_count,
-            size_bytes: table.size_bytes,
+            keys,
+            item_count,
+            size_bytes,
             jobs,
         })
     }
@@ -697,6 +804,8 @@ impl Service<LambdaEvent<Box<RawValue>>> for BackfillHandler {
 
 #[cfg(test)]
 mod tests {
+    use std::collections::HashMap;
+
     use super::*;
 
     fn dead(item: &str) -> DeadItem {
@@ -741,11 +850,67 @@ mod tests {
         assert!(prefix.len() > 100_000 && item.starts_with(prefix));
     }
 
+    fn offline() -> BackfillHandler {
+        let env: HashMap<&str, &str> = [
+            ("OPENSEARCH_ENDPOINT", "http://127.0.0.1:9"),
+            ("OPENSEARCH_ALLOW_HTTP", "true"),
+            ("OPENSEARCH_AUTH", "none"),
+            ("OPENSEARCH_INDEX", "products"),
+            ("AWS_REGION", "eu-west-1"),
+            ("AWS_ACCESS_KEY_ID", "AKIDEXAMPLE"),
+            ("AWS_SECRET_ACCESS_KEY", "secret"),
+            ("AWS_ENDPOINT_URL_DYNAMODB", "http://127.0.0.1:9"),
+        ]
+        .into();
+        BackfillHandler::from_lookup(|name| env.get(name).map(|v| v.to_string())).unwrap()
+    }
+
+    #[tokio::test]
+    async fn an_export_plan_has_one_job_per_data_file_at_the_export_time_less_300_s() {
+        let dir = std::env::temp_dir().join(format!("s2s-plan-export-{}", std::process::id()));
+        std::fs::create_dir_all(dir.join("data")).unwrap();
+        for name in ["b.json.gz", "a.json.gz"] {
+            std::fs::write(dir.join("data").join(name), b"").unwrap();
+        }
+        let location = dir.to_str().unwrap().to_owned();
+        let handler = offline();
+        let far = Instant::now() + Duration::from_secs(30);
+        let plan = handler
+            .handle(
+                &serde_json::json!({"plan": {"export": location, "keys": ["productId"],
+                                              "exportTime": 1_764_489_600}})
+                .to_string(),
+                far,
+            )
+            .await;
+        let no_time = handler
+            .handle(
+                &serde_json::json!({"plan": {"export": location, "keys": ["productId"]}})
+                    .to_string(),
+                far,
+            )
+            .await;
+        std::fs::remove_dir_all(&dir).unwrap();
+        let job = |name: &str| {
+            serde_json::json!({"unit": {"kind": "file", "location": format!("{location}/data/{name}"),
+                                        "skip": 0},
+                               "version": 1_764_489_300, "keys": ["productId"]})
+        };
+        assert_eq!(
+            plan.unwrap(),
+            serde_json::json!({"version": 1_764_489_300, "keys": ["productId"], "itemCount": null,
+                               "sizeBytes": null, "jobs": [job("a.json.gz"), job("b.json.gz")]})
+        );
+        let e = no_time.unwrap_err();
+        assert_eq!(e.error_type(), "Stream2Search.Job");
+        assert!(e.to_string().contains("exportTime"), "{e}");
+    }
+
     #[test]
     fn payloads_are_jobs_or_plans_and_anything_else_is_named() {
         assert!(matches!(
             request(r#"{"plan":{"table":"T","segments":4}}"#),
-            Ok(Request::Plan(p)) if p == PlanRequest { table: "T".into(), segments: 4 }
+            Ok(Request::Plan(p)) if p.table.as_deref() == Some("T") && p.segments == Some(4)
         ));
         assert!(matches!(
             request(
@@ -753,7 +918,11 @@ mod tests {
             ),
             Ok(Request::Job(_))
         ));
-        for bad in ["{", r#"{"Records":[]}"#, r#"{"plan":{"table":"T"}}"#] {
+        for bad in [
+            "{",
+            r#"{"Records":[]}"#,
+            r#"{"plan":{"table":"T","segment":1}}"#,
+        ] {
             let e = request(bad).err().unwrap();
             assert_eq!(e.error_type(), "Stream2Search.NotAJob", "{bad}: {e}");
         }

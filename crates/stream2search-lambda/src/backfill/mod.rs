@@ -6,14 +6,18 @@
 //! segment or one export data file, and each unit is read page by page. One page is one
 //! [`Backfiller::step`]:
 //!
-//! 1. `scan` reads the page (a Scan page of the segment from its `ExclusiveStartKey`);
+//! 1. `scan` reads the page (a Scan page of the segment from its `ExclusiveStartKey`), or
+//!    [`export`] reads it (the next lines of the data file, from `s3://` through [`s3`] or
+//!    from a local file; an open file is kept for the unit's next step, otherwise it is opened
+//!    again and its durable lines skipped);
 //! 2. `event` turns it into the DynamoDB Streams event the stream would have carried: one
 //!    `INSERT` record per item, `Keys` by the key schema, `NewImage` the item's JSON text exactly
 //!    as read, and `ApproximateCreationDateTime` the backfill's version second;
 //! 3. the core [`Planner`] plans it and the [`Client`] sends it, as in the stream function;
 //! 4. each item is classified: indexed, stale (the index already holds a newer version, written
-//!    by the stream), dead (unconvertible, or refused by OpenSearch: returned in
-//!    [`Step::dead`] with its text exactly as read, never dropped), or not durable;
+//!    by the stream), dead (unconvertible, refused by OpenSearch, or an export line that is not
+//!    an item: returned in [`Step::dead`] with its text exactly as read, never dropped), or not
+//!    durable;
 //! 5. the [`Step`] says where the unit stands: the next position when every item is durable or
 //!    dead, the same position when some item is not durable (the page is read again).
 //!
@@ -45,6 +49,8 @@
 //!
 //! `start` is absent (or `null`) at a segment's beginning; it is the last page's
 //! `LastEvaluatedKey`, DynamoDB JSON. `skip` is how many lines of the file are already durable.
+//! [`Backfiller::segments`] and [`Backfiller::files`] (of [`Backfiller::export`]) make the
+//! units at their beginning.
 //!
 //! # Example
 //!
@@ -95,7 +101,9 @@ pub mod handler;
 pub mod s3;
 mod scan;
 
+use std::collections::HashMap;
 use std::fmt;
+use std::sync::Mutex;
 use std::time::{Duration, Instant, SystemTime};
 
 use serde::{Deserialize, Serialize};
@@ -109,6 +117,8 @@ pub use event::version_seconds;
 pub use handler::BackfillHandler;
 pub use scan::{Dynamo, Table};
 
+use self::export::{Export, Reader};
+use self::s3::S3;
 use self::scan::{Fault, Scan};
 
 /// Where a unit of backfill work stands.
@@ -323,11 +333,22 @@ impl std::error::Error for Error {}
 /// Throttling is retried without limit.
 pub const TRANSIENT_RETRIES: u32 = 8;
 
+/// Most decompressed bytes of an export data file read as one page (a Scan page holds at most
+/// 1 MB too).
+pub const FILE_PAGE_BYTES: usize = 1024 * 1024;
+
+/// Most items of an export page when no page size is set.
+pub const FILE_PAGE_ITEMS: usize = 1000;
+
 /// Reads, plans, sends and classifies pages. Build once; share it between tasks.
 pub struct Backfiller {
     planner: Planner,
     client: Client,
     dynamo: Option<Dynamo>,
+    s3: Option<S3>,
+    /// Data files open at the position their last page ended, by location: the next step of
+    /// the same unit reads on instead of opening the file again and skipping its lines.
+    readers: Mutex<HashMap<String, (u64, Reader)>>,
     indexed_at: Option<String>,
     timeout: Duration,
     page_size: Option<u32>,
@@ -339,6 +360,7 @@ impl fmt::Debug for Backfiller {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.debug_struct("Backfiller")
             .field("dynamo", &self.dynamo)
+            .field("s3", &self.s3.is_some())
             .field("indexed_at", &self.indexed_at)
             .field("timeout", &self.timeout)
             .field("page_size", &self.page_size)
@@ -349,13 +371,15 @@ impl fmt::Debug for Backfiller {
 
 impl Backfiller {
     /// Plans with `planner` (its config must keep external versions on) and sends with
-    /// `client`. Defaults: no DynamoDB client, the clock's time for the planner's `indexed_at`
+    /// `client`. Defaults: no DynamoDB or S3 client, the clock's time for the planner's `indexed_at`
     /// field, 60 s to send a page, DynamoDB's own page size, eventually consistent reads.
     pub fn new(planner: Planner, client: Client) -> Backfiller {
         Backfiller {
             planner,
             client,
             dynamo: None,
+            s3: None,
+            readers: Mutex::new(HashMap::new()),
             indexed_at: None,
             timeout: Duration::from_secs(60),
             page_size: None,
@@ -368,6 +392,13 @@ impl Backfiller {
     /// The DynamoDB client that reads segments ([`Unit::Segment`]) and describes tables.
     pub fn dynamo(mut self, dynamo: Dynamo) -> Backfiller {
         self.dynamo = Some(dynamo);
+        self
+    }
+
+    /// The S3 client that reads export data files at `s3://` locations ([`Unit::File`]; a
+    /// local path needs none).
+    pub fn s3(mut self, s3: S3) -> Backfiller {
+        self.s3 = Some(s3);
         self
     }
 
@@ -384,7 +415,8 @@ impl Backfiller {
         self
     }
 
-    /// Most items per page (Scan's `Limit`; DynamoDB also ends a page at 1 MB).
+    /// Most items per page (Scan's `Limit`; DynamoDB also ends a page at 1 MB). An export page
+    /// holds at most this many lines ([`FILE_PAGE_ITEMS`] by default) and [`FILE_PAGE_BYTES`].
     pub fn page_size(mut self, items: Option<u32>) -> Backfiller {
         self.page_size = items;
         self
@@ -423,6 +455,33 @@ impl Backfiller {
                 segment,
                 total_segments: segments,
                 start: None,
+            })
+            .collect()
+    }
+
+    /// Reads an export's manifests, or lists its data files ([`Export::open`]); S3 faults worth
+    /// retrying are retried [`TRANSIENT_RETRIES`] times.
+    pub async fn export(&self, location: &str) -> Result<Export, Error> {
+        let mut attempt = 0u32;
+        loop {
+            match Export::open(location, self.s3.as_ref()).await {
+                Ok(export) => return Ok(export),
+                Err(e) if e.is_retryable() && attempt < TRANSIENT_RETRIES => {}
+                Err(e) => return Err(Error::source(format!("export {location}: {e}"))),
+            }
+            tokio::time::sleep(self.backoff.delay(attempt, fastrand::f64())).await;
+            attempt += 1;
+        }
+    }
+
+    /// The units of an export: one per data file, each at its first line.
+    pub fn files(export: &Export) -> Vec<Unit> {
+        export
+            .files
+            .iter()
+            .map(|f| Unit::File {
+                location: f.location.clone(),
+                skip: 0,
             })
             .collect()
     }
@@ -467,10 +526,88 @@ impl Backfiller {
                 };
                 self.segment_page(job, &scan, end).await
             }
-            Unit::File { location, .. } => Err(Error::setup(format!(
-                "{location}: reading export files is not there yet"
-            ))),
+            Unit::File { location, skip } => self.file_page(job, location, *skip, end).await,
         }
+    }
+
+    /// One page of an export data file from line `skip + 1` on.
+    async fn file_page(
+        &self,
+        job: &Job,
+        location: &str,
+        skip: u64,
+        end: Option<Instant>,
+    ) -> Result<Step, Error> {
+        let mut attempt = 0u32;
+        let (reader, page) = loop {
+            let kept = self.lock_readers().remove(location);
+            let read = async {
+                let mut reader = match kept {
+                    Some((at, reader)) if at == skip => reader,
+                    _ => Reader::open(location, skip, self.s3.as_ref()).await?,
+                };
+                let items = self.page_size.map_or(FILE_PAGE_ITEMS, |n| n as usize);
+                let page = reader.page(items, FILE_PAGE_BYTES).await?;
+                Ok::<_, export::Error>((reader, page))
+            };
+            let e = match read.await {
+                Ok(read) => break read,
+                Err(e) => e,
+            };
+            if !e.is_retryable() || attempt >= TRANSIENT_RETRIES {
+                return Err(Error::source(e.to_string()));
+            }
+            let delay = self.backoff.delay(attempt, fastrand::f64());
+            if end.is_some_and(|end| Instant::now() + delay >= end) {
+                return Ok(Step::unchanged(&job.unit, 0));
+            }
+            tokio::time::sleep(delay).await;
+            attempt += 1;
+        };
+        let items: Vec<&str> = page.items.iter().map(|i| i.item.get()).collect();
+        let (mut step, dead_at) = self.send(job, &items, end).await?;
+        step.items += page.bad.len() as u64;
+        step.bytes = page.compressed_bytes;
+        // Lines that are not items, in line order with the unconvertible and refused items.
+        let mut dead: Vec<(u64, DeadItem)> = page
+            .bad
+            .into_iter()
+            .map(|b| {
+                let key = line_key(&b.text, &job.keys);
+                let reason = format!("{location} line {}: {}", b.line, b.reason);
+                (
+                    b.line,
+                    DeadItem {
+                        key,
+                        reason,
+                        item: b.text,
+                    },
+                )
+            })
+            .collect();
+        for (mut d, at) in std::mem::take(&mut step.dead).into_iter().zip(dead_at) {
+            let line = page.items[at].line;
+            d.reason = format!("{location} line {line}: {}", d.reason);
+            dead.push((line, d));
+        }
+        dead.sort_by_key(|(line, _)| *line);
+        step.dead = dead.into_iter().map(|(_, d)| d).collect();
+        if step.not_durable.is_empty() {
+            step.done = page.done;
+            step.next = Unit::File {
+                location: location.to_owned(),
+                skip: page.next,
+            };
+            if !page.done {
+                self.lock_readers()
+                    .insert(location.to_owned(), (page.next, reader));
+            }
+        }
+        Ok(step)
+    }
+
+    fn lock_readers(&self) -> std::sync::MutexGuard<'_, HashMap<String, (u64, Reader)>> {
+        self.readers.lock().unwrap_or_else(|p| p.into_inner())
     }
 
     async fn segment_page(
@@ -507,7 +644,7 @@ impl Backfiller {
             attempt = attempt.saturating_add(1);
         };
         let items: Vec<&str> = page.items.iter().map(|i| i.get()).collect();
-        let mut step = self.send(job, &items, end).await?;
+        let (mut step, _) = self.send(job, &items, end).await?;
         step.bytes = bytes as u64;
         step.throttled = throttled;
         step.consumed_rcu = page.consumed.map_or(0.0, |c| c.units);
@@ -533,8 +670,14 @@ impl Backfiller {
     }
 
     /// Plans and sends one page of items, and classifies every item. `next` is the job's unit
-    /// and `done` false: the caller moves them when everything is durable.
-    async fn send(&self, job: &Job, items: &[&str], end: Option<Instant>) -> Result<Step, Error> {
+    /// and `done` false: the caller moves them when everything is durable. With the step, the
+    /// index in `items` of each of its dead items.
+    async fn send(
+        &self,
+        job: &Job,
+        items: &[&str],
+        end: Option<Instant>,
+    ) -> Result<(Step, Vec<usize>), Error> {
         let event = event::event(items, &job.keys, job.version);
         let stamp = self.indexed_at.clone().unwrap_or_else(|| {
             stream2search::time::rfc3339(
@@ -590,6 +733,7 @@ impl Backfiller {
         dead.sort_unstable();
         not_durable.sort_unstable();
         let key = |i: usize| event.keys[i].as_ref().ok().cloned();
+        let dead_at = dead.iter().map(|(i, _)| *i).collect();
         step.dead = dead
             .into_iter()
             .map(|(i, reason)| DeadItem {
@@ -602,7 +746,7 @@ impl Backfiller {
             .into_iter()
             .map(|(i, reason)| (key(i).unwrap_or_else(|| "-".into()), reason))
             .collect();
-        Ok(step)
+        Ok((step, dead_at))
     }
 }
 
@@ -621,6 +765,20 @@ impl Step {
             consumed_rcu: 0.0,
             throttled,
         }
+    }
+}
+
+/// The key of a bad line, when it has one: `{"Item":{...}}` with something wrong around the
+/// item, or an item object on its own.
+fn line_key(text: &str, keys: &[String]) -> Option<String> {
+    #[derive(Deserialize)]
+    struct Line<'a> {
+        #[serde(rename = "Item", borrow)]
+        item: &'a serde_json::value::RawValue,
+    }
+    match serde_json::from_str::<Line<'_>>(text) {
+        Ok(line) => event::key_of(line.item.get(), keys).ok(),
+        Err(_) => event::key_of(text, keys).ok(),
     }
 }
 
