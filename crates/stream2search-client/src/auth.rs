@@ -361,4 +361,35 @@ mod tests {
              Signature=34b48302e7b5fa45bde8084f4b7868a86f0a534bc59db6670ed5711ef69dc6f7"
         );
     }
+
+    // The next two signatures were computed by a second implementation, botocore 1.44's
+    // `S3SigV4Auth`, for the same keys, time and region (it gives the two examples above too).
+
+    #[test]
+    fn s3_key_with_reserved_characters_is_signed_as_sent_encoded_once() {
+        let auth = s3_example(
+            "/exports/AWSDynamoDB/01-a/data/a%20b%2Bc%3D~%25.json.gz",
+            &[("range", "bytes=0-9")],
+        );
+        assert!(
+            auth.ends_with(
+                "Signature=1e27c32dae391d195a890a06b22a71c72ad153ed579eda5fb35035ad24a6b27e"
+            ),
+            "{auth}"
+        );
+    }
+
+    #[test]
+    fn s3_listing_query_with_encoded_prefix_and_token_is_signed_as_botocore_signs_it() {
+        let auth = s3_example(
+            "/?list-type=2&prefix=exports%2Fa%20b%2B%2F&continuation-token=1ueGcxLPRx1Tr%2FXYExHnhbYLgveDs2J%2Fwm36Hy4vbOwM%3D",
+            &[],
+        );
+        assert!(
+            auth.ends_with(
+                "Signature=ec0ec6cf3873a1e338ceae755e245a079f6834655e26375ec098c53dbd9ba4d2"
+            ),
+            "{auth}"
+        );
+    }
 }
