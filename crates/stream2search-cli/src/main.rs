@@ -4,6 +4,8 @@ mod aws;
 mod backfill;
 mod index;
 mod poll;
+mod reindex;
+mod verify;
 
 use std::io::{self, Read, Write};
 use std::path::{Path, PathBuf};
@@ -73,6 +75,30 @@ enum Command {
     /// stderr line each, and a line in --dead-letters) or are not durable (their segment stops
     /// at its last durable page), 2 for usage and configuration errors.
     Backfill(backfill::Backfill),
+    /// Check that the index holds exactly what the table holds; with --repair, make it so.
+    ///
+    /// Reads every document of the index through a point in time (a digest per id, not the
+    /// documents), then scans the table in parallel and converts each item with the same
+    /// planner and options as the Lambda. A suspected difference is read again on both sides
+    /// (GetItem with a consistent read, the document by id) --settle seconds apart and reported
+    /// only when it is still there and stopped changing: missing, extra, different (with the
+    /// first differing path), unconvertible. See docs/verify.md.
+    ///
+    /// Exit status: 0 when the index equals the table (with --repair: after the repair), 1
+    /// when differences were found (with --repair: some are left), 2 for usage and
+    /// configuration errors, 3 when the table or the index could not be read to the end (no
+    /// verdict).
+    Verify(verify::Verify),
+    /// Give a live index a new mapping without stopping the stream: the next generation, the
+    /// stream mirrored into it, a backfill, then one alias switch (docs/reindex.md).
+    ///
+    /// Each step is recorded in --state; a rerun goes on from the last one done. Backfill
+    /// options go after `--`.
+    ///
+    /// Exit status: 0 when searches and writes use the new generation, 1 when the backfill did
+    /// not finish (rerun to resume) or the next generation exists already, 2 for usage errors
+    /// and a server that cannot be used.
+    Reindex(reindex::Reindex),
 }
 
 #[derive(Clone, Copy, ValueEnum)]
@@ -239,6 +265,8 @@ fn main() -> ExitCode {
         Command::Poll(args) => poll::poll(args),
         Command::Index(args) => index::run(args),
         Command::Backfill(args) => backfill::backfill(args),
+        Command::Verify(args) => verify::verify(args),
+        Command::Reindex(args) => reindex::reindex(args),
     }
 }
 

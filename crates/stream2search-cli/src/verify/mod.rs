@@ -1,0 +1,832 @@
+//! `stream2search verify [--repair]`: does the index hold exactly what the table holds?
+//!
+//! The data's way: `index` (every document through a point in time, kept as a digest per id) →
+//! `table` (a parallel Scan) → `expect` (each item → the document the Lambda would have written,
+//! same planner, same options) → compared by digest (`value`); every suspected difference is
+//! read again on both sides, twice, `--settle` apart, and reported only when it is still there
+//! and stopped changing (`recheck`) → `report`. With `--repair`, the table's item is written
+//! (or the extra document deleted) at a version that loses to any later stream change.
+//!
+//! Memory: one entry per document (its id, a 128-bit digest of its `_source`, its version),
+//! never the documents themselves.
+
+mod expect;
+mod index;
+mod report;
+mod table;
+mod value;
+
+use std::collections::{HashMap, VecDeque};
+use std::hash::{Hash, Hasher};
+use std::io::Write as _;
+use std::process::ExitCode;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
+
+use stream2search::Planner;
+use stream2search::outcome::Final;
+use stream2search_client::Client;
+
+use self::expect::Expected;
+use self::index::{Hit, Place, Write};
+use self::report::{Difference, Kind, Repair, Report};
+use self::table::{Keys, Table};
+use self::value::Value;
+
+#[derive(clap::Args)]
+pub struct Verify {
+    #[command(flatten)]
+    options: Options,
+    #[command(flatten)]
+    connection: crate::Connection,
+    #[command(flatten)]
+    planner: crate::PlannerArgs,
+}
+
+/// Verify's own options.
+#[derive(clap::Args)]
+struct Options {
+    /// The table to read.
+    #[arg(long)]
+    table: String,
+    /// The index the Lambda writes (its name or alias), or its template such as
+    /// `products-{category}` (every index the template can name is read: `products-*`).
+    #[arg(long)]
+    index: String,
+    /// Scan segments (TotalSegments): the table is read in this many parts.
+    #[arg(long, default_value_t = 4, value_parser = clap::value_parser!(u32).range(1..=1_000_000))]
+    segments: u32,
+    /// Segments read at once.
+    #[arg(long, default_value_t = 2, value_parser = clap::value_parser!(u32).range(1..=256))]
+    concurrency: u32,
+    /// Most items per Scan page (Scan's Limit; DynamoDB also ends a page at 1 MB).
+    #[arg(long, value_parser = clap::value_parser!(u32).range(1..))]
+    page_size: Option<u32>,
+    /// Strongly consistent Scan reads (twice the read capacity). The recheck always reads
+    /// consistently.
+    #[arg(long)]
+    consistent_read: bool,
+    /// Documents per search page of the index.
+    #[arg(long, default_value_t = 1000, value_parser = clap::value_parser!(u32).range(1..=10_000))]
+    index_page: u32,
+    /// Seconds between two reads of a suspected difference: how long a change may take from
+    /// the table through the stream to the index. A difference is reported only when the
+    /// second read still shows it, unchanged.
+    #[arg(long, default_value_t = 5)]
+    settle: u64,
+    /// Most reads of a suspected difference (at least 2): one that is still changing after
+    /// this many is reported as it stands, noted "still changing".
+    #[arg(long, default_value_t = 3, value_parser = clap::value_parser!(u32).range(2..=100))]
+    rechecks: u32,
+    /// Most differences listed (all are counted).
+    #[arg(long, default_value_t = 100)]
+    max_report: usize,
+    /// One JSON object on stdout instead of lines.
+    #[arg(long)]
+    json: bool,
+    /// Write the table's item for every missing or different document, delete every extra
+    /// one, each at version (floor(read time) - 1 s) x 10^6, external_gte: it wins over the
+    /// wrong document and loses to any change the stream makes after verify read the item.
+    #[arg(long)]
+    repair: bool,
+    /// DynamoDB endpoint (default: AWS_ENDPOINT_URL_DYNAMODB, then AWS_ENDPOINT_URL, then
+    /// `https://dynamodb.<region>.amazonaws.com`), signed for --region, else AWS_REGION.
+    #[arg(long)]
+    dynamodb_endpoint: Option<String>,
+    /// Deadline for one request, in seconds.
+    #[arg(long, default_value_t = 60, value_parser = clap::value_parser!(u64).range(2..))]
+    timeout: u64,
+    /// For tests: after reading the index, say `verify: index read` on stderr and wait this
+    /// many seconds before scanning the table (changes made meanwhile are live traffic).
+    #[arg(long, hide = true)]
+    pause_after_index: Option<u64>,
+}
+
+/// Exit status: the index equals the table (after the repair, with `--repair`).
+const EQUAL: u8 = 0;
+/// Exit status: differences were found (and, with `--repair`, some are left).
+const DIFFERS: u8 = 1;
+/// Exit status: verify could not finish reading the table or the index: no verdict.
+const UNVERIFIED: u8 = 3;
+
+pub fn verify(args: Verify) -> ExitCode {
+    let runtime = match tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+    {
+        Ok(r) => r,
+        Err(e) => return crate::fatal(&format!("starting the runtime: {e}")),
+    };
+    runtime.block_on(run(args))
+}
+
+/// One document of the index, as remembered while the table is read.
+struct Seen {
+    digest: u128,
+    /// Into `Snapshot::indexes`.
+    index: u32,
+    routing: Option<Box<str>>,
+}
+
+/// The index as a digest per document.
+#[derive(Default)]
+struct Snapshot {
+    docs: HashMap<Box<str>, Seen>,
+    indexes: Vec<String>,
+}
+
+/// A difference as first seen, before the recheck.
+struct Suspect {
+    /// The item's key, when known (an extra document's is derived from its id).
+    key: Option<String>,
+    /// Where its document is, or should be.
+    place: Place,
+}
+
+/// What the whole run shares.
+struct Context {
+    client: Client,
+    table: Table,
+    keys: Keys,
+    planner: Planner,
+    indexed_at: Option<String>,
+    id_keys: Option<Vec<String>>,
+    templated: bool,
+    timeout: Duration,
+}
+
+async fn run(verify: Verify) -> ExitCode {
+    let Verify {
+        options: args,
+        connection,
+        planner,
+    } = verify;
+    if args.repair && planner.no_version {
+        return crate::fatal(
+            "--repair writes with external versions (they must lose to the stream's later \
+             changes): drop --no-version",
+        );
+    }
+    let var = |name: &str| std::env::var(name).ok().filter(|v| !v.trim().is_empty());
+    let Some(region) = connection.region.clone().or_else(|| var("AWS_REGION")) else {
+        return crate::fatal("AWS_REGION (or --region) must name the table's region");
+    };
+    let credentials = match stream2search_client::credentials_from_env(var) {
+        Ok(c) => c,
+        Err(missing) => {
+            return crate::fatal(&format!(
+                "{missing}: AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY must be set to read the table"
+            ));
+        }
+    };
+    let endpoint = args
+        .dynamodb_endpoint
+        .clone()
+        .or_else(|| var("AWS_ENDPOINT_URL_DYNAMODB"))
+        .or_else(|| var("AWS_ENDPOINT_URL"))
+        .unwrap_or_else(|| format!("https://dynamodb.{region}.amazonaws.com"));
+    let timeout = Duration::from_secs(args.timeout);
+    let dynamo = match crate::aws::client(&endpoint, region, credentials) {
+        Ok(c) => c,
+        Err(e) => return crate::fatal(&format!("dynamodb endpoint: {e}")),
+    };
+    let client = match connection.client(true) {
+        Ok(c) => c,
+        Err(e) => return crate::fatal(&e),
+    };
+    let indexed_at = planner.indexed_at.clone();
+    let id_keys = planner.id_keys.clone();
+    let planner = match planner.planner(args.index.clone()) {
+        Ok(p) => p,
+        Err(e) => return crate::fatal(&e),
+    };
+    let table = Table::new(dynamo, args.table.clone(), timeout);
+    let keys = match table.keys().await {
+        Ok(k) => k,
+        Err(e) => return crate::fatal(&format!("table {}: {e}", args.table)),
+    };
+    let ctx = Arc::new(Context {
+        client,
+        table,
+        keys,
+        planner,
+        indexed_at,
+        id_keys,
+        templated: args.index.contains('{'),
+        timeout,
+    });
+    let started = Instant::now();
+    match check(&ctx, &args, started).await {
+        Ok(report) => {
+            let mut out = std::io::stdout().lock();
+            if args.json {
+                let _ = writeln!(
+                    out,
+                    "{}",
+                    serde_json::to_string(&report).unwrap_or_default()
+                );
+            } else {
+                let _ = writeln!(out, "{}", report.summary());
+                for d in &report.differences {
+                    let _ = writeln!(out, "{d}");
+                }
+                if report.unlisted > 0 {
+                    let _ = writeln!(out, "... and {} more (--max-report)", report.unlisted);
+                }
+            }
+            ExitCode::from(if report.equal { EQUAL } else { DIFFERS })
+        }
+        Err(e) => {
+            eprintln!("stream2search: verify could not finish: {e}");
+            ExitCode::from(UNVERIFIED)
+        }
+    }
+}
+
+/// The index pattern a template reads: every `{attribute}` a `*`.
+fn pattern(index: &str) -> String {
+    let mut out = String::new();
+    let mut inside = false;
+    for c in index.chars() {
+        match c {
+            '{' => {
+                inside = true;
+                out.push('*');
+            }
+            '}' => inside = false,
+            c if !inside => out.push(c),
+            _ => {}
+        }
+    }
+    out
+}
+
+impl Context {
+    /// The key documents are matched by: the id, and with a template the index too.
+    fn slot(&self, index: &str, id: &str) -> Box<str> {
+        if self.templated {
+            format!("{index}\n{id}").into_boxed_str()
+        } else {
+            id.into()
+        }
+    }
+
+    /// The document `_source` as a value, without the indexed-at stamp.
+    fn value(&self, source: &str) -> Result<Value, String> {
+        Ok(Value::parse(source)?.without(self.indexed_at.as_deref()))
+    }
+}
+
+fn now() -> Duration {
+    SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .unwrap_or_default()
+}
+
+async fn check(ctx: &Arc<Context>, args: &Options, started: Instant) -> Result<Report, String> {
+    let pattern = pattern(&args.index);
+    index::refresh(&ctx.client, &pattern, ctx.timeout).await;
+    let snapshot = read_index(ctx, &pattern, args.index_page).await?;
+    let documents = snapshot.docs.len() as u64;
+    if let Some(pause) = args.pause_after_index {
+        eprintln!("verify: index read");
+        tokio::time::sleep(Duration::from_secs(pause)).await;
+    }
+    let shared = Arc::new(Scanning {
+        ctx: Arc::clone(ctx),
+        snapshot: Mutex::new(snapshot),
+        suspects: Mutex::new(Vec::new()),
+        unkeyed: Mutex::new(Vec::new()),
+        queue: Mutex::new((0..args.segments).collect()),
+        items: AtomicU64::new(0),
+        segments: args.segments,
+        page_size: args.page_size,
+        consistent: args.consistent_read,
+    });
+    let mut tasks = tokio::task::JoinSet::new();
+    for _ in 0..args.concurrency {
+        tasks.spawn(scan_worker(Arc::clone(&shared)));
+    }
+    let mut failure = None;
+    while let Some(joined) = tasks.join_next().await {
+        match joined {
+            Ok(Ok(())) => {}
+            Ok(Err(e)) => failure = failure.or(Some(e)),
+            Err(e) => failure = failure.or(Some(format!("a segment task failed: {e}"))),
+        }
+    }
+    if let Some(e) = failure {
+        return Err(e);
+    }
+    let items = shared.items.load(Ordering::Relaxed);
+    let scan_seconds = started.elapsed().as_secs_f64();
+    let mut suspects = std::mem::take(&mut *shared.suspects.lock().expect("suspects lock"));
+    let unkeyed = std::mem::take(&mut *shared.unkeyed.lock().expect("unkeyed lock"));
+    let snapshot = std::mem::take(&mut *shared.snapshot.lock().expect("snapshot lock"));
+    for (slot, seen) in snapshot.docs {
+        let id = match slot.split_once('\n') {
+            Some((_, id)) if ctx.templated => id.to_string(),
+            _ => slot.to_string(),
+        };
+        let key = ctx.keys.of_id(&id, ctx.id_keys.as_deref());
+        suspects.push(Suspect {
+            key,
+            place: Place {
+                index: snapshot.indexes[seen.index as usize].clone(),
+                id,
+                routing: seen.routing.map(String::from),
+            },
+        });
+    }
+    suspects.sort_by(|a, b| a.place.id.cmp(&b.place.id));
+    let rechecked = suspects.len() as u64;
+    let (mut found, settled) = recheck(ctx, suspects, args).await?;
+    found.extend(unkeyed);
+    // An item reported unconvertible on the scan and again through an extra document's key.
+    let mut seen_keys = std::collections::HashSet::new();
+    found.retain(|f| {
+        f.difference.kind != Kind::Unconvertible
+            || f.difference
+                .key
+                .as_ref()
+                .is_none_or(|k| seen_keys.insert(k.clone()))
+    });
+    let repair = if args.repair {
+        Some(repair(ctx, &mut found).await)
+    } else {
+        None
+    };
+    let count = |k: Kind| found.iter().filter(|f| f.difference.kind == k).count() as u64;
+    let equal = found.iter().all(|f| f.difference.repaired);
+    let mut report = Report {
+        table: args.table.clone(),
+        index: args.index.clone(),
+        items,
+        documents,
+        missing: count(Kind::Missing),
+        extra: count(Kind::Extra),
+        different: count(Kind::Different),
+        unconvertible: count(Kind::Unconvertible),
+        rechecked,
+        settled,
+        repair,
+        unlisted: found.len().saturating_sub(args.max_report) as u64,
+        seconds: started.elapsed().as_secs_f64(),
+        items_per_second: items as f64 / scan_seconds.max(0.001),
+        equal,
+        ..Report::default()
+    };
+    report.differences = found
+        .into_iter()
+        .take(args.max_report)
+        .map(|f| f.difference)
+        .collect();
+    Ok(report)
+}
+
+/// Every document of the index, as a digest per id.
+async fn read_index(ctx: &Context, pattern: &str, page: u32) -> Result<Snapshot, String> {
+    let mut snapshot = Snapshot::default();
+    let mut reader = index::Reader::open(&ctx.client, pattern, page, ctx.timeout).await?;
+    let result = async {
+        loop {
+            let hits = reader.next().await?;
+            if hits.is_empty() {
+                return Ok(());
+            }
+            for hit in hits {
+                remember(ctx, &mut snapshot, hit)?;
+            }
+        }
+    }
+    .await;
+    reader.close().await;
+    result.map(|()| snapshot)
+}
+
+fn remember(ctx: &Context, snapshot: &mut Snapshot, hit: Hit) -> Result<(), String> {
+    let digest = hit
+        .source
+        .as_ref()
+        .and_then(|s| ctx.value(s.get()).ok())
+        .map_or(0, |v| v.digest());
+    let index = match snapshot.indexes.iter().position(|i| *i == hit.index) {
+        Some(at) => at,
+        None => {
+            snapshot.indexes.push(hit.index.clone());
+            snapshot.indexes.len() - 1
+        }
+    };
+    let slot = ctx.slot(&hit.index, &hit.id);
+    let seen = Seen {
+        digest,
+        index: index as u32,
+        routing: hit.routing.map(String::into_boxed_str),
+    };
+    if snapshot.docs.insert(slot, seen).is_some() {
+        return Err(format!("search: document {} came twice", hit.id));
+    }
+    Ok(())
+}
+
+/// What the scan's tasks share.
+struct Scanning {
+    ctx: Arc<Context>,
+    snapshot: Mutex<Snapshot>,
+    suspects: Mutex<Vec<Suspect>>,
+    /// Items with no key: reported as they are, nothing to read again.
+    unkeyed: Mutex<Vec<Found>>,
+    queue: Mutex<VecDeque<u32>>,
+    items: AtomicU64,
+    segments: u32,
+    page_size: Option<u32>,
+    consistent: bool,
+}
+
+async fn scan_worker(shared: Arc<Scanning>) -> Result<(), String> {
+    loop {
+        let Some(segment) = shared.queue.lock().expect("queue lock").pop_front() else {
+            return Ok(());
+        };
+        let mut start: Option<Box<serde_json::value::RawValue>> = None;
+        loop {
+            let page = shared
+                .ctx
+                .table
+                .scan(
+                    segment,
+                    shared.segments,
+                    shared.page_size,
+                    shared.consistent,
+                    start.as_deref(),
+                )
+                .await
+                .map_err(|e| format!("segment {segment}: {e}"))?;
+            shared
+                .items
+                .fetch_add(page.items.len() as u64, Ordering::Relaxed);
+            let texts: Vec<&str> = page.items.iter().map(|i| i.get()).collect();
+            compare_page(&shared, &texts);
+            match page.last {
+                Some(last) => start = Some(last),
+                None => break,
+            }
+        }
+    }
+}
+
+/// Matches a page's items with the index's digests; what does not match is a suspect.
+fn compare_page(shared: &Scanning, items: &[&str]) {
+    let ctx = &shared.ctx;
+    let seconds = now().as_secs();
+    let expected = expect::documents(&ctx.planner, &ctx.keys, items, seconds, None);
+    let mut suspects = Vec::new();
+    let mut unkeyed = Vec::new();
+    {
+        let mut snapshot = shared.snapshot.lock().expect("snapshot lock");
+        for e in expected {
+            match e {
+                Expected::Document {
+                    key,
+                    place,
+                    document,
+                } => {
+                    let digest = expect::digest(&document, ctx.indexed_at.as_deref());
+                    let seen = snapshot.docs.remove(&ctx.slot(&place.index, &place.id));
+                    if seen.is_some_and(|s| Some(s.digest) == digest) {
+                        continue;
+                    }
+                    // Missing or different: the recheck tells which.
+                    suspects.push(Suspect {
+                        key: Some(key),
+                        place,
+                    });
+                }
+                Expected::Unconvertible {
+                    key: Some(key),
+                    reason: _,
+                } => suspects.push(Suspect {
+                    key: Some(key),
+                    place: Place {
+                        index: String::new(),
+                        id: String::new(),
+                        routing: None,
+                    },
+                }),
+                Expected::Unconvertible { key: None, reason } => unkeyed.push(Found {
+                    difference: difference(Kind::Unconvertible, None, None, Some(reason)),
+                    write: None,
+                }),
+            }
+        }
+    }
+    shared
+        .suspects
+        .lock()
+        .expect("suspects lock")
+        .extend(suspects);
+    shared.unkeyed.lock().expect("unkeyed lock").extend(unkeyed);
+}
+
+fn difference(
+    kind: Kind,
+    place: Option<&Place>,
+    key: Option<String>,
+    reason: Option<String>,
+) -> Difference {
+    Difference {
+        kind,
+        id: place.filter(|p| !p.id.is_empty()).map(|p| p.id.clone()),
+        index: place
+            .filter(|p| !p.index.is_empty())
+            .map(|p| p.index.clone()),
+        key,
+        path: None,
+        table: None,
+        index_value: None,
+        reason,
+        repair: None,
+        repaired: false,
+    }
+}
+
+/// A difference that stood the recheck, and the write that would repair it.
+struct Found {
+    difference: Difference,
+    write: Option<Write>,
+}
+
+/// One read of a suspect: equal after all, or how it differs now.
+enum Verdict {
+    Equal,
+    Differs {
+        found: Box<Found>,
+        /// What was read (item text, document version and presence): equal fingerprints in
+        /// two reads `--settle` apart mean nothing moved in between.
+        fingerprint: u64,
+    },
+}
+
+/// Reads every suspect again, `--settle` apart, until two reads in a row agree (reported) or it
+/// is equal (settled); after `--rechecks` reads, what still differs is reported as it stands.
+/// Returns the differences, and how many suspects settled.
+async fn recheck(
+    ctx: &Context,
+    suspects: Vec<Suspect>,
+    args: &Options,
+) -> Result<(Vec<Found>, u64), String> {
+    let mut pending: Vec<(Suspect, Option<u64>)> =
+        suspects.into_iter().map(|s| (s, None)).collect();
+    let mut found = Vec::new();
+    let mut settled = 0;
+    for round in 0..args.rechecks {
+        if pending.is_empty() {
+            break;
+        }
+        if round > 0 {
+            tokio::time::sleep(Duration::from_secs(args.settle)).await;
+        }
+        let last = round + 1 == args.rechecks;
+        let verdicts = read_again(ctx, &pending).await?;
+        let mut next = Vec::new();
+        for ((suspect, before), verdict) in pending.into_iter().zip(verdicts) {
+            match verdict {
+                Verdict::Equal => settled += 1,
+                Verdict::Differs {
+                    found: f,
+                    fingerprint,
+                } if before == Some(fingerprint) => found.push(*f),
+                Verdict::Differs { found: mut f, .. } if last => {
+                    f.difference.reason = Some(match f.difference.reason.take() {
+                        Some(r) => format!("{r}; still changing"),
+                        None => "still changing".into(),
+                    });
+                    found.push(*f);
+                }
+                Verdict::Differs { fingerprint, .. } => next.push((suspect, Some(fingerprint))),
+            }
+        }
+        pending = next;
+    }
+    Ok((found, settled))
+}
+
+/// One read of every pending suspect: the item (consistent GetItem), what it plans into, and
+/// the documents where it is and where it should be (real-time `_mget`).
+async fn read_again(
+    ctx: &Context,
+    pending: &[(Suspect, Option<u64>)],
+) -> Result<Vec<Verdict>, String> {
+    // Taken before any read: a repair's version lies before every change made after them.
+    let read_at = now();
+    let version = read_at.as_secs().saturating_sub(1) * 1_000_000;
+    let stamp = stream2search::time::rfc3339(read_at);
+    let mut items = Vec::with_capacity(pending.len());
+    for (suspect, _) in pending {
+        items.push(match &suspect.key {
+            Some(key) => Some(ctx.table.get(key).await?),
+            None => None,
+        });
+    }
+    let expected: Vec<Option<Expected>> = items
+        .iter()
+        .map(|item| {
+            let item = item.as_ref()?.as_ref()?;
+            expect::documents(
+                &ctx.planner,
+                &ctx.keys,
+                &[item.get()],
+                read_at.as_secs(),
+                Some(&stamp),
+            )
+            .into_iter()
+            .next()
+        })
+        .collect();
+    // Per suspect: where its document is (if anywhere), and where it should be (if elsewhere).
+    let mut places: Vec<&Place> = Vec::new();
+    let mut at: Vec<(Option<usize>, Option<usize>)> = Vec::with_capacity(pending.len());
+    for ((suspect, _), e) in pending.iter().zip(&expected) {
+        let own = (!suspect.place.id.is_empty()).then(|| {
+            places.push(&suspect.place);
+            places.len() - 1
+        });
+        let should = match e {
+            Some(Expected::Document { place, .. }) => {
+                let same = own.is_some()
+                    && ctx.slot(&place.index, &place.id)
+                        == ctx.slot(&suspect.place.index, &suspect.place.id);
+                if same {
+                    own
+                } else {
+                    places.push(place);
+                    Some(places.len() - 1)
+                }
+            }
+            _ => None,
+        };
+        at.push((own, should));
+    }
+    let docs = index::get(&ctx.client, &places, ctx.timeout).await?;
+    let mut verdicts = Vec::with_capacity(pending.len());
+    for (i, ((suspect, _), e)) in pending.iter().zip(expected).enumerate() {
+        let (own, should) = at[i];
+        let item = items[i].as_ref().and_then(Option::as_ref);
+        let mut print = std::collections::hash_map::DefaultHasher::new();
+        item.map(|it| it.get()).hash(&mut print);
+        for p in [own, should].into_iter().flatten() {
+            docs[p].as_ref().map(|h| h.version).hash(&mut print);
+        }
+        let fingerprint = print.finish();
+        let differs = |found: Found| Verdict::Differs {
+            found: Box::new(found),
+            fingerprint,
+        };
+        // A document where the item's document is not: extra (when no other finding wins).
+        let extra = |own: Option<usize>| {
+            let hit = docs[own?].as_ref()?;
+            let place = Place {
+                index: hit.index.clone(),
+                id: hit.id.clone(),
+                routing: hit.routing.clone(),
+            };
+            Some(Found {
+                difference: difference(Kind::Extra, Some(&place), suspect.key.clone(), None),
+                write: Some(Write {
+                    place,
+                    version,
+                    document: None,
+                }),
+            })
+        };
+        let verdict = match e {
+            Some(Expected::Unconvertible { reason, .. }) => differs(Found {
+                difference: difference(
+                    Kind::Unconvertible,
+                    None,
+                    suspect.key.clone(),
+                    Some(reason),
+                ),
+                write: None,
+            }),
+            Some(Expected::Document {
+                key,
+                place,
+                document,
+            }) => {
+                let p = should.expect("a document's place is read");
+                let write = Write {
+                    place: place.clone(),
+                    version,
+                    document: Some(document.clone()),
+                };
+                match &docs[p] {
+                    None => differs(Found {
+                        difference: difference(Kind::Missing, Some(&place), Some(key), None),
+                        write: Some(write),
+                    }),
+                    Some(hit) => match mismatch(ctx, item.map(|i| &**i), &document, hit) {
+                        Some(m) => {
+                            let mut d = difference(Kind::Different, Some(&place), Some(key), None);
+                            d.path = Some(m.path);
+                            d.table = Some(value::truncate(&m.table, 200));
+                            d.index_value = Some(value::truncate(&m.index, 200));
+                            differs(Found {
+                                difference: d,
+                                write: Some(write),
+                            })
+                        }
+                        None if own != should => match extra(own) {
+                            Some(found) => differs(found),
+                            None => Verdict::Equal,
+                        },
+                        None => Verdict::Equal,
+                    },
+                }
+            }
+            // No item (or it plans into no document): whatever is at the suspect's place is
+            // extra.
+            None => match extra(own) {
+                Some(found) => differs(found),
+                None => Verdict::Equal,
+            },
+        };
+        verdicts.push(verdict);
+    }
+    Ok(verdicts)
+}
+
+/// Where the index's document differs from the planned one (sets as sets, the indexed-at
+/// stamp left out), or `None`.
+fn mismatch(
+    ctx: &Context,
+    item: Option<&serde_json::value::RawValue>,
+    document: &[u8],
+    hit: &Hit,
+) -> Option<value::Mismatch> {
+    let want = ctx.value(&String::from_utf8_lossy(document));
+    let got = hit.source.as_ref().map(|s| ctx.value(s.get()));
+    let (want, got) = match (want, got) {
+        (Ok(w), Some(Ok(g))) => (w, g),
+        (_, got) => {
+            return Some(value::Mismatch {
+                path: "(document)".into(),
+                table: String::from_utf8_lossy(document).into_owned(),
+                index: match got {
+                    Some(Err(e)) => format!("unreadable: {e}"),
+                    _ => "no _source".into(),
+                },
+            });
+        }
+    };
+    let item = item.and_then(|i| Value::parse(i.get()).ok());
+    let prefix = match &ctx.planner.config().reserved {
+        stream2search::ReservedNames::Rename { prefix } => Some(prefix.clone()),
+        _ => None,
+    };
+    let renamed = |name: &str| {
+        let rest = name.strip_prefix(prefix.as_deref()?)?;
+        stream2search::document::is_reserved(rest).then(|| rest.to_string())
+    };
+    let is_set = |path: &[value::Step]| {
+        item.as_ref()
+            .is_some_and(|item| value::is_set_in(item, path, &renamed))
+    };
+    value::first_difference(&want, &got, &is_set)
+}
+
+/// Writes the table's item for every missing or different document and deletes every extra
+/// one; notes on each difference what became of it.
+async fn repair(ctx: &Context, found: &mut [Found]) -> Repair {
+    let mut report = Repair::default();
+    let at: Vec<usize> = (0..found.len())
+        .filter(|&i| found[i].write.is_some())
+        .collect();
+    let writes: Vec<Write> = at.iter().filter_map(|&i| found[i].write.take()).collect();
+    let finals = index::apply(&ctx.client, &writes, ctx.timeout).await;
+    for (&i, f) in at.iter().zip(finals) {
+        let d = &mut found[i].difference;
+        match &f {
+            Final::Indexed => report.written += 1,
+            Final::Deleted | Final::AlreadyGone => report.deleted += 1,
+            Final::Stale => report.stale += 1,
+            _ => {}
+        }
+        d.repaired = matches!(f, Final::Indexed | Final::Deleted | Final::AlreadyGone);
+        d.repair = Some(match f {
+            Final::Indexed => "written".into(),
+            Final::Stale => "not repaired: the index holds a newer version (a change after \
+                             verify read the item: verify again)"
+                .into(),
+            f => f.to_string(),
+        });
+    }
+    for f in found.iter_mut() {
+        if f.difference.repair.is_none() {
+            f.difference.repair = Some("not repaired: unconvertible".into());
+        }
+    }
+    report.left = found.iter().filter(|f| !f.difference.repaired).count() as u64;
+    report
+}
