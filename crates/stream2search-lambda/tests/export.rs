@@ -630,3 +630,69 @@ async fn slow_down_is_retried_and_no_such_key_is_not() {
         assert_eq!(request.headers["range"], "bytes=0-99");
     }
 }
+
+#[test]
+fn readers_and_their_futures_can_move_between_threads() {
+    fn send<T: Send>(_: &T) {}
+    let creds = Credentials::new("a", "b", None, None, "test");
+    let s3 = S3::new(None, "eu-west-1", creds, Duration::from_secs(1)).unwrap();
+    send(&s3);
+    send(&Export::open("/nowhere", Some(&s3)));
+    send(&Reader::open("s3://b/k", 0, Some(&s3)));
+    let opening = async {
+        let mut reader = Reader::open("/nowhere", 0, None).await.unwrap();
+        reader.page(1, 1).await.unwrap();
+    };
+    send(&opening);
+}
+
+#[tokio::test]
+async fn no_credential_shows_in_the_reader_or_its_errors() {
+    use wiremock::matchers::method;
+    use wiremock::{Mock, MockServer, ResponseTemplate};
+    let secrets = stream2search_testkit::secrets::Credentials {
+        access_key: "AKIDLEAKCHECK0000001",
+        secret_key: "leak/check+secret=key0000000000000000000",
+        session_token: "leak/check+session=token000000000000000",
+        username: "",
+        password: "unused-password-0000",
+    };
+    let server = MockServer::start().await;
+    Mock::given(method("GET"))
+        .respond_with(ResponseTemplate::new(403).set_body_string(
+            "<Error><Code>AccessDenied</Code><Message>Access Denied</Message></Error>",
+        ))
+        .mount(&server)
+        .await;
+    let creds = Credentials::new(
+        secrets.access_key,
+        secrets.secret_key,
+        Some(secrets.session_token.to_owned()),
+        None,
+        "test",
+    );
+    let s3 = S3::new(
+        Some(&server.uri()),
+        "us-east-1",
+        creds,
+        Duration::from_secs(5),
+    )
+    .unwrap();
+    secrets.assert_absent("S3's Debug", &format!("{s3:?}"));
+    let e = Export::open("s3://b/exports/AWSDynamoDB/1/", Some(&s3))
+        .await
+        .unwrap_err();
+    assert_eq!(e.s3().and_then(|e| e.code()), Some("AccessDenied"));
+    secrets.assert_absent("the error", &format!("{e} {e:?}"));
+    let e = Reader::open("s3://b/k.json.gz", 0, Some(&s3))
+        .await
+        .unwrap_err();
+    secrets.assert_absent("the error", &format!("{e} {e:?}"));
+    // The requests did carry them (signed with the session token).
+    let requests = server.received_requests().await.unwrap();
+    assert!(
+        requests
+            .iter()
+            .all(|r| r.headers["x-amz-security-token"] == secrets.session_token)
+    );
+}
