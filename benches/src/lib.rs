@@ -9,6 +9,7 @@
 //! (default: `target/bench-corpus/`) and prints the directory.
 
 pub mod av;
+pub mod ceiling;
 pub mod clock;
 pub mod corpus;
 pub mod export;
