@@ -4,6 +4,7 @@ mod aws;
 mod backfill;
 mod index;
 mod poll;
+mod reindex;
 mod verify;
 
 use std::io::{self, Read, Write};
@@ -88,6 +89,16 @@ enum Command {
     /// configuration errors, 3 when the table or the index could not be read to the end (no
     /// verdict).
     Verify(verify::Verify),
+    /// Give a live index a new mapping without stopping the stream: the next generation, the
+    /// stream mirrored into it, a backfill, then one alias switch (docs/reindex.md).
+    ///
+    /// Each step is recorded in --state; a rerun goes on from the last one done. Backfill
+    /// options go after `--`.
+    ///
+    /// Exit status: 0 when searches and writes use the new generation, 1 when the backfill did
+    /// not finish (rerun to resume) or the next generation exists already, 2 for usage errors
+    /// and a server that cannot be used.
+    Reindex(reindex::Reindex),
 }
 
 #[derive(Clone, Copy, ValueEnum)]
@@ -255,6 +266,7 @@ fn main() -> ExitCode {
         Command::Index(args) => index::run(args),
         Command::Backfill(args) => backfill::backfill(args),
         Command::Verify(args) => verify::verify(args),
+        Command::Reindex(args) => reindex::reindex(args),
     }
 }
 
