@@ -563,3 +563,145 @@ fn changes_made_while_verify_runs_are_not_reported() {
         "{out}"
     );
 }
+
+/// Writes `items` as a DynamoDB export at `dir` (AWS's layout, made with Python's gzip): its
+/// manifest's exportTime is `export_time`.
+fn write_export(dir: &std::path::Path, items: &[&str], export_time: u64) {
+    std::fs::create_dir_all(dir.join("data")).unwrap();
+    let lines: String = items
+        .iter()
+        .map(|i| format!("{{\"Item\":{i}}}\n"))
+        .collect();
+    let script = "import gzip, sys\nwith gzip.open(sys.argv[1], 'wb') as f:\n    f.write(sys.stdin.buffer.read())\n";
+    let mut child = Command::new(repo().join(".dev/venv/bin/python"))
+        .args(["-c", script])
+        .arg(dir.join("data/part-0.json.gz"))
+        .stdin(Stdio::piped())
+        .spawn()
+        .unwrap();
+    use std::io::Write as _;
+    child
+        .stdin
+        .take()
+        .unwrap()
+        .write_all(lines.as_bytes())
+        .unwrap();
+    assert!(child.wait().unwrap().success());
+    std::fs::write(
+        dir.join("manifest-summary.json"),
+        format!(
+            r#"{{"exportTime":{export_time},"itemCount":{},"outputFormat":"DYNAMODB_JSON","exportType":"FULL_EXPORT"}}"#,
+            items.len()
+        ),
+    )
+    .unwrap();
+    std::fs::write(
+        dir.join("manifest-files.json"),
+        format!(
+            "{{\"itemCount\":{},\"dataFileS3Key\":\"exports/AWSDynamoDB/0170-test/data/part-0.json.gz\"}}\n",
+            items.len()
+        ),
+    )
+    .unwrap();
+}
+
+#[test]
+fn an_export_is_compared_with_the_index_and_later_documents_are_not_differences() {
+    let (Some(moto), Some(opensearch)) = (moto(), OpenSearch::from_env()) else {
+        return;
+    };
+    let os = opensearch.url().to_string();
+    let pid = std::process::id();
+    let index = format!("s2s-verify-export-{pid}");
+    let table = format!("VerifyExport-{pid}");
+    let _cleanup = Cleanup {
+        os: &opensearch,
+        moto: moto.clone(),
+        index: index.clone(),
+        table: table.clone(),
+    };
+    let dir = scratch("export");
+    index_create(&os, &index);
+    ddb(
+        &moto,
+        &os,
+        &["create", "--table", &table, "--no-stream"],
+        "",
+    );
+    ddb(
+        &moto,
+        &os,
+        &["apply", "--table", &table, "-"],
+        &put_lines(&ITEMS),
+    );
+    backfill(&moto, &os, &table, &index, &dir);
+    // The export: the same items, plus a line that is not an item.
+    let now = SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .unwrap()
+        .as_secs();
+    let mut lines: Vec<&str> = ITEMS.to_vec();
+    lines.push(r#"{"productId":{"S":"p-8"},"price":{"N":"1E+999"}}"#);
+    write_export(&dir.join("export"), &lines, now - 60);
+    let export = dir.join("export");
+    let export = export.to_str().unwrap();
+    let run_export = |extra: &[&str]| {
+        let mut c = Command::new(env!("CARGO_BIN_EXE_stream2search"));
+        c.args([
+            "verify",
+            "--index",
+            &index,
+            "--export",
+            export,
+            "--keys",
+            "productId",
+        ])
+        .args(["--endpoint", &os, "--allow-http", "--settle", "1"])
+        .args(extra);
+        run(c)
+    };
+    let (code, out, err) = run_export(&[]);
+    assert_eq!(code, 1, "{out}{err}");
+    assert_eq!(
+        out.lines().skip(1).collect::<Vec<_>>(),
+        [
+            r#"unconvertible {"productId":{"S":"p-8"}}: NewImage.price: invalid number "1E+999": magnitude outside DynamoDB's range 1E-130 to 9.99E+125"#
+        ],
+        "{out}"
+    );
+    assert!(
+        out.starts_with(&format!(
+            "verify {export} -> {index}: items 8, documents 7, missing 0, extra 0, different 0, \
+             unconvertible 1;"
+        )),
+        "{out}"
+    );
+
+    // A document changed by hand (its version below the export's time) is a difference; one
+    // written after the export was made (a later version) is not.
+    put_doc(
+        &opensearch,
+        &index,
+        "p-1",
+        r#"{"productId":"p-1","price":24.9,"inStock":true,"dims":{"h":1.500}}"#,
+    );
+    let later = (now + 10) * 1_000_000;
+    let r = opensearch.request(
+        "PUT",
+        &format!("/{index}/_doc/p-4?refresh=true&version={later}&version_type=external_gte"),
+        &[("Content-Type", "application/json")],
+        br#"{"productId":"p-4","inStock":false}"#,
+    );
+    assert!(r.status < 300, "{}", text(&r.body));
+    let (code, out, err) = run_export(&["--json"]);
+    assert_eq!(code, 1, "{out}{err}");
+    let report: serde_json::Value = serde_json::from_str(&out).unwrap();
+    assert_eq!(report["different"], 1, "{out}");
+    assert_eq!(report["rechecked"], 2, "{out}");
+    assert_eq!(report["settled"], 1, "{out}");
+    assert_eq!(report["differences"][0]["id"], "p-1", "{out}");
+    assert_eq!(report["differences"][0]["path"], "price", "{out}");
+    // No repair from an export: the table may have moved on since.
+    let (code, _, err) = run_export(&["--repair"]);
+    assert_eq!(code, 2, "{err}");
+}

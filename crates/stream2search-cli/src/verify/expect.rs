@@ -15,6 +15,8 @@ pub enum Expected {
     Document {
         /// The item's key (`{"productId":{"S":"p-1"}}`).
         key: String,
+        /// Which of the items given it is.
+        item: usize,
         place: Place,
         /// The planned document's text (without the indexed-at stamp unless asked for one).
         document: Vec<u8>,
@@ -42,7 +44,9 @@ pub fn documents(
     bytes.extend_from_slice(b"{\"Records\":[");
     // For record `n` of the event, its item's key.
     let mut record_keys: Vec<String> = Vec::with_capacity(items.len());
-    for item in items {
+    // For record `n` of the event, its item's position in `items`.
+    let mut record_items: Vec<usize> = Vec::with_capacity(items.len());
+    for (at, item) in items.iter().enumerate() {
         let key = match keys.of(item) {
             Ok(k) => k,
             Err(reason) => {
@@ -67,6 +71,7 @@ pub fn documents(
             format!(",\"SequenceNumber\":\"{n}\",\"StreamViewType\":\"NEW_IMAGE\"}}}}").as_bytes(),
         );
         record_keys.push(key);
+        record_items.push(at);
     }
     bytes.extend_from_slice(b"]}");
     if record_keys.is_empty() {
@@ -106,6 +111,7 @@ pub fn documents(
         };
         out.push(Expected::Document {
             key: record_keys[made_by].clone(),
+            item: record_items[made_by],
             place: Place {
                 index: item.index.clone(),
                 id: item.id.clone(),
@@ -153,6 +159,7 @@ mod tests {
                     key,
                     place,
                     document,
+                    ..
                 } => format!("{key} {} {}", place.id, String::from_utf8_lossy(document)),
                 Expected::Unconvertible { key, reason } => {
                     format!("{key:?} unconvertible: {reason}")

@@ -24,9 +24,12 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
+use serde_json::value::RawValue;
 use stream2search::Planner;
 use stream2search::outcome::Final;
 use stream2search_client::Client;
+use stream2search_lambda::backfill::export::{self, Export};
+use stream2search_lambda::backfill::s3::S3;
 
 use self::expect::Expected;
 use self::index::{Hit, Place, Write};
@@ -47,9 +50,28 @@ pub struct Verify {
 /// Verify's own options.
 #[derive(clap::Args)]
 struct Options {
-    /// The table to read.
-    #[arg(long)]
-    table: String,
+    /// The table to read (with --export: described for its key names, unless --keys).
+    #[arg(long, required_unless_present = "export")]
+    table: Option<String>,
+    /// Read the table's items from a DynamoDB export (DYNAMODB_JSON, a full export) instead of
+    /// scanning the table: a local directory of the export's layout or
+    /// `s3://bucket/prefix/AWSDynamoDB/<export-id>/`. A suspected difference is then read again
+    /// on the index side only, and a document written after the manifest's exportTime is not a
+    /// difference. No --repair.
+    #[arg(long, value_name = "LOCATION", conflicts_with = "repair")]
+    export: Option<String>,
+    /// The table's key attribute names, partition key first: with --export, instead of --table.
+    #[arg(
+        long,
+        value_delimiter = ',',
+        requires = "export",
+        conflicts_with = "table"
+    )]
+    keys: Option<Vec<String>>,
+    /// S3 endpoint for an `s3://` export (default: AWS_ENDPOINT_URL_S3, then AWS_ENDPOINT_URL,
+    /// then AWS).
+    #[arg(long, requires = "export")]
+    s3_endpoint: Option<String>,
     /// The index the Lambda writes (its name or alias), or its template such as
     /// `products-{category}` (every index the template can name is read: `products-*`).
     #[arg(long)]
@@ -138,6 +160,8 @@ struct Snapshot {
 
 /// A difference as first seen, before the recheck.
 struct Suspect {
+    /// With --export: the item as exported (what it is compared with again).
+    item: Option<Box<RawValue>>,
     /// The item's key, when known (an extra document's is derived from its id).
     key: Option<String>,
     /// Where its document is, or should be.
@@ -147,7 +171,10 @@ struct Suspect {
 /// What the whole run shares.
 struct Context {
     client: Client,
-    table: Table,
+    /// The table, when it is read live (not with --export).
+    table: Option<Table>,
+    /// With --export: the export, and the S3 client its `s3://` files need.
+    export: Option<(Export, Option<S3>)>,
     keys: Keys,
     planner: Planner,
     indexed_at: Option<String>,
@@ -168,29 +195,7 @@ async fn run(verify: Verify) -> ExitCode {
              changes): drop --no-version",
         );
     }
-    let var = |name: &str| std::env::var(name).ok().filter(|v| !v.trim().is_empty());
-    let Some(region) = connection.region.clone().or_else(|| var("AWS_REGION")) else {
-        return crate::fatal("AWS_REGION (or --region) must name the table's region");
-    };
-    let credentials = match stream2search_client::credentials_from_env(var) {
-        Ok(c) => c,
-        Err(missing) => {
-            return crate::fatal(&format!(
-                "{missing}: AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY must be set to read the table"
-            ));
-        }
-    };
-    let endpoint = args
-        .dynamodb_endpoint
-        .clone()
-        .or_else(|| var("AWS_ENDPOINT_URL_DYNAMODB"))
-        .or_else(|| var("AWS_ENDPOINT_URL"))
-        .unwrap_or_else(|| format!("https://dynamodb.{region}.amazonaws.com"));
     let timeout = Duration::from_secs(args.timeout);
-    let dynamo = match crate::aws::client(&endpoint, region, credentials) {
-        Ok(c) => c,
-        Err(e) => return crate::fatal(&format!("dynamodb endpoint: {e}")),
-    };
     let client = match connection.client(true) {
         Ok(c) => c,
         Err(e) => return crate::fatal(&e),
@@ -201,14 +206,15 @@ async fn run(verify: Verify) -> ExitCode {
         Ok(p) => p,
         Err(e) => return crate::fatal(&e),
     };
-    let table = Table::new(dynamo, args.table.clone(), timeout);
-    let keys = match table.keys().await {
-        Ok(k) => k,
-        Err(e) => return crate::fatal(&format!("table {}: {e}", args.table)),
+    let source = match open(&args, connection.region.clone(), timeout).await {
+        Ok(source) => source,
+        Err(e) => return crate::fatal(&e),
     };
+    let (table, export, keys) = source;
     let ctx = Arc::new(Context {
         client,
         table,
+        export,
         keys,
         planner,
         indexed_at,
@@ -242,6 +248,79 @@ async fn run(verify: Verify) -> ExitCode {
             ExitCode::from(UNVERIFIED)
         }
     }
+}
+
+/// The table (described for its key names), or the export (its manifests read, or its data
+/// files listed) and the key names.
+async fn open(
+    args: &Options,
+    region: Option<String>,
+    timeout: Duration,
+) -> Result<(Option<Table>, Option<(Export, Option<S3>)>, Keys), String> {
+    let var = |name: &str| std::env::var(name).ok().filter(|v| !v.trim().is_empty());
+    let aws = || -> Result<(String, aws_credential_types::Credentials), String> {
+        let region = region
+            .clone()
+            .or_else(|| var("AWS_REGION"))
+            .ok_or("AWS_REGION (or --region) must name the table's region")?;
+        let credentials = stream2search_client::credentials_from_env(var).map_err(|missing| {
+            format!(
+                "{missing}: AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY must be set to read the \
+                 table"
+            )
+        })?;
+        Ok((region, credentials))
+    };
+    let table = match &args.table {
+        Some(name) => {
+            let (region, credentials) = aws()?;
+            let endpoint = args
+                .dynamodb_endpoint
+                .clone()
+                .or_else(|| var("AWS_ENDPOINT_URL_DYNAMODB"))
+                .or_else(|| var("AWS_ENDPOINT_URL"))
+                .unwrap_or_else(|| format!("https://dynamodb.{region}.amazonaws.com"));
+            let dynamo = crate::aws::client(&endpoint, region, credentials)
+                .map_err(|e| format!("dynamodb endpoint: {e}"))?;
+            Some(Table::new(dynamo, name.clone(), timeout))
+        }
+        None => None,
+    };
+    let keys = match (&table, &args.keys) {
+        (Some(table), _) => table
+            .keys()
+            .await
+            .map_err(|e| format!("table {}: {e}", args.table.as_deref().unwrap_or_default()))?,
+        (None, Some(names)) if (1..=2).contains(&names.len()) => Keys {
+            names: names.clone(),
+            types: vec!["S".into(); names.len()],
+        },
+        (None, _) => {
+            return Err("--keys: one or two attribute names, partition key first".into());
+        }
+    };
+    let Some(location) = &args.export else {
+        return Ok((table, None, keys));
+    };
+    let s3 = if location.starts_with("s3://") {
+        let (region, credentials) = aws()?;
+        let endpoint = args
+            .s3_endpoint
+            .clone()
+            .or_else(|| var("AWS_ENDPOINT_URL_S3"))
+            .or_else(|| var("AWS_ENDPOINT_URL"));
+        Some(
+            S3::new(endpoint.as_deref(), &region, credentials, timeout)
+                .map_err(|e| format!("s3 endpoint: {e}"))?,
+        )
+    } else {
+        None
+    };
+    let export = Export::open(location, s3.as_ref())
+        .await
+        .map_err(|e| format!("export {location}: {e}"))?;
+    // With --export the table is read for its key names only.
+    Ok((None, Some((export, s3)), keys))
 }
 
 /// The index pattern a template reads: every `{attribute}` a `*`.
@@ -298,7 +377,14 @@ async fn check(ctx: &Arc<Context>, args: &Options, started: Instant) -> Result<R
         snapshot: Mutex::new(snapshot),
         suspects: Mutex::new(Vec::new()),
         unkeyed: Mutex::new(Vec::new()),
-        queue: Mutex::new((0..args.segments).collect()),
+        queue: Mutex::new(match &ctx.export {
+            Some((export, _)) => export
+                .files
+                .iter()
+                .map(|f| Work::File(f.location.clone()))
+                .collect(),
+            None => (0..args.segments).map(Work::Segment).collect(),
+        }),
         items: AtomicU64::new(0),
         segments: args.segments,
         page_size: args.page_size,
@@ -331,6 +417,7 @@ async fn check(ctx: &Arc<Context>, args: &Options, started: Instant) -> Result<R
         };
         let key = ctx.keys.of_id(&id, ctx.id_keys.as_deref());
         suspects.push(Suspect {
+            item: None,
             key,
             place: Place {
                 index: snapshot.indexes[seen.index as usize].clone(),
@@ -360,7 +447,10 @@ async fn check(ctx: &Arc<Context>, args: &Options, started: Instant) -> Result<R
     let count = |k: Kind| found.iter().filter(|f| f.difference.kind == k).count() as u64;
     let equal = found.iter().all(|f| f.difference.repaired);
     let mut report = Report {
-        table: args.table.clone(),
+        table: match (&args.export, &args.table) {
+            (Some(export), _) => export.clone(),
+            (None, table) => table.clone().unwrap_or_default(),
+        },
         index: args.index.clone(),
         items,
         documents,
@@ -437,41 +527,92 @@ struct Scanning {
     suspects: Mutex<Vec<Suspect>>,
     /// Items with no key: reported as they are, nothing to read again.
     unkeyed: Mutex<Vec<Found>>,
-    queue: Mutex<VecDeque<u32>>,
+    queue: Mutex<VecDeque<Work>>,
     items: AtomicU64,
     segments: u32,
     page_size: Option<u32>,
     consistent: bool,
 }
 
+/// One part of the table's items: a Scan segment, or an export's data file.
+enum Work {
+    Segment(u32),
+    File(String),
+}
+
+/// Most lines of an export page, and their most bytes.
+const EXPORT_PAGE: (usize, usize) = (1000, 4 * 1024 * 1024);
+
 async fn scan_worker(shared: Arc<Scanning>) -> Result<(), String> {
     loop {
-        let Some(segment) = shared.queue.lock().expect("queue lock").pop_front() else {
+        let Some(work) = shared.queue.lock().expect("queue lock").pop_front() else {
             return Ok(());
         };
-        let mut start: Option<Box<serde_json::value::RawValue>> = None;
-        loop {
-            let page = shared
-                .ctx
-                .table
-                .scan(
-                    segment,
-                    shared.segments,
-                    shared.page_size,
-                    shared.consistent,
-                    start.as_deref(),
-                )
-                .await
-                .map_err(|e| format!("segment {segment}: {e}"))?;
-            shared
-                .items
-                .fetch_add(page.items.len() as u64, Ordering::Relaxed);
-            let texts: Vec<&str> = page.items.iter().map(|i| i.get()).collect();
-            compare_page(&shared, &texts);
-            match page.last {
-                Some(last) => start = Some(last),
-                None => break,
+        match work {
+            Work::Segment(segment) => scan_segment(&shared, segment).await?,
+            Work::File(location) => read_file(&shared, &location).await?,
+        }
+    }
+}
+
+async fn scan_segment(shared: &Scanning, segment: u32) -> Result<(), String> {
+    let Some(table) = &shared.ctx.table else {
+        return Err("no table to scan".into());
+    };
+    let mut start: Option<Box<RawValue>> = None;
+    loop {
+        let page = table
+            .scan(
+                segment,
+                shared.segments,
+                shared.page_size,
+                shared.consistent,
+                start.as_deref(),
+            )
+            .await
+            .map_err(|e| format!("segment {segment}: {e}"))?;
+        shared
+            .items
+            .fetch_add(page.items.len() as u64, Ordering::Relaxed);
+        let texts: Vec<&str> = page.items.iter().map(|i| i.get()).collect();
+        compare_page(shared, &texts);
+        match page.last {
+            Some(last) => start = Some(last),
+            None => return Ok(()),
+        }
+    }
+}
+
+/// Reads one data file of the export page by page; a line that is not an item is an
+/// unconvertible difference naming the file and line.
+async fn read_file(shared: &Scanning, location: &str) -> Result<(), String> {
+    let s3 = shared.ctx.export.as_ref().and_then(|(_, s3)| s3.as_ref());
+    let mut reader = export::Reader::open(location, 0, s3)
+        .await
+        .map_err(|e| e.to_string())?;
+    loop {
+        let page = reader
+            .page(EXPORT_PAGE.0, EXPORT_PAGE.1)
+            .await
+            .map_err(|e| e.to_string())?;
+        shared.items.fetch_add(
+            (page.items.len() + page.bad.len()) as u64,
+            Ordering::Relaxed,
+        );
+        let texts: Vec<&str> = page.items.iter().map(|i| i.item.get()).collect();
+        compare_page(shared, &texts);
+        if !page.bad.is_empty() {
+            let mut unkeyed = shared.unkeyed.lock().expect("unkeyed lock");
+            for bad in page.bad {
+                let reason = format!("{location} line {}: {}", bad.line, bad.reason);
+                unkeyed.push(Found {
+                    difference: difference(Kind::Unconvertible, None, None, Some(reason)),
+                    write: None,
+                });
             }
+        }
+        if page.done {
+            return Ok(());
         }
     }
 }
@@ -481,6 +622,12 @@ fn compare_page(shared: &Scanning, items: &[&str]) {
     let ctx = &shared.ctx;
     let seconds = now().as_secs();
     let expected = expect::documents(&ctx.planner, &ctx.keys, items, seconds, None);
+    // With --export the item is kept for the recheck (the table is not read again).
+    let exported = |at: usize| {
+        ctx.export
+            .as_ref()
+            .and_then(|_| RawValue::from_string(items[at].to_string()).ok())
+    };
     let mut suspects = Vec::new();
     let mut unkeyed = Vec::new();
     {
@@ -489,6 +636,7 @@ fn compare_page(shared: &Scanning, items: &[&str]) {
             match e {
                 Expected::Document {
                     key,
+                    item,
                     place,
                     document,
                 } => {
@@ -499,14 +647,17 @@ fn compare_page(shared: &Scanning, items: &[&str]) {
                     }
                     // Missing or different: the recheck tells which.
                     suspects.push(Suspect {
+                        item: exported(item),
                         key: Some(key),
                         place,
                     });
                 }
+                // Read again from the live table: it may have been fixed meanwhile.
                 Expected::Unconvertible {
                     key: Some(key),
                     reason: _,
-                } => suspects.push(Suspect {
+                } if ctx.table.is_some() => suspects.push(Suspect {
+                    item: None,
                     key: Some(key),
                     place: Place {
                         index: String::new(),
@@ -514,8 +665,10 @@ fn compare_page(shared: &Scanning, items: &[&str]) {
                         routing: None,
                     },
                 }),
-                Expected::Unconvertible { key: None, reason } => unkeyed.push(Found {
-                    difference: difference(Kind::Unconvertible, None, None, Some(reason)),
+                // An export does not change, and an item without a key cannot be read again:
+                // reported as read.
+                Expected::Unconvertible { key, reason } => unkeyed.push(Found {
+                    difference: difference(Kind::Unconvertible, None, key, Some(reason)),
                     write: None,
                 }),
             }
@@ -624,9 +777,11 @@ async fn read_again(
     let stamp = stream2search::time::rfc3339(read_at);
     let mut items = Vec::with_capacity(pending.len());
     for (suspect, _) in pending {
-        items.push(match &suspect.key {
-            Some(key) => Some(ctx.table.get(key).await?),
-            None => None,
+        items.push(match (&ctx.table, &suspect.key) {
+            (Some(table), Some(key)) => Some(table.get(key).await?),
+            // --export: the item as exported (an extra document's is not known: not read).
+            (None, _) => suspect.item.clone().map(Some),
+            (Some(_), None) => None,
         });
     }
     let expected: Vec<Option<Expected>> = items
@@ -714,6 +869,7 @@ async fn read_again(
                 key,
                 place,
                 document,
+                ..
             }) => {
                 let p = should.expect("a document's place is read");
                 let write = Write {
@@ -751,6 +907,21 @@ async fn read_again(
                 Some(found) => differs(found),
                 None => Verdict::Equal,
             },
+        };
+        // A document written after the export was made is newer than what is compared with it.
+        let newer = |p: Option<usize>| {
+            let t = ctx.export.as_ref().and_then(|(e, _)| e.export_time);
+            let version = p.and_then(|p| docs[p].as_ref()).and_then(|h| h.version);
+            matches!((t, version), (Some(t), Some(v)) if u64::try_from(v).is_ok_and(|v| v > t * 1_000_000))
+        };
+        let verdict = match verdict {
+            Verdict::Differs { found, .. }
+                if (found.difference.kind == Kind::Different && newer(should))
+                    || (found.difference.kind == Kind::Extra && newer(own)) =>
+            {
+                Verdict::Equal
+            }
+            v => v,
         };
         verdicts.push(verdict);
     }
