@@ -907,6 +907,53 @@ mod tests {
     }
 
     #[test]
+    fn emf_line_declares_every_count_it_carries() {
+        let counts = Counts {
+            pages: 2,
+            items: 20,
+            consumed_rcu: 2.5,
+            ..Counts::default()
+        };
+        let line = counts.emf("stream2search", "backfill", 1_700_000_000_000, 12);
+        let v: Value = serde_json::from_str(&line).unwrap();
+        let declared = &v["_aws"]["CloudWatchMetrics"][0];
+        assert_eq!(declared["Namespace"], "stream2search");
+        assert_eq!(
+            declared["Dimensions"],
+            serde_json::json!([["FunctionName"]])
+        );
+        let metrics = declared["Metrics"].as_array().unwrap();
+        assert_eq!(metrics.len(), 9);
+        for m in metrics {
+            let name = m["Name"].as_str().unwrap();
+            assert!(v[name].is_number(), "{name} has no value");
+        }
+        assert_eq!(
+            (
+                &v["BackfillPages"],
+                &v["BackfillItems"],
+                &v["BackfillConsumedRcu"]
+            ),
+            (
+                &serde_json::json!(2),
+                &serde_json::json!(20),
+                &serde_json::json!(2.5)
+            )
+        );
+        assert_eq!(v["BackfillDurationMs"], 12);
+        assert_eq!(v["FunctionName"], "backfill");
+    }
+
+    #[test]
+    fn debug_output_holds_no_credential() {
+        let text = format!("{:?}", offline());
+        assert!(text.contains("BackfillHandler"), "{text}");
+        for secret in ["AKIDEXAMPLE", "secret"] {
+            assert!(!text.contains(secret), "{secret} in {text}");
+        }
+    }
+
+    #[test]
     fn payloads_are_jobs_or_plans_and_anything_else_is_named() {
         assert!(matches!(
             request(r#"{"plan":{"table":"T","segments":4}}"#),
