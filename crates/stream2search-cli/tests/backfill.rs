@@ -760,7 +760,10 @@ fn items_not_durable_stop_the_segment_at_its_last_durable_page() {
     let state: serde_json::Value =
         serde_json::from_slice(&std::fs::read(&checkpoint).unwrap()).unwrap();
     assert_eq!(state["progress"][0]["pages"], 0, "{state}");
-    assert_eq!(state["progress"][0]["unit"]["start"], serde_json::Value::Null);
+    assert_eq!(
+        state["progress"][0]["unit"]["start"],
+        serde_json::Value::Null
+    );
     assert_eq!(state["progress"][0]["done"], false);
 
     // With OpenSearch back, the rerun reads the page again and finishes.
@@ -1048,7 +1051,10 @@ fn a_second_sigint_exits_at_once_and_the_checkpoint_keeps_only_durable_pages() {
     );
     let state = checkpoint_state(&checkpoint).unwrap();
     assert_eq!(state["progress"][0]["pages"], 0, "{state}");
-    assert_eq!(state["progress"][0]["unit"]["start"], serde_json::Value::Null);
+    assert_eq!(
+        state["progress"][0]["unit"]["start"],
+        serde_json::Value::Null
+    );
     assert_eq!(state["progress"][0]["done"], false);
 }
 
@@ -1232,4 +1238,174 @@ fn on_a_terminal_a_progress_bar_counts_items_against_the_tables_item_count() {
     );
     // The segment lines are there too, above the bar.
     assert!(seen.contains("segment 1 of 2: done"), "{seen}");
+}
+
+/// The directory holding `cargo-lambda` (the project's venv, else PATH), or `None` after a loud
+/// skip unless `STREAM2SEARCH_REQUIRE_CARGO_LAMBDA=1`.
+fn cargo_lambda() -> Option<PathBuf> {
+    let path = std::env::var_os("PATH").unwrap_or_default();
+    let dirs = std::iter::once(repo().join(".dev/venv/bin")).chain(std::env::split_paths(&path));
+    for dir in dirs {
+        if dir.join("cargo-lambda").is_file() {
+            return Some(dir);
+        }
+    }
+    let why = "cargo-lambda is not installed (pip install cargo-lambda, or dev/moto start)";
+    if std::env::var("STREAM2SEARCH_REQUIRE_CARGO_LAMBDA").is_ok_and(|v| v == "1") {
+        panic!("{why}");
+    }
+    eprintln!("SKIPPED: backfill --function-url under cargo lambda watch: {why}");
+    None
+}
+
+/// `cargo lambda watch` and the function it runs (one process group), stopped when dropped.
+struct Watch(Child);
+
+impl Drop for Watch {
+    fn drop(&mut self) {
+        let _ = Command::new("kill")
+            .args(["--", &format!("-{}", self.0.id())])
+            .status();
+        let _ = self.0.kill();
+        let _ = self.0.wait();
+    }
+}
+
+#[test]
+fn function_url_runs_each_segment_in_the_backfill_function_until_it_is_done() {
+    let (Some(moto), Some(opensearch)) = (moto(), OpenSearch::from_env()) else {
+        return;
+    };
+    let Some(bin) = cargo_lambda() else {
+        return;
+    };
+    let items = 300u64;
+    let os = opensearch.url().to_string();
+    let pid = std::process::id();
+    let index = format!("s2s-backfill-function-{pid}");
+    let table = format!("BackfillFunction-{pid}");
+    let _cleanup = Cleanup {
+        os: &opensearch,
+        moto: moto.clone(),
+        index: index.clone(),
+        table: table.clone(),
+    };
+    let dir = PathBuf::from(env!("CARGO_TARGET_TMPDIR")).join(format!("backfill-function-{pid}"));
+    let _ = std::fs::remove_dir_all(&dir);
+    std::fs::create_dir_all(&dir).unwrap();
+    index_create(&os, &index);
+    ddb(
+        &moto,
+        &os,
+        &["create", "--table", &table, "--no-stream"],
+        "",
+    );
+    ddb(
+        &moto,
+        &os,
+        &[
+            "fill",
+            "--table",
+            &table,
+            "--count",
+            &items.to_string(),
+            "--seed",
+            "12",
+        ],
+        "",
+    );
+
+    // The backfill example's function, configured as its template does, with a short time
+    // budget (the emulator sends no deadline): 6 s less the client's 1 s margin and a quarter
+    // second leave 4.75 s, under the 5 s a further page needs, so every invocation reads one
+    // page and each segment takes several invocations.
+    let port = std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port();
+    let path = std::env::var_os("PATH").unwrap_or_default();
+    let path =
+        std::env::join_paths(std::iter::once(bin).chain(std::env::split_paths(&path))).unwrap();
+    let mut watch = Command::new("cargo");
+    watch
+        .env("PATH", path)
+        .env("CARGO_TARGET_DIR", repo().join("target/cargo-lambda-watch"))
+        .envs(ENV)
+        .env("AWS_ENDPOINT_URL_DYNAMODB", &moto)
+        .env("OPENSEARCH_ENDPOINT", &os)
+        .env("OPENSEARCH_ALLOW_HTTP", "true")
+        .env("OPENSEARCH_AUTH", "none")
+        .env("OPENSEARCH_INDEX", &index)
+        .env("STREAM2SEARCH_BACKFILL_PAGE_SIZE", "40")
+        .env("STREAM2SEARCH_BACKFILL_MIN_STEP_SECS", "5")
+        .env("STREAM2SEARCH_FALLBACK_BUDGET_SECS", "6")
+        .current_dir(repo().join("examples/backfill"))
+        .args([
+            "lambda",
+            "watch",
+            "--ignore-changes",
+            "-A",
+            "127.0.0.1",
+            "-P",
+        ])
+        .arg(port.to_string())
+        .stdin(Stdio::null())
+        .stdout(std::fs::File::create(dir.join("watch.log")).unwrap())
+        .stderr(std::fs::File::create(dir.join("watch.err")).unwrap());
+    std::os::unix::process::CommandExt::process_group(&mut watch, 0);
+    let _watch = Watch(watch.spawn().unwrap());
+    let limit = Instant::now() + Duration::from_secs(60);
+    while std::net::TcpStream::connect(("127.0.0.1", port)).is_err() {
+        assert!(Instant::now() < limit, "cargo lambda watch did not start");
+        std::thread::sleep(Duration::from_millis(200));
+    }
+
+    // The first invocation compiles the function; the backfill waits for it.
+    let url = format!("http://127.0.0.1:{port}/2015-03-31/functions/products-backfill/invocations");
+    let out = backfill(
+        &moto,
+        &os,
+        &table,
+        &index,
+        &[
+            "--segments",
+            "2",
+            "--concurrency",
+            "2",
+            "--function-url",
+            &url,
+        ],
+    )
+    .arg("--checkpoint")
+    .arg(dir.join("backfill.json"))
+    .arg("--dead-letters")
+    .arg(dir.join("dead.jsonl"))
+    .output()
+    .unwrap();
+    let (summary, log) = (text(&out.stdout), text(&out.stderr));
+    let watch_log = std::fs::read_to_string(dir.join("watch.err")).unwrap_or_default();
+    assert_eq!(
+        out.status.code(),
+        Some(0),
+        "{summary}\n{log}\n{}",
+        &watch_log[watch_log.len().saturating_sub(3000)..]
+    );
+    assert_eq!(count(&summary, "items read"), items, "{summary}");
+    assert_eq!(count(&summary, "indexed"), items, "{summary}");
+    assert!(summary.contains("segments done 2/2"), "{summary}");
+    // One page an invocation, the backfill invoking again while the answer says not done.
+    let invocations = count(&summary, "invocations");
+    assert_eq!(invocations, count(&summary, "pages"), "{summary}");
+    assert!(invocations >= items / 40, "{summary}");
+    let state: serde_json::Value =
+        serde_json::from_slice(&std::fs::read(dir.join("backfill.json")).unwrap()).unwrap();
+    assert_eq!(durable_items(&state), items, "{state}");
+    let out = ddb(
+        &moto,
+        &os,
+        &["compare", "--table", &table, "--index", &index],
+        "",
+    );
+    assert!(text(&out.stdout).contains(&format!("matches table {table}")));
 }

@@ -5,45 +5,9 @@
 
 use std::time::Duration;
 
-use serde::Deserialize;
 use stream2search_client::{Client, Config};
 use stream2search_lambda::backfill::Job;
-
-/// The handler's answer to a job: the job advanced past every page the invocation made durable,
-/// whether the unit is finished, and what the invocation did.
-#[derive(Debug, Deserialize)]
-#[serde(rename_all = "camelCase")]
-pub struct JobAnswer {
-    /// The job, advanced.
-    pub job: Job,
-    /// The unit is finished.
-    pub done: bool,
-    /// What the invocation did.
-    #[serde(flatten)]
-    pub counts: Counts,
-}
-
-/// What one invocation did.
-#[derive(Debug, Default, Deserialize)]
-#[serde(rename_all = "camelCase", default)]
-pub struct Counts {
-    /// Pages made durable.
-    pub pages: u64,
-    /// Items read.
-    pub items: u64,
-    /// Bytes read.
-    pub bytes: u64,
-    /// Items indexed.
-    pub indexed: u64,
-    /// Items the index already held at a newer version.
-    pub stale: u64,
-    /// Dead items the function's dead-letter queue took.
-    pub dead_lettered: u64,
-    /// Throttled reads, retried.
-    pub throttled: u64,
-    /// Read capacity units consumed.
-    pub consumed_rcu: f64,
-}
+use stream2search_lambda::backfill::handler::JobAnswer;
 
 /// A function behind the Lambda Invoke API.
 pub struct Function {

@@ -106,6 +106,8 @@ struct Totals {
     consumed_milli: AtomicU64,
     /// Time segments waited for `--max-rcu`, in microseconds, added over segments.
     paced_micros: AtomicU64,
+    /// Invocations of the function (`--function-url`).
+    invocations: AtomicU64,
     units_done: AtomicU64,
     units_failed: AtomicU64,
 }
@@ -360,7 +362,8 @@ async fn run(args: Backfill) -> ExitCode {
         std::io::stdout().lock(),
         "backfill {label} -> {}: items read {}, bytes read {}, pages {}, scans {}, indexed {}, \
          stale {}, dead-lettered {}, not durable {}, throttled {}, read capacity {:.1}, \
-         waited for --max-rcu {:.1}s, {done_name} {}/{units}, version {}, items/s {:.0}",
+         waited for --max-rcu {:.1}s, invocations {}, {done_name} {}/{units}, version {}, \
+         items/s {:.0}",
         args.index,
         get(&t.items),
         get(&t.bytes),
@@ -373,6 +376,7 @@ async fn run(args: Backfill) -> ExitCode {
         get(&t.throttled),
         get(&t.consumed_milli) as f64 / 1000.0,
         get(&t.paced_micros) as f64 / 1e6,
+        get(&t.invocations),
         get(&t.units_done),
         version * 1_000_000,
         get(&t.items) as f64 / elapsed,
@@ -543,9 +547,14 @@ async fn pace(shared: &Shared) -> bool {
     }
 }
 
+/// Steps in a row that may leave a unit where it was (an invocation out of time before its
+/// first page) before the unit is given up.
+const STILL: u32 = 3;
+
 /// Reads, sends and checkpoints one unit step by step, from its checkpoint on, until it is
 /// finished or a signal stops it.
 async fn read_unit(shared: &Shared, i: usize, version: u64) -> Result<Ended, String> {
+    let mut still = 0u32;
     loop {
         if shared.stop.stopped() || pace(shared).await {
             return Ok(Ended::Stopped);
@@ -559,6 +568,9 @@ async fn read_unit(shared: &Shared, i: usize, version: u64) -> Result<Ended, Str
         };
         let step = shared.runner.step(&job).await?;
         let t = &shared.totals;
+        if matches!(shared.runner, Runner::Function(_)) {
+            t.invocations.fetch_add(1, Ordering::Relaxed);
+        }
         t.scans.fetch_add(step.scans, Ordering::Relaxed);
         t.throttled.fetch_add(step.throttled, Ordering::Relaxed);
         if step.consumed_rcu.is_finite() && step.consumed_rcu > 0.0 {
@@ -601,6 +613,14 @@ async fn read_unit(shared: &Shared, i: usize, version: u64) -> Result<Ended, Str
         state.save(&shared.path)?;
         if step.done {
             return Ok(Ended::Done);
+        }
+        still = if job.unit == state.progress[i].unit {
+            still + 1
+        } else {
+            0
+        };
+        if still >= STILL {
+            return Err(format!("{STILL} steps in a row left it where it was"));
         }
     }
 }
