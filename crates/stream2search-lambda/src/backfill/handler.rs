@@ -571,7 +571,13 @@ impl BackfillHandler {
         loop {
             let step = inner.backfiller.step_until(&job, Some(end)).await?;
             counts.add(&step);
-            let dead_lettered = self.dead_letter(&job, &step.dead, end).await;
+            // A page with items not durable is read again, its dead items with it: they are
+            // dead-lettered then, once.
+            let dead_lettered = if step.not_durable.is_empty() {
+                self.dead_letter(&job, &step.dead, end).await
+            } else {
+                Vec::new()
+            };
             counts.dead_lettered += dead_lettered.len() as u64;
             let problem = problem(&step, &dead_lettered);
             if let Some(problem) = problem {
