@@ -28,7 +28,8 @@
 //! `{"source":"stream2search-backfill","unit":UNIT,"version":V,"key":KEY,"reason":TEXT,"item":ITEM}`,
 //! the item exactly as read (a JSON value when it is one, else its text as a JSON string).
 //! Without a queue, or when the queue does not take them all, they are not dropped: the page
-//! counts as not done, like a page with items not durable.
+//! counts as not done, like a page with items not durable. A page with items not durable is
+//! read again, and its dead items are dead-lettered then.
 //!
 //! A page that is not done stops the invocation there. If the invocation had already advanced
 //! the job, it answers normally with the job as advanced so far (`done` false, `stopped` the
