@@ -6,6 +6,8 @@
 //! with the job advanced, and a second invocation finishes the segment; the table written out
 //! as an export (gzip data files of moto's item text, a bad line, an item without its key) and
 //! stepped file by file, resumed by line number, also makes the index equal the table.
+//! Offline (`faults`): throttled Scans are retried and counted, 5xx ones tried nine times, and
+//! a step throttled past its end answers with the position unchanged.
 //!
 //! Needs `OPENSEARCH_URL` and `MOTO_URL` (with the project's venv, `dev/moto start`); skips
 //! loudly without them unless `STREAM2SEARCH_REQUIRE_OPENSEARCH=1` /
@@ -642,4 +644,94 @@ async fn export_files_stepped_until_done_make_the_index_equal_the_table() {
     );
     index.refresh();
     table.assert_equals(index.name());
+}
+
+// ---- DynamoDB faults, offline: a wiremock DynamoDB and the fake OpenSearch -------------------
+
+mod faults {
+    use std::time::{Duration, Instant};
+
+    use stream2search_lambda::backfill::{Backfiller, Job, Unit};
+    use stream2search_lambda::testing::FakeOpenSearch;
+    use wiremock::matchers::{header, method};
+    use wiremock::{Mock, MockServer, ResponseTemplate};
+
+    const THROTTLED: &str = r#"{"__type":"com.amazonaws.dynamodb.v20120810#ProvisionedThroughputExceededException","message":"The level of configured provisioned throughput for the table was exceeded."}"#;
+    const PAGE: &str = r#"{"Items":[{"productId":{"S":"p-1"},"n":{"N":"1.500"}}],"Count":1,"ScannedCount":1,"ConsumedCapacity":{"TableName":"T","CapacityUnits":0.5}}"#;
+
+    fn json(status: u16, body: &str) -> ResponseTemplate {
+        ResponseTemplate::new(status).set_body_raw(body.to_owned(), "application/x-amz-json-1.0")
+    }
+
+    async fn scan_answers(first: ResponseTemplate, times: u64, then: Option<&str>) -> MockServer {
+        let server = MockServer::start().await;
+        Mock::given(method("POST"))
+            .and(header("x-amz-target", "DynamoDB_20120810.Scan"))
+            .respond_with(first)
+            .up_to_n_times(times)
+            .with_priority(1)
+            .mount(&server)
+            .await;
+        if let Some(page) = then {
+            Mock::given(method("POST"))
+                .and(header("x-amz-target", "DynamoDB_20120810.Scan"))
+                .respond_with(json(200, page))
+                .with_priority(2)
+                .mount(&server)
+                .await;
+        }
+        server
+    }
+
+    fn job() -> Job {
+        Job {
+            unit: Backfiller::segments("T", 1).remove(0),
+            version: 1_764_489_300,
+            keys: vec!["productId".into()],
+        }
+    }
+
+    #[tokio::test]
+    async fn throttled_scans_are_retried_and_counted_then_the_page_goes_on() {
+        let opensearch = FakeOpenSearch::start().await;
+        let dynamodb = scan_answers(json(400, THROTTLED), 3, Some(PAGE)).await;
+        let backfiller = super::backfiller(&opensearch.url(), "products", &dynamodb.uri(), 10);
+        let step = backfiller.step(&job()).await.unwrap();
+        assert_eq!((step.throttled, step.items, step.indexed), (3, 1, 1));
+        assert!(step.done);
+        assert_eq!(step.consumed_rcu, 0.5);
+        assert_eq!(dynamodb.received_requests().await.unwrap().len(), 4);
+        let sent = &opensearch.requests()[0].items[0];
+        assert_eq!(
+            sent.document.as_deref(),
+            Some(r#"{"productId":"p-1","n":1.500}"#)
+        );
+    }
+
+    #[tokio::test]
+    async fn a_scan_failing_with_5xx_is_tried_nine_times_then_the_step_fails() {
+        let opensearch = FakeOpenSearch::start().await;
+        let dynamodb = scan_answers(json(500, r#"{"message":"internal"}"#), 100, None).await;
+        let backfiller = super::backfiller(&opensearch.url(), "products", &dynamodb.uri(), 10);
+        let e = backfiller.step(&job()).await.unwrap_err();
+        assert!(e.is_source(), "{e}");
+        assert!(e.to_string().contains("HTTP 500"), "{e}");
+        assert_eq!(dynamodb.received_requests().await.unwrap().len(), 9);
+        assert!(opensearch.requests().is_empty());
+    }
+
+    #[tokio::test]
+    async fn throttled_past_the_end_the_step_returns_the_position_unchanged() {
+        let opensearch = FakeOpenSearch::start().await;
+        let dynamodb = scan_answers(json(400, THROTTLED), 1000, None).await;
+        let backfiller = super::backfiller(&opensearch.url(), "products", &dynamodb.uri(), 10);
+        let job = job();
+        let end = Instant::now() + Duration::from_millis(300);
+        let step = backfiller.step_until(&job, Some(end)).await.unwrap();
+        // Throttled forever, yet the step answers once its end has come.
+        assert!(Instant::now() < end + Duration::from_secs(5));
+        assert_eq!(step.next, job.unit);
+        assert!(!step.done && step.items == 0 && step.throttled >= 1);
+        assert!(matches!(step.next, Unit::Segment { start: None, .. }));
+    }
 }
