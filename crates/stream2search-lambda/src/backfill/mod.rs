@@ -491,9 +491,10 @@ impl Backfiller {
         self.step_until(job, None).await
     }
 
-    /// [`step`](Backfiller::step), ended by `end`: the page's send ends by it (or sooner, by the
-    /// timeout), and throttled reads are not retried past it; a step out of time returns the
-    /// unit's position unchanged, with `done` false and no items.
+    /// [`step`](Backfiller::step), ended by `end`: the page's Scan and its send end by it (or
+    /// sooner, by their timeouts), and failed reads are not retried past it; a step out of time
+    /// returns the unit's position unchanged, with `done` false and no items. (An export data
+    /// file's reads end within the S3 client's own timeout.)
     pub async fn step_until(&self, job: &Job, end: Option<Instant>) -> Result<Step, Error> {
         if !self.planner.config().versioning {
             return Err(Error::setup(
@@ -621,7 +622,10 @@ impl Backfiller {
         let mut failures = 0u32;
         let mut throttled = 0u64;
         let (page, bytes) = loop {
-            let fault: Fault = match dynamo.scan(scan).await {
+            if end.is_some_and(|end| Instant::now() >= end) {
+                return Ok(Step::unchanged(&job.unit, throttled));
+            }
+            let fault: Fault = match dynamo.scan(scan, end).await {
                 Ok(answer) => break answer,
                 Err(e) => e,
             };

@@ -158,7 +158,11 @@ impl Dynamo {
             table: Described,
         }
         let (status, body) = self
-            .raw("DescribeTable", json!({ "TableName": table }).to_string())
+            .raw(
+                "DescribeTable",
+                json!({ "TableName": table }).to_string(),
+                self.timeout,
+            )
             .await?;
         let answer: Answer = answer("DescribeTable", status, &body)?;
         let mut keys = answer.table.keys;
@@ -170,8 +174,13 @@ impl Dynamo {
         })
     }
 
-    /// One page (Scan), and the size of the answer in bytes.
-    pub(crate) async fn scan(&self, scan: &Scan<'_>) -> Result<(Page, usize), Fault> {
+    /// One page (Scan), and the size of the answer in bytes; the call ends within the client's
+    /// timeout, or by `end` when that comes first.
+    pub(crate) async fn scan(
+        &self,
+        scan: &Scan<'_>,
+        end: Option<std::time::Instant>,
+    ) -> Result<(Page, usize), Fault> {
         let mut body = json!({
             "TableName": scan.table,
             "Segment": scan.segment,
@@ -185,18 +194,27 @@ impl Dynamo {
         if let Some(start) = scan.start {
             body["ExclusiveStartKey"] = start.clone();
         }
-        let (status, answer_body) = self.raw("Scan", body.to_string()).await?;
+        let limit = end.map_or(self.timeout, |end| {
+            self.timeout
+                .min(end.saturating_duration_since(std::time::Instant::now()))
+        });
+        let (status, answer_body) = self.raw("Scan", body.to_string(), limit).await?;
         let page = answer("Scan", status, &answer_body)?;
         Ok((page, answer_body.len()))
     }
 
-    async fn raw(&self, operation: &str, body: String) -> Result<(u16, Vec<u8>), Fault> {
+    async fn raw(
+        &self,
+        operation: &str,
+        body: String,
+        limit: Duration,
+    ) -> Result<(u16, Vec<u8>), Fault> {
         let (status, answer) = self
             .client
             .call_aws_json(
                 &format!("DynamoDB_20120810.{operation}"),
                 body.into_bytes(),
-                self.timeout,
+                limit,
             )
             .await
             .map_err(|e| Fault {
