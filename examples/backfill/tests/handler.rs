@@ -205,6 +205,38 @@ async fn without_a_dead_letter_queue_a_refused_item_fails_the_invocation_at_its_
     );
 }
 
+#[tokio::test]
+async fn a_refused_item_on_a_later_page_stops_the_invocation_with_the_job_advanced_so_far() {
+    let opensearch = FakeOpenSearch::start().await;
+    // Refused each of the two times it is sent.
+    opensearch.answer("p-3", [Answer::MapperError, Answer::MapperError]);
+    let dynamodb = dynamodb().await;
+    let handler = handler(&env(&opensearch, &dynamodb));
+    let job = r#"{"unit":{"kind":"segment","table":"Products","segment":0,"totalSegments":1},"version":1764489300,"keys":["productId"]}"#;
+    let answer = handler.handle(job, soon()).await.unwrap();
+    assert_eq!(answer["done"], false, "{answer}");
+    // Past the first page (p-1, p-2), not past the page holding p-3.
+    assert_eq!(
+        answer["job"]["unit"]["start"],
+        json!({"productId": {"S": "p-2"}})
+    );
+    assert_eq!(
+        (answer["pages"].as_u64(), answer["items"].as_u64()),
+        (Some(1), Some(3))
+    );
+    let stopped = answer["stopped"].as_str().unwrap();
+    assert!(
+        stopped.contains(r#"{"productId":{"S":"p-3"}}"#),
+        "{stopped}"
+    );
+    // The next invocation begins with that page, and fails there.
+    let e = handler
+        .handle(&answer["job"].to_string(), soon())
+        .await
+        .unwrap_err();
+    assert_eq!(e.error_type(), "Stream2Search.DeadItems", "{e}");
+}
+
 #[test]
 fn a_setting_that_cannot_work_names_its_variable() {
     let env: HashMap<&str, &str> = [

@@ -31,10 +31,11 @@
 //! counts as not done, like a page with items not durable. A page with items not durable is
 //! read again, and its dead items are dead-lettered then.
 //!
-//! A page that is not done stops the invocation there. If the invocation had already advanced
-//! the job, it answers normally with the job as advanced so far (`done` false, `stopped` the
-//! reason); if it was the invocation's first page, the invocation fails
-//! (`Stream2Search.DeadItems` or `Stream2Search.NotDurable`, naming the items and reasons), so
+//! A page that is not done, or that cannot be read (`Stream2Search.Source`, after the retries),
+//! stops the invocation there. If the invocation had already advanced the job, it answers
+//! normally with the job as advanced so far (`done` false, `stopped` the reason); if it was the
+//! invocation's first page, the invocation fails (`Stream2Search.DeadItems`,
+//! `Stream2Search.NotDurable` or `Stream2Search.Source`, naming the items and reasons), so
 //! that the state machine's retry with backoff decides, and the job's position never passes an
 //! item that is neither indexed nor dead-lettered.
 //!
@@ -42,9 +43,11 @@
 //! metrics), and `AWS_REGION`, the credentials Lambda sets, the DynamoDB endpoint
 //! (`AWS_ENDPOINT_URL_DYNAMODB`, then `AWS_ENDPOINT_URL`, else
 //! `https://dynamodb.<region>.amazonaws.com`), the S3 endpoint for `s3://` exports
-//! (`AWS_ENDPOINT_URL_S3`, then `AWS_ENDPOINT_URL`, else AWS), `STREAM2SEARCH_BACKFILL_PAGE_SIZE`
-//! (Scan's `Limit`, and the most lines of an export page), `STREAM2SEARCH_BACKFILL_CONSISTENT_READ`, `STREAM2SEARCH_BACKFILL_MIN_STEP_SECS`
-//! and `STREAM2SEARCH_BACKFILL_TIMEOUT_SECS` (most time to send one page, default 60).
+//! (`AWS_ENDPOINT_URL_S3`, then `AWS_ENDPOINT_URL`, else AWS),
+//! `STREAM2SEARCH_BACKFILL_PAGE_SIZE` (Scan's `Limit`, and the most lines of an export page),
+//! `STREAM2SEARCH_BACKFILL_CONSISTENT_READ`, `STREAM2SEARCH_BACKFILL_MIN_STEP_SECS` and
+//! `STREAM2SEARCH_BACKFILL_TIMEOUT_SECS` (most time for one DynamoDB or S3 call, and to send one
+//! page, default 60).
 
 use std::fmt;
 use std::future::Future;
@@ -570,7 +573,17 @@ impl BackfillHandler {
         let mut done = false;
         let mut stopped = None;
         loop {
-            let step = inner.backfiller.step_until(&job, Some(end)).await?;
+            let step = match inner.backfiller.step_until(&job, Some(end)).await {
+                Ok(step) => step,
+                Err(e) if counts.pages > 0 => {
+                    stopped = Some(e.to_string());
+                    break;
+                }
+                Err(e) => {
+                    self.finish(&counts, started, false);
+                    return Err(e);
+                }
+            };
             counts.add(&step);
             // A page with items not durable is read again, its dead items with it: they are
             // dead-lettered then, once.
@@ -601,6 +614,12 @@ impl BackfillHandler {
             if done || !moved || end.saturating_duration_since(Instant::now()) < inner.min_step {
                 break;
             }
+        }
+        if let Some(reason) = &stopped {
+            tracing::warn!(
+                reason,
+                "stopped at a page that is not done; answering the job as advanced so far"
+            );
         }
         self.finish(&counts, started, done);
         Ok(JobAnswer {
