@@ -2,8 +2,10 @@
 //! mapping, backfilled from the table, the aliases switched in one call, the old generation kept
 //! fresh through the mirror alias until `--delete-old`.
 //!
-//! No stream function runs here, so `--settle 0` replaces the waits (their lengths are unit
-//! tests in `src/reindex/mod.rs`; the stream side is `crates/stream2search-lambda/tests/mirror.rs`).
+//! The waits' lengths are unit tests in `src/reindex/mod.rs`; here `--settle` replaces them: 0
+//! where no stream runs, and 10 s where `poll` streams the table (looking the mirror up at every
+//! batch, so that no wait is needed for its sake) and the test changes items between the backfill
+//! and the switch. The stream side alone is `crates/stream2search-lambda/tests/mirror.rs`.
 
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output};
@@ -38,19 +40,18 @@ fn scratch(purpose: &str) -> PathBuf {
     dir
 }
 
-/// `stream2search reindex NAME ...` in `dir`, with the backfill's options after `--`.
+/// `stream2search reindex NAME ...` in `dir`, with the backfill's options after `--`; no waits
+/// unless `extra` has a `--settle`.
 fn reindex(dir: &Path, os: &str, name: &str, extra: &[&str], backfill: &[&str]) -> Output {
+    let settle: &[&str] = if extra.contains(&"--settle") {
+        &[]
+    } else {
+        &["--settle", "0"]
+    };
     Command::new(env!("CARGO_BIN_EXE_stream2search"))
         .current_dir(dir)
-        .args([
-            "reindex",
-            name,
-            "--endpoint",
-            os,
-            "--allow-http",
-            "--settle",
-            "0",
-        ])
+        .args(["reindex", name, "--endpoint", os, "--allow-http"])
+        .args(settle)
         .args(extra)
         .arg("--")
         .args(backfill)
@@ -310,5 +311,172 @@ fn an_existing_next_generation_is_left_alone() {
         named(&opensearch, &format!("{name}-mirror")),
         Vec::<String>::new()
     );
+    let _ = std::fs::remove_dir_all(&dir);
+}
+
+/// A child process killed when dropped.
+struct Running(std::process::Child);
+
+impl Drop for Running {
+    fn drop(&mut self) {
+        let _ = self.0.kill();
+        let _ = self.0.wait();
+    }
+}
+
+#[test]
+fn a_reindex_while_the_stream_writes_leaves_both_generations_equal_to_the_table() {
+    let Some(opensearch) = OpenSearch::from_env() else {
+        return;
+    };
+    let Some(moto) = moto() else {
+        return;
+    };
+    let os = opensearch.url().to_owned();
+    let pid = std::process::id();
+    let table = format!("reindex-live-{pid}");
+    let _table = DropTable {
+        moto: moto.clone(),
+        table: table.clone(),
+    };
+    let name = format!("s2s-reindex-live-{pid}");
+    let _generations = Generations(&opensearch, name.clone());
+    let (first, second) = (format!("{name}-000001"), format!("{name}-000002"));
+    let dir = scratch("reindex-live");
+    let items = "200";
+
+    // A table in use: its items in the first generation, its stream polled into `NAME`, as the
+    // stream function would, looking the mirror up at every batch.
+    ddb(
+        &moto,
+        &os,
+        &["create", "--table", &table, "--no-stream"],
+        "",
+    );
+    ddb(
+        &moto,
+        &os,
+        &["fill", "--table", &table, "--count", items, "--seed", "5"],
+        "",
+    );
+    ddb(&moto, &os, &["stream", "--table", &table], "");
+    index_create(&os, &name);
+    let first_backfill = Command::new(env!("CARGO_BIN_EXE_stream2search"))
+        .current_dir(&dir)
+        .args(["backfill", "--table", &table, "--index", &name])
+        .args([
+            "--endpoint",
+            &os,
+            "--allow-http",
+            "--dynamodb-endpoint",
+            &moto,
+        ])
+        .envs(ENV)
+        .output()
+        .unwrap();
+    assert!(
+        first_backfill.status.success(),
+        "{}",
+        text(&first_backfill.stderr)
+    );
+    let checkpoints = dir.join("poll.json");
+    let poller = |once: bool| {
+        let mut c = Command::new(env!("CARGO_BIN_EXE_stream2search"));
+        c.args(["poll", "--allow-http", "--auth", "none"])
+            .args(["--table", &table, "--streams-endpoint", &moto])
+            .args(["--endpoint", &os, "--index", &name])
+            .args(["--batch-size", "50", "--timeout", "10"])
+            .arg("--checkpoints")
+            .arg(&checkpoints)
+            .envs(ENV)
+            .env("STREAM2SEARCH_MIRROR_REFRESH_SECS", "0");
+        if once {
+            c.arg("--once");
+        }
+        c
+    };
+    let poll = Running(
+        poller(false)
+            .stdout(std::fs::File::create(dir.join("poll.log")).unwrap())
+            .stderr(std::fs::File::create(dir.join("poll.err")).unwrap())
+            .spawn()
+            .unwrap(),
+    );
+    let workload = |seed: &str| {
+        text(
+            &ddb(
+                &moto,
+                &os,
+                &[
+                    "workload", "--seed", seed, "--ops", "300", "--keys", items, "--poison", "0",
+                ],
+                "",
+            )
+            .stdout,
+        )
+    };
+    let apply = |ops: String| {
+        let (m, o, t) = (moto.clone(), os.clone(), table.clone());
+        std::thread::spawn(move || {
+            ddb(
+                &m,
+                &o,
+                &["apply", "--table", &t, "--key-gap", "1.05", "-"],
+                &ops,
+            );
+        })
+    };
+
+    // Puts, updates and deletes once the backfill is done, before the switch (10 s after the
+    // mirror is widened): they reach the new generation only through the mirror...
+    let backfill = ["--table", &table, "--dynamodb-endpoint", &moto];
+    let said = dir.join("reindex.out");
+    let mut run = Command::new(env!("CARGO_BIN_EXE_stream2search"))
+        .current_dir(&dir)
+        .args(["reindex", &name, "--endpoint", &os, "--allow-http"])
+        .args(["--state", "state.json", "--settle", "10", "--"])
+        .args(backfill)
+        .envs(ENV)
+        .stdout(std::fs::File::create(&said).unwrap())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    let limit = std::time::Instant::now() + std::time::Duration::from_secs(120);
+    while !std::fs::read_to_string(&said)
+        .unwrap_or_default()
+        .contains("reindex: backfilled")
+    {
+        assert!(
+            std::time::Instant::now() < limit && run.try_wait().unwrap().is_none(),
+            "no backfill: {}",
+            std::fs::read_to_string(&said).unwrap_or_default()
+        );
+        std::thread::sleep(std::time::Duration::from_millis(50));
+    }
+    apply(workload("11")).join().unwrap();
+    let out = run.wait_with_output().unwrap();
+    let said = std::fs::read_to_string(&said).unwrap();
+    assert_eq!(out.status.code(), Some(0), "{said}{}", text(&out.stderr));
+    assert_eq!(named(&opensearch, &name), [second.as_str()]);
+    // ... and after the switch.
+    apply(workload("12")).join().unwrap();
+
+    // With the stream drained, both generations equal the table: the new one through the
+    // backfill and the mirror, then the write alias; the old one through the write alias, then
+    // the mirror.
+    drop(poll);
+    let out = poller(true).output().unwrap();
+    assert!(out.status.success(), "poll --once: {}", text(&out.stderr));
+    for index in [&second, &first] {
+        ddb_with(
+            &moto,
+            Some(&os),
+            &[
+                "compare", "--table", &table, "--index", index, "--wait", "10",
+            ],
+            "",
+            &[0],
+        );
+    }
     let _ = std::fs::remove_dir_all(&dir);
 }
