@@ -1409,3 +1409,314 @@ fn function_url_runs_each_segment_in_the_backfill_function_until_it_is_done() {
     );
     assert!(text(&out.stdout).contains(&format!("matches table {table}")));
 }
+/// moto's `ExportTableToPointInTime` of TABLE (point-in-time recovery turned on first) to
+/// `s3://BUCKET/PREFIX`; then the export copied to the local directory DIR with the manifests AWS
+/// writes and moto does not (`manifest-summary.json` with `exportTime` and `itemCount`,
+/// `manifest-files.json` with each data file's `itemCount`). Prints the export's S3 directory,
+/// its time (RFC 3339; moto gives no `ExportTime`: the second before the export was asked for)
+/// and that time in seconds since the epoch, one a line.
+const EXPORT_PY: &str = r#"
+import gzip, json, os, sys, time
+import boto3
+table, bucket, prefix, local = sys.argv[1:5]
+def client(service):
+    return boto3.client(service, endpoint_url=os.environ["MOTO_URL"], region_name="us-east-1",
+                        aws_access_key_id="testing", aws_secret_access_key="testing")
+s3, ddb = client("s3"), client("dynamodb")
+if bucket not in [b["Name"] for b in s3.list_buckets().get("Buckets", [])]:
+    s3.create_bucket(Bucket=bucket)
+ddb.update_continuous_backups(TableName=table,
+    PointInTimeRecoverySpecification={"PointInTimeRecoveryEnabled": True})
+arn = ddb.describe_table(TableName=table)["Table"]["TableArn"]
+# moto's export has no ExportTime: the second before it was asked for is the export's time.
+exported_at = int(time.time())
+started = ddb.export_table_to_point_in_time(TableArn=arn, S3Bucket=bucket, S3Prefix=prefix,
+                                            ExportFormat="DYNAMODB_JSON")["ExportDescription"]
+for _ in range(400):
+    status = ddb.describe_export(ExportArn=started["ExportArn"])["ExportDescription"]
+    if status["ExportStatus"] != "IN_PROGRESS":
+        break
+    time.sleep(0.05)
+assert status["ExportStatus"] == "COMPLETED", status
+keys = [o["Key"] for o in s3.list_objects_v2(Bucket=bucket, Prefix=prefix + "/AWSDynamoDB/")["Contents"]]
+(base,) = sorted({k.split("/data/")[0] for k in keys if "/data/" in k})
+exported = time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime(exported_at))
+files, total = [], 0
+for key in sorted(k for k in keys if k.startswith(base + "/data/")):
+    body = s3.get_object(Bucket=bucket, Key=key)["Body"].read()
+    path = os.path.join(local, "data", key.rsplit("/", 1)[1])
+    os.makedirs(os.path.dirname(path), exist_ok=True)
+    open(path, "wb").write(body)
+    count = sum(1 for line in gzip.decompress(body).splitlines() if line.strip())
+    files.append({"itemCount": count, "dataFileS3Key": key})
+    total += count
+with open(os.path.join(local, "manifest-files.json"), "w") as f:
+    for line in files:
+        f.write(json.dumps(line) + "\n")
+with open(os.path.join(local, "manifest-summary.json"), "w") as f:
+    json.dump({"exportTime": exported, "itemCount": total, "outputFormat": "DYNAMODB_JSON",
+               "exportType": "FULL_EXPORT"}, f)
+print(f"s3://{bucket}/{base}/")
+print(exported)
+print(exported_at)
+"#;
+
+#[test]
+fn index_equals_the_table_after_a_backfill_from_its_export_in_s3_and_in_a_directory() {
+    let (Some(moto), Some(opensearch)) = (moto(), OpenSearch::from_env()) else {
+        return;
+    };
+    let items = 1500u64;
+    let poison = 2u64;
+    let os = opensearch.url().to_string();
+    let pid = std::process::id();
+    let index = format!("s2s-backfill-export-{pid}");
+    let local_index = format!("s2s-backfill-local-{pid}");
+    let table = format!("BackfillExport-{pid}");
+    let _cleanup = Cleanup {
+        os: &opensearch,
+        moto: moto.clone(),
+        index: index.clone(),
+        table: table.clone(),
+    };
+    let _local = Cleanup {
+        os: &opensearch,
+        moto: moto.clone(),
+        index: local_index.clone(),
+        table: table.clone(),
+    };
+    let dir = PathBuf::from(env!("CARGO_TARGET_TMPDIR")).join(format!("backfill-export-{pid}"));
+    let _ = std::fs::remove_dir_all(&dir);
+    std::fs::create_dir_all(&dir).unwrap();
+    index_create(&os, &index);
+    index_create(&os, &local_index);
+    ddb(
+        &moto,
+        &os,
+        &["create", "--table", &table, "--no-stream"],
+        "",
+    );
+    ddb(
+        &moto,
+        &os,
+        &[
+            "fill",
+            "--table",
+            &table,
+            "--count",
+            &items.to_string(),
+            "--seed",
+            "11",
+            "--poison",
+            &poison.to_string(),
+        ],
+        "",
+    );
+    let local = dir.join("export");
+    let out = Command::new(repo().join(".dev/venv/bin/python"))
+        .args(["-c", EXPORT_PY, &table, "s2s-backfill-exports"])
+        .arg(format!("exports-{pid}"))
+        .arg(&local)
+        .env("MOTO_URL", &moto)
+        .output()
+        .unwrap();
+    assert!(out.status.success(), "{}", text(&out.stderr));
+    let printed = text(&out.stdout);
+    let printed: Vec<&str> = printed.lines().collect();
+    let [location, exported, epoch] = printed[..] else {
+        panic!("{printed:?}");
+    };
+    let version = (epoch.parse::<u64>().unwrap() - 300) * 1_000_000;
+    let command = |export: &str, index: &str, name: &str, page: &str, extra: &[&str]| {
+        let mut c = Command::new(env!("CARGO_BIN_EXE_stream2search"));
+        c.args(["backfill", "--export", export, "--index", index])
+            .args(["--endpoint", &os, "--allow-http", "--page-size", page])
+            .args(["--concurrency", "2"])
+            .args(extra)
+            .arg("--checkpoint")
+            .arg(dir.join(format!("{name}.json")))
+            .arg("--dead-letters")
+            .arg(dir.join(format!("{name}-dead.jsonl")))
+            .envs(ENV);
+        c
+    };
+    let from = |export: &str, index: &str, name: &str, extra: &[&str]| {
+        command(export, index, name, "100", extra).output().unwrap()
+    };
+    let compare = |index: &str| {
+        let out = ddb_with(
+            &moto,
+            Some(&os),
+            &["compare", "--table", &table, "--index", index],
+            "",
+            &[0, DIFFERS],
+        );
+        let report = text(&out.stdout);
+        let absent: BTreeSet<String> = report
+            .lines()
+            .filter(|l| !l.starts_with("index "))
+            .map(|line| match line.split_once(": ") {
+                Some((key, "in the table, not in the index")) if key.starts_with("poison-") => {
+                    key.to_string()
+                }
+                _ => panic!("the index differs from the table: {line}\n{report}"),
+            })
+            .collect();
+        assert_eq!(
+            absent,
+            (0..poison).map(|i| format!("poison-fill-{i}")).collect(),
+            "{report}"
+        );
+    };
+    let s3 = [
+        "--table",
+        &table,
+        "--s3-endpoint",
+        &moto,
+        "--dynamodb-endpoint",
+        &moto,
+    ];
+
+    // moto writes no manifest: the export's time must be given.
+    let out = from(location, &index, "s3", &s3);
+    assert_eq!(out.status.code(), Some(2), "{}", text(&out.stderr));
+    assert!(
+        text(&out.stderr).contains("has no manifest-summary.json: --export-time must say"),
+        "{}",
+        text(&out.stderr)
+    );
+
+    // From S3, the key names from DescribeTable.
+    let mut with_time = s3.to_vec();
+    with_time.extend(["--export-time", exported]);
+    let out = from(location, &index, "s3", &with_time);
+    let (summary, log) = (text(&out.stdout), text(&out.stderr));
+    // Exit 1: the poison items are dead-lettered.
+    assert_eq!(out.status.code(), Some(1), "{summary}\n{log}");
+    assert_eq!(count(&summary, "items read"), items + poison, "{summary}");
+    assert_eq!(count(&summary, "dead-lettered"), poison, "{summary}");
+    assert_eq!(count(&summary, "not durable"), 0, "{summary}");
+    assert_eq!(count(&summary, "version"), version, "{summary}");
+    let state: serde_json::Value =
+        serde_json::from_slice(&std::fs::read(dir.join("s3.json")).unwrap()).unwrap();
+    let files = state["progress"].as_array().unwrap();
+    assert!(!files.is_empty(), "{state}");
+    assert!(
+        summary.contains(&format!("files done {0}/{0}", files.len())),
+        "{summary}"
+    );
+    // The checkpoint names each file with the lines it holds durable.
+    assert_eq!(
+        files
+            .iter()
+            .map(|f| f["unit"]["skip"].as_u64().unwrap())
+            .sum::<u64>(),
+        items + poison,
+        "{state}"
+    );
+    // The poison items in the dead-letter file exactly as exported, named by file and line.
+    let dead = std::fs::read_to_string(dir.join("s3-dead.jsonl")).unwrap();
+    assert_eq!(dead.lines().count() as u64, poison, "{dead}");
+    for line in dead.lines() {
+        let letter: serde_json::Value = serde_json::from_str(line).unwrap();
+        let key = letter["key"]["productId"]["S"].as_str().unwrap();
+        assert!(key.starts_with("poison-fill-"), "{line}");
+        assert_eq!(
+            letter["item"],
+            serde_json::json!({
+                "productId": {"S": key},
+                "price": {"N": "1.500"},
+                "bad..name": {"S": "refused by OpenSearch under any mapping"},
+            }),
+            "{line}"
+        );
+        let reason = letter["reason"].as_str().unwrap();
+        assert!(
+            reason.starts_with(location)
+                && reason.contains(" line ")
+                && reason.contains("rejected (400)"),
+            "{line}"
+        );
+    }
+    compare(&index);
+
+    // A rerun reads no finished file again.
+    let out = from(location, &index, "s3", &with_time);
+    let summary = text(&out.stdout);
+    assert_eq!(out.status.code(), Some(0), "{summary}{}", text(&out.stderr));
+    assert_eq!(count(&summary, "items read"), 0, "{summary}");
+
+    // The same export in a local directory, with manifests: the key names given, the time
+    // from the manifest; another time is refused.
+    let local = local.to_str().unwrap();
+    let out = from(
+        local,
+        &local_index,
+        "local",
+        &[
+            "--keys",
+            "productId",
+            "--export-time",
+            "2020-01-01T00:00:00Z",
+        ],
+    );
+    assert_eq!(out.status.code(), Some(2), "{}", text(&out.stderr));
+    assert!(
+        text(&out.stderr).contains("disagrees with the manifest's exportTime"),
+        "{}",
+        text(&out.stderr)
+    );
+
+    // Interrupted in the middle of the file (one line a page), the checkpoint names the
+    // file's durable lines; the rerun reads the file from there on.
+    let checkpoint = dir.join("local.json");
+    let mut first = Running(
+        command(local, &local_index, "local", "1", &["--keys", "productId"])
+            .stdout(Stdio::piped())
+            .stderr(Stdio::null())
+            .spawn()
+            .unwrap(),
+    );
+    let skip = |state: &serde_json::Value| state["progress"][0]["unit"]["skip"].as_u64();
+    let limit = Instant::now() + Duration::from_secs(60);
+    loop {
+        let state = checkpoint_state(&checkpoint);
+        if state.as_ref().and_then(skip).is_some_and(|s| s >= 200) {
+            break;
+        }
+        assert!(Instant::now() < limit, "no progress in a minute: {state:?}");
+        std::thread::sleep(Duration::from_millis(5));
+    }
+    signal(&first.0, "INT");
+    assert_eq!(exit_code(&mut first.0), Some(130));
+    let mut summary = String::new();
+    std::io::Read::read_to_string(first.0.stdout.as_mut().unwrap(), &mut summary).unwrap();
+    let state = checkpoint_state(&checkpoint).unwrap();
+    let durable = skip(&state).unwrap();
+    assert!(durable >= 200 && durable < items, "{state}");
+    assert_eq!(count(&summary, "items read"), durable, "{summary}");
+    assert!(
+        summary.contains("backfill interrupted: 1 of 1 files"),
+        "{summary}"
+    );
+
+    let out = from(local, &local_index, "local", &["--keys", "productId"]);
+    let (summary, log) = (text(&out.stdout), text(&out.stderr));
+    assert_eq!(out.status.code(), Some(1), "{summary}\n{log}");
+    assert_eq!(
+        count(&summary, "items read"),
+        items + poison - durable,
+        "{summary}"
+    );
+    assert_eq!(count(&summary, "dead-lettered"), poison, "{summary}");
+    assert_eq!(count(&summary, "version"), version, "{summary}");
+    assert!(
+        log.contains(&format!(
+            "holds about {} items (the export manifest's itemCount); {durable} are durable \
+             from earlier runs",
+            items + poison
+        )),
+        "{log}"
+    );
+    compare(&local_index);
+}

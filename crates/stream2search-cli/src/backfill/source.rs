@@ -219,8 +219,9 @@ pub async fn open(
             State::new(source, version, units)
         }
     };
-    // The export's data files are read by the runner: not there yet.
-    drop(s3);
+    if let Some(s3) = s3 {
+        backfiller = backfiller.s3(s3);
+    }
     Ok(Opened {
         backfiller,
         keys,
