@@ -56,24 +56,29 @@ enum Command {
     /// Create and inspect the index: a versioned index behind aliases, with a mapping under
     /// which OpenSearch refuses no item DynamoDB can hold.
     Index(index::Index),
-    /// Load what a live table holds into the index, while the stream keeps running.
+    /// Load what a live table (or a DynamoDB export of it) holds into the index, while the
+    /// stream keeps running.
     ///
-    /// A parallel Scan (--segments, --concurrency segments at once), each page one plan through
-    /// the same planner and client as the Lambda: a scanned item becomes exactly the document
-    /// its stream record would have made.
+    /// A parallel Scan (--segments, --concurrency segments at once), or with --export the
+    /// export's data files (--concurrency files at once), each page one plan through the same
+    /// planner and client as the Lambda: an item becomes exactly the document its stream record
+    /// would have made. With --function-url each unit runs in the Lambda backfill handler.
     ///
     /// The version rule: every backfill document carries version
     /// (floor(scan start, seconds) - 300) x 10^6 with external_gte, five minutes before the scan
-    /// started (a margin for clock skew). Run the stream's processing first: every change from
-    /// then on reaches the index with a later version and wins, in whatever order the writes
-    /// land; a change before the scan is in what the scan reads. A delete is remembered by
-    /// OpenSearch only for index.gc_deletes (24 h on an index made by `index create`): the
-    /// backfill must finish within it. A rerun with the same --checkpoint resumes where the
-    /// last durable page ended, with the same version.
+    /// started (a margin for clock skew); from an export, the export's time takes the scan
+    /// start's place. Run the stream's processing first: every change from then on reaches the
+    /// index with a later version and wins, in whatever order the writes land; a change before
+    /// is in what the backfill reads. A delete is remembered by OpenSearch only for
+    /// index.gc_deletes (24 h on an index made by `index create`): the backfill must finish
+    /// within it. A rerun with the same --checkpoint resumes where the last durable page ended,
+    /// with the same version. Ctrl-C (SIGINT) or SIGTERM stops at a checkpoint; a second one
+    /// exits at once.
     ///
     /// Exit status: 0 when every item read is durable, 1 when some were dead-lettered (one
-    /// stderr line each, and a line in --dead-letters) or are not durable (their segment stops
-    /// at its last durable page), 2 for usage and configuration errors.
+    /// stderr line each, and a line in --dead-letters) or are not durable (their unit stops
+    /// at its last durable page), 2 for usage and configuration errors, 130 when a signal
+    /// stopped it.
     Backfill(backfill::Backfill),
     /// Check that the index holds exactly what the table holds; with --repair, make it so.
     ///
