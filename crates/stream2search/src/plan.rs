@@ -282,7 +282,11 @@ impl Planner {
             });
             Ok(())
         })?;
-        plan.items = slots.into_iter().flatten().collect();
+        // `filter_map` is collected in place (an `Option<Item>` is the size of an `Item`);
+        // `flatten` would copy every item into a second, growing allocation.
+        #[allow(clippy::filter_map_identity)]
+        let items = slots.into_iter().filter_map(|slot| slot).collect();
+        plan.items = items;
         Ok(plan)
     }
 
