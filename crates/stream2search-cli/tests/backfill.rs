@@ -88,6 +88,34 @@ fn backfill(moto: &str, os: &str, table: &str, index: &str, extra: &[&str]) -> C
     c
 }
 
+/// `stream2search poll` of `table`'s stream into `index` (as the stream function would), its
+/// checkpoints in `checkpoints`, dead letters to the SQS `queue`; with `once`, until drained.
+fn poller(
+    moto: &str,
+    os: &str,
+    table: &str,
+    index: &str,
+    checkpoints: &Path,
+    queue: &str,
+    once: bool,
+) -> Command {
+    let mut c = Command::new(env!("CARGO_BIN_EXE_stream2search"));
+    c.args(["poll", "--allow-http", "--auth", "none"])
+        .args(["--table", table, "--streams-endpoint", moto])
+        .args(["--endpoint", os, "--index", index])
+        .args(["--batch-size", "100", "--timeout", "10"])
+        .arg("--checkpoints")
+        .arg(checkpoints)
+        .envs(ENV)
+        .env("STREAM2SEARCH_DLQ_URL", queue)
+        .env("STREAM2SEARCH_SQS_ENDPOINT", moto)
+        .env("STREAM2SEARCH_DLQ_ALLOW_HTTP", "true");
+    if once {
+        c.arg("--once");
+    }
+    c
+}
+
 /// Waits (up to a minute) until `path` holds a line for which `found` is true; its text.
 fn wait_for(path: &Path, what: &str, found: impl Fn(&str) -> bool) -> String {
     let limit = Instant::now() + Duration::from_secs(60);
@@ -203,23 +231,7 @@ fn index_equals_the_table_after_a_backfill_under_concurrent_writes() {
     .trim()
     .to_string();
     let checkpoints = dir.join("poll.json");
-    let poller = |once: bool| {
-        let mut c = Command::new(env!("CARGO_BIN_EXE_stream2search"));
-        c.args(["poll", "--allow-http", "--auth", "none"])
-            .args(["--table", &table, "--streams-endpoint", &moto])
-            .args(["--endpoint", &os, "--index", &index])
-            .args(["--batch-size", "100", "--timeout", "10"])
-            .arg("--checkpoints")
-            .arg(&checkpoints)
-            .envs(ENV)
-            .env("STREAM2SEARCH_DLQ_URL", &queue)
-            .env("STREAM2SEARCH_SQS_ENDPOINT", &moto)
-            .env("STREAM2SEARCH_DLQ_ALLOW_HTTP", "true");
-        if once {
-            c.arg("--once");
-        }
-        c
-    };
+    let poller = |once: bool| poller(&moto, &os, &table, &index, &checkpoints, &queue, once);
     let poll_log = dir.join("poll.log");
     let poll = Running(
         poller(false)
@@ -1719,4 +1731,185 @@ fn index_equals_the_table_after_a_backfill_from_its_export_in_s3_and_in_a_direct
         "{log}"
     );
     compare(&local_index);
+}
+
+#[test]
+fn index_equals_the_table_after_a_backfill_from_an_export_under_concurrent_writes() {
+    let (Some(moto), Some(opensearch)) = (moto(), OpenSearch::from_env()) else {
+        return;
+    };
+    let items = 2000u64;
+    let os = opensearch.url().to_string();
+    let pid = std::process::id();
+    let index = format!("s2s-backfill-export-live-{pid}");
+    let table = format!("BackfillExportLive-{pid}");
+    let _cleanup = Cleanup {
+        os: &opensearch,
+        moto: moto.clone(),
+        index: index.clone(),
+        table: table.clone(),
+    };
+    let dir =
+        PathBuf::from(env!("CARGO_TARGET_TMPDIR")).join(format!("backfill-export-live-{pid}"));
+    let _ = std::fs::remove_dir_all(&dir);
+    std::fs::create_dir_all(&dir).unwrap();
+    index_create(&os, &index);
+    ddb(
+        &moto,
+        &os,
+        &["create", "--table", &table, "--no-stream"],
+        "",
+    );
+    ddb(
+        &moto,
+        &os,
+        &[
+            "fill",
+            "--table",
+            &table,
+            "--count",
+            &items.to_string(),
+            "--seed",
+            "21",
+        ],
+        "",
+    );
+    ddb(&moto, &os, &["stream", "--table", &table], "");
+
+    // The stream's processing runs first; then the export is made.
+    let queue = text(
+        &ddb(
+            &moto,
+            &os,
+            &["queue", "--name", &format!("backfill-export-dlq-{pid}")],
+            "",
+        )
+        .stdout,
+    )
+    .trim()
+    .to_string();
+    let checkpoints = dir.join("poll.json");
+    let poll_log = dir.join("poll.log");
+    let poll = Running(
+        poller(&moto, &os, &table, &index, &checkpoints, &queue, false)
+            .stdout(std::fs::File::create(&poll_log).unwrap())
+            .stderr(std::fs::File::create(dir.join("poll.err")).unwrap())
+            .spawn()
+            .unwrap(),
+    );
+    let out = Command::new(repo().join(".dev/venv/bin/python"))
+        .args(["-c", EXPORT_PY, &table, "s2s-backfill-exports"])
+        .arg(format!("exports-live-{pid}"))
+        .arg(dir.join("export"))
+        .env("MOTO_URL", &moto)
+        .output()
+        .unwrap();
+    assert!(out.status.success(), "{}", text(&out.stderr));
+    let printed = text(&out.stdout);
+    let printed: Vec<&str> = printed.lines().collect();
+    let [location, exported, _] = printed[..] else {
+        panic!("{printed:?}");
+    };
+
+    // After the export: 20 of its items deleted and 20 changed before the backfill starts, and
+    // a seeded workload of puts, updates and deletes over the same keys while it runs.
+    let changes: String = (0..40)
+        .map(|i| {
+            let key = format!("k-{:04}", i * 37);
+            if i % 2 == 0 {
+                format!(r#"{{"op":"delete","key":{{"productId":{{"S":"{key}"}}}}}}"#) + "\n"
+            } else {
+                format!(
+                    r#"{{"op":"update","key":{{"productId":{{"S":"{key}"}}}},"set":{{"price":{{"N":"777.70"}}}}}}"#
+                ) + "\n"
+            }
+        })
+        .collect();
+    ddb(&moto, &os, &["apply", "--table", &table, "-"], &changes);
+    // poll has applied them (its batch lines on stdout) before the backfill writes those items.
+    let applied = |what: &str| -> u64 {
+        let log = std::fs::read_to_string(&poll_log).unwrap_or_default();
+        log.lines()
+            .filter_map(|l| l.split(&format!("{what} ")).nth(1))
+            .filter_map(|n| n.split(',').next()?.parse::<u64>().ok())
+            .sum()
+    };
+    let limit = Instant::now() + Duration::from_secs(60);
+    while applied("deleted") < 20 || applied("indexed") < 20 {
+        assert!(
+            Instant::now() < limit,
+            "poll applied no 40 changes in a minute"
+        );
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    let workload = text(
+        &ddb(
+            &moto,
+            &os,
+            &[
+                "workload",
+                "--seed",
+                "21",
+                "--ops",
+                "300",
+                "--keys",
+                &items.to_string(),
+                "--poison",
+                "0",
+            ],
+            "",
+        )
+        .stdout,
+    );
+    let (m, o, t) = (moto.clone(), os.clone(), table.clone());
+    let writer = std::thread::spawn(move || {
+        ddb(
+            &m,
+            &o,
+            &["apply", "--table", &t, "--key-gap", "1.05", "-"],
+            &workload,
+        );
+    });
+    let out = Command::new(env!("CARGO_BIN_EXE_stream2search"))
+        .args(["backfill", "--export", location, "--export-time", exported])
+        .args(["--table", &table, "--index", &index])
+        .args(["--s3-endpoint", &moto, "--dynamodb-endpoint", &moto])
+        .args(["--endpoint", &os, "--allow-http", "--page-size", "50"])
+        .arg("--checkpoint")
+        .arg(dir.join("backfill.json"))
+        .arg("--dead-letters")
+        .arg(dir.join("dead.jsonl"))
+        .envs(ENV)
+        .output()
+        .unwrap();
+    let summary = text(&out.stdout);
+    assert_eq!(
+        out.status.code(),
+        Some(0),
+        "{summary}\n{}",
+        text(&out.stderr)
+    );
+    // The export holds the table as it was: every item read once. The 40 items the stream
+    // changed or deleted first were refused as stale (as were any the workload reached first).
+    assert_eq!(count(&summary, "items read"), items, "{summary}");
+    assert!(count(&summary, "stale") >= 40, "{summary}");
+    writer.join().unwrap();
+
+    // Drain the stream, then compare: the stream's later deletes and changes won.
+    drop(poll);
+    let out = poller(&moto, &os, &table, &index, &checkpoints, &queue, true)
+        .output()
+        .unwrap();
+    assert!(out.status.success(), "poll --once: {}", text(&out.stderr));
+    let out = ddb(
+        &moto,
+        &os,
+        &["compare", "--table", &table, "--index", &index],
+        "",
+    );
+    assert!(
+        text(&out.stdout).contains(&format!("matches table {table}")),
+        "{}",
+        text(&out.stdout)
+    );
 }
