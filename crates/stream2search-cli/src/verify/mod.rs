@@ -16,7 +16,7 @@ mod report;
 mod table;
 mod value;
 
-use std::collections::{HashMap, VecDeque};
+use std::collections::VecDeque;
 use std::hash::{Hash, Hasher};
 use std::io::Write as _;
 use std::process::ExitCode;
@@ -143,19 +143,57 @@ pub fn verify(args: Verify) -> ExitCode {
     runtime.block_on(run(args))
 }
 
-/// One document of the index, as remembered while the table is read.
+/// One document of the index, as remembered while the table is read: 56 bytes and its id.
 struct Seen {
-    digest: u128,
+    /// Its id (with a template: its index, a newline, its id).
+    slot: Box<str>,
+    /// The digest of its `_source`, as two words (a `u128` would align the entry to 16).
+    digest: [u64; 2],
     /// Into `Snapshot::indexes`.
     index: u32,
+    /// A table item made the document at this slot: not extra.
+    matched: bool,
     routing: Option<Box<str>>,
 }
 
-/// The index as a digest per document.
+/// The index as a digest per document, sorted by slot (a sorted vector: no hash table's spare
+/// capacity, and the index answers in `_id` order already).
 #[derive(Default)]
 struct Snapshot {
-    docs: HashMap<Box<str>, Seen>,
+    docs: Vec<Seen>,
     indexes: Vec<String>,
+}
+
+fn words(digest: u128) -> [u64; 2] {
+    [(digest >> 64) as u64, digest as u64]
+}
+
+impl Snapshot {
+    /// Sorts by slot (when the answers were not in that order) and refuses a slot seen twice.
+    fn seal(&mut self) -> Result<(), String> {
+        if !self.docs.is_sorted_by(|a, b| a.slot <= b.slot) {
+            self.docs.sort_unstable_by(|a, b| a.slot.cmp(&b.slot));
+        }
+        if let Some(w) = self.docs.windows(2).find(|w| w[0].slot == w[1].slot) {
+            return Err(format!("search: document {:?} came twice", w[0].slot));
+        }
+        self.docs.shrink_to_fit();
+        Ok(())
+    }
+
+    /// The document at `slot` that no item has matched yet, now matched.
+    fn take(&mut self, slot: &str) -> Option<&Seen> {
+        let at = self
+            .docs
+            .binary_search_by(|s| s.slot.as_ref().cmp(slot))
+            .ok()?;
+        let seen = &mut self.docs[at];
+        if seen.matched {
+            return None;
+        }
+        seen.matched = true;
+        Some(seen)
+    }
 }
 
 /// A difference as first seen, before the recheck.
@@ -410,10 +448,10 @@ async fn check(ctx: &Arc<Context>, args: &Options, started: Instant) -> Result<R
     let mut suspects = std::mem::take(&mut *shared.suspects.lock().expect("suspects lock"));
     let unkeyed = std::mem::take(&mut *shared.unkeyed.lock().expect("unkeyed lock"));
     let snapshot = std::mem::take(&mut *shared.snapshot.lock().expect("snapshot lock"));
-    for (slot, seen) in snapshot.docs {
-        let id = match slot.split_once('\n') {
+    for seen in snapshot.docs.into_iter().filter(|s| !s.matched) {
+        let id = match seen.slot.split_once('\n') {
             Some((_, id)) if ctx.templated => id.to_string(),
-            _ => slot.to_string(),
+            _ => seen.slot.to_string(),
         };
         let key = ctx.keys.of_id(&id, ctx.id_keys.as_deref());
         suspects.push(Suspect {
@@ -437,7 +475,7 @@ async fn check(ctx: &Arc<Context>, args: &Options, started: Instant) -> Result<R
             || f.difference
                 .key
                 .as_ref()
-                .is_none_or(|k| seen_keys.insert(k.clone()))
+                .is_none_or(|k| seen_keys.insert(serde_json::from_str::<serde_json::Value>(k).ok()))
     });
     let repair = if args.repair {
         Some(repair(ctx, &mut found).await)
@@ -479,7 +517,7 @@ async fn check(ctx: &Arc<Context>, args: &Options, started: Instant) -> Result<R
 async fn read_index(ctx: &Context, pattern: &str, page: u32) -> Result<Snapshot, String> {
     let mut snapshot = Snapshot::default();
     let mut reader = index::Reader::open(&ctx.client, pattern, page, ctx.timeout).await?;
-    let result = async {
+    let result: Result<(), String> = async {
         loop {
             let hits = reader.next().await?;
             if hits.is_empty() {
@@ -492,7 +530,9 @@ async fn read_index(ctx: &Context, pattern: &str, page: u32) -> Result<Snapshot,
     }
     .await;
     reader.close().await;
-    result.map(|()| snapshot)
+    result?;
+    snapshot.seal()?;
+    Ok(snapshot)
 }
 
 fn remember(ctx: &Context, snapshot: &mut Snapshot, hit: Hit) -> Result<(), String> {
@@ -508,15 +548,13 @@ fn remember(ctx: &Context, snapshot: &mut Snapshot, hit: Hit) -> Result<(), Stri
             snapshot.indexes.len() - 1
         }
     };
-    let slot = ctx.slot(&hit.index, &hit.id);
-    let seen = Seen {
-        digest,
+    snapshot.docs.push(Seen {
+        slot: ctx.slot(&hit.index, &hit.id),
+        digest: words(digest),
         index: index as u32,
+        matched: false,
         routing: hit.routing.map(String::into_boxed_str),
-    };
-    if snapshot.docs.insert(slot, seen).is_some() {
-        return Err(format!("search: document {} came twice", hit.id));
-    }
+    });
     Ok(())
 }
 
@@ -641,8 +679,8 @@ fn compare_page(shared: &Scanning, items: &[&str]) {
                     document,
                 } => {
                     let digest = expect::digest(&document, ctx.indexed_at.as_deref());
-                    let seen = snapshot.docs.remove(&ctx.slot(&place.index, &place.id));
-                    if seen.is_some_and(|s| Some(s.digest) == digest) {
+                    let seen = snapshot.take(&ctx.slot(&place.index, &place.id));
+                    if seen.is_some_and(|s| Some(s.digest) == digest.map(words)) {
                         continue;
                     }
                     // Missing or different: the recheck tells which.
