@@ -705,3 +705,53 @@ fn an_export_is_compared_with_the_index_and_later_documents_are_not_differences(
     let (code, _, err) = run_export(&["--repair"]);
     assert_eq!(code, 2, "{err}");
 }
+
+#[test]
+fn reads_every_document_past_ten_thousand_hits() {
+    let (Some(moto), Some(opensearch)) = (moto(), OpenSearch::from_env()) else {
+        return;
+    };
+    let os = opensearch.url().to_string();
+    let pid = std::process::id();
+    let index = format!("s2s-verify-many-{pid}");
+    let table = format!("VerifyMany-{pid}");
+    let _cleanup = Cleanup {
+        os: &opensearch,
+        moto: moto.clone(),
+        index: index.clone(),
+        table: table.clone(),
+    };
+    let dir = scratch("many");
+    index_create(&os, &index);
+    ddb(
+        &moto,
+        &os,
+        &["create", "--table", &table, "--no-stream"],
+        "",
+    );
+    ddb(
+        &moto,
+        &os,
+        &["fill", "--table", &table, "--count", "10050", "--seed", "3"],
+        "",
+    );
+    backfill(&moto, &os, &table, &index, &dir);
+    // The last document in _id order (past the 10,000th), made different.
+    put_doc(&opensearch, &index, "k-9999", r#"{"productId":"k-9999"}"#);
+    let (code, out, err) = run(verify(&moto, &os, &table, &index, &[]));
+    assert_eq!(code, 1, "{out}{err}");
+    assert!(
+        out.starts_with(&format!(
+            "verify {table} -> {index}: items 10050, documents 10050, missing 0, extra 0, \
+             different 1, unconvertible 0; rechecked 1, settled 0;"
+        )),
+        "{out}"
+    );
+    assert!(
+        out.lines()
+            .nth(1)
+            .unwrap()
+            .starts_with("different k-9999: "),
+        "{out}"
+    );
+}
