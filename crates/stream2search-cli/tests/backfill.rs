@@ -1284,7 +1284,7 @@ impl Drop for Watch {
 }
 
 #[test]
-fn function_url_runs_each_segment_in_the_backfill_function_until_it_is_done() {
+fn function_url_runs_each_segment_and_export_file_in_the_backfill_function_until_done() {
     let (Some(moto), Some(opensearch)) = (moto(), OpenSearch::from_env()) else {
         return;
     };
@@ -1345,6 +1345,7 @@ fn function_url_runs_each_segment_in_the_backfill_function_until_it_is_done() {
         .env("CARGO_TARGET_DIR", repo().join("target/cargo-lambda-watch"))
         .envs(ENV)
         .env("AWS_ENDPOINT_URL_DYNAMODB", &moto)
+        .env("AWS_ENDPOINT_URL_S3", &moto)
         .env("OPENSEARCH_ENDPOINT", &os)
         .env("OPENSEARCH_ALLOW_HTTP", "true")
         .env("OPENSEARCH_AUTH", "none")
@@ -1413,6 +1414,63 @@ fn function_url_runs_each_segment_in_the_backfill_function_until_it_is_done() {
     let state: serde_json::Value =
         serde_json::from_slice(&std::fs::read(dir.join("backfill.json")).unwrap()).unwrap();
     assert_eq!(durable_items(&state), items, "{state}");
+    let out = ddb(
+        &moto,
+        &os,
+        &["compare", "--table", &table, "--index", &index],
+        "",
+    );
+    assert!(text(&out.stdout).contains(&format!("matches table {table}")));
+
+    // The same table's export (moto's S3, no manifest) through the function into the emptied
+    // index: each file unit invoked until done.
+    let emptied = opensearch.request(
+        "POST",
+        &format!("/{index}/_delete_by_query?refresh=true"),
+        &[("content-type", "application/json")],
+        br#"{"query":{"match_all":{}}}"#,
+    );
+    assert_eq!(emptied.status, 200, "{}", emptied.text());
+    assert_eq!(emptied.json()["deleted"], items, "{}", emptied.text());
+    let out = Command::new(repo().join(".dev/venv/bin/python"))
+        .args(["-c", EXPORT_PY, &table, "s2s-backfill-exports"])
+        .arg(format!("exports-function-{pid}"))
+        .arg(dir.join("export"))
+        .env("MOTO_URL", &moto)
+        .output()
+        .unwrap();
+    assert!(out.status.success(), "{}", text(&out.stderr));
+    let printed = text(&out.stdout);
+    let printed: Vec<&str> = printed.lines().collect();
+    let [location, exported, _] = printed[..] else {
+        panic!("{printed:?}");
+    };
+    let out = Command::new(env!("CARGO_BIN_EXE_stream2search"))
+        .args(["backfill", "--export", location, "--export-time", exported])
+        .args([
+            "--keys",
+            "productId",
+            "--index",
+            &index,
+            "--function-url",
+            &url,
+        ])
+        .args(["--s3-endpoint", &moto, "--endpoint", &os, "--allow-http"])
+        .arg("--checkpoint")
+        .arg(dir.join("export.json"))
+        .arg("--dead-letters")
+        .arg(dir.join("export-dead.jsonl"))
+        .envs(ENV)
+        .output()
+        .unwrap();
+    let (summary, log) = (text(&out.stdout), text(&out.stderr));
+    assert_eq!(out.status.code(), Some(0), "{summary}\n{log}");
+    assert_eq!(count(&summary, "items read"), items, "{summary}");
+    assert_eq!(count(&summary, "indexed"), items, "{summary}");
+    assert!(summary.contains("files done 1/1"), "{summary}");
+    let invocations = count(&summary, "invocations");
+    assert_eq!(invocations, count(&summary, "pages"), "{summary}");
+    assert!(invocations >= items / 40, "{summary}");
     let out = ddb(
         &moto,
         &os,
