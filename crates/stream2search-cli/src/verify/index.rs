@@ -266,11 +266,27 @@ pub struct Write {
     pub document: Option<Vec<u8>>,
 }
 
+/// Most actions, and most document bytes, per repair request.
+const REPAIR_CHUNK: (usize, usize) = (500, 5 * 1024 * 1024);
+
 /// Sends `writes` as bulk requests (one try each: a write that does not land is reported, and
 /// the next `verify --repair` makes it again), one [`Final`] per write, in order.
 pub async fn apply(client: &Client, writes: &[Write], timeout: Duration) -> Vec<Final> {
     let mut finals = Vec::with_capacity(writes.len());
-    for chunk in writes.chunks(500) {
+    let mut rest = writes;
+    while !rest.is_empty() {
+        let mut bytes = 0;
+        let n = rest
+            .iter()
+            .take(REPAIR_CHUNK.0)
+            .take_while(|w| {
+                bytes += w.document.as_ref().map_or(0, Vec::len);
+                bytes <= REPAIR_CHUNK.1
+            })
+            .count()
+            .max(1);
+        let (chunk, after) = rest.split_at(n);
+        rest = after;
         let mut body = Vec::new();
         let mut actions = Vec::with_capacity(chunk.len());
         for w in chunk {
@@ -304,7 +320,7 @@ pub async fn apply(client: &Client, writes: &[Write], timeout: Duration) -> Vec<
                 Response::Items(items) => items.into_iter().map(Final::from).collect(),
                 other => vec![
                     Final::NotDurable {
-                        reason: format!("{other:?}")
+                        reason: other.to_string()
                     };
                     chunk.len()
                 ],
