@@ -87,47 +87,74 @@ impl EventName {
     }
 }
 
-/// Walks an event, `{"Records":[...]}`, calling `each` with the reader at each record, which
-/// `each` consumes. Other members, and a second `Records`, are skipped.
-#[inline]
-pub(crate) fn records<'a>(
-    r: &mut Reader<'a>,
-    mut each: impl FnMut(&mut Reader<'a>) -> Result<(), EventError>,
-) -> Result<(), EventError> {
-    if r.peek() != Some(b'{') {
-        return Err(EventError::NotAnEvent(
-            "expected an object with a `Records` array",
-        ));
-    }
-    let mut found = false;
-    r.begin_object()?;
-    let mut first = true;
-    while let Some(key) = r.next_key(&mut first)? {
-        if !key.is("Records") || found {
-            r.skip_value()?;
-            continue;
+/// Walks an event, `{"Records":[...]}`: [`Records::next`] stops the reader at each record, which
+/// the caller then consumes. Other members, and a second `Records`, are skipped.
+#[derive(Debug, Default)]
+pub(crate) struct Records {
+    at: Walk,
+    first_key: bool,
+    first_element: bool,
+    found: bool,
+}
+
+#[derive(Debug, Default, Clone, Copy, PartialEq, Eq)]
+enum Walk {
+    #[default]
+    Start,
+    Members,
+    Elements,
+}
+
+impl Records {
+    /// Moves the reader to the next record (`true`), or to the end of the event (`false`).
+    #[inline]
+    pub fn next(&mut self, r: &mut Reader<'_>) -> Result<bool, EventError> {
+        loop {
+            match self.at {
+                Walk::Elements => {
+                    if r.next_element(&mut self.first_element)? {
+                        r.peek();
+                        return Ok(true);
+                    }
+                    self.at = Walk::Members;
+                }
+                Walk::Members => match r.next_key(&mut self.first_key)? {
+                    Some(key) if key.is("Records") && !self.found => {
+                        self.found = true;
+                        if r.peek() != Some(b'[') {
+                            return Err(EventError::NotAnEvent("`Records` must be an array"));
+                        }
+                        r.begin_array()?;
+                        self.first_element = true;
+                        self.at = Walk::Elements;
+                    }
+                    Some(_) => r.skip_value()?,
+                    None => {
+                        if !r.at_end() {
+                            return Err(EventError::Syntax {
+                                offset: r.pos,
+                                what: "unexpected text after the event",
+                            });
+                        }
+                        if !self.found {
+                            return Err(EventError::NotAnEvent("no `Records` member"));
+                        }
+                        return Ok(false);
+                    }
+                },
+                Walk::Start => {
+                    if r.peek() != Some(b'{') {
+                        return Err(EventError::NotAnEvent(
+                            "expected an object with a `Records` array",
+                        ));
+                    }
+                    r.begin_object()?;
+                    self.first_key = true;
+                    self.at = Walk::Members;
+                }
+            }
         }
-        found = true;
-        if r.peek() != Some(b'[') {
-            return Err(EventError::NotAnEvent("`Records` must be an array"));
-        }
-        r.begin_array()?;
-        let mut first = true;
-        while r.next_element(&mut first)? {
-            r.peek();
-            each(r)?;
-        }
     }
-    if !r.at_end() {
-        return Err(EventError::Syntax {
-            offset: r.pos,
-            what: "unexpected text after the event",
-        });
-    }
-    if !found {
-        return Err(EventError::NotAnEvent("no `Records` member"));
-    }
-    Ok(())
 }
 
 /// What one record says, before it becomes bulk items.

@@ -229,7 +229,8 @@ impl Planner {
         let mut names = Vec::new();
         let mut keys = Vec::new();
         let mut made = Vec::with_capacity(2);
-        event::records(&mut r, |r| {
+        let mut records = event::Records::default();
+        while records.next(&mut r)? {
             let position = plan.records.len();
             let start = r.pos;
             let mark = plan.docs.len();
@@ -238,7 +239,7 @@ impl Planner {
                 ..RawRecord::default()
             };
             let read = event::read(
-                r,
+                &mut r,
                 &mut raw,
                 &mut plan.docs,
                 &self.shape,
@@ -266,7 +267,7 @@ impl Planner {
                     plan.docs.truncate(mark);
                     r.pos = start;
                     raw = RawRecord::default();
-                    event::salvage(r, &mut raw)?;
+                    event::salvage(&mut r, &mut raw)?;
                     RecordStatus::Invalid(*e)
                 }
             };
@@ -280,8 +281,7 @@ impl Planner {
                 status,
                 span: start + bom..r.pos + bom,
             });
-            Ok(())
-        })?;
+        }
         // `filter_map` is collected in place (an `Option<Item>` is the size of an `Item`);
         // `flatten` would copy every item into a second, growing allocation.
         #[allow(clippy::filter_map_identity)]
