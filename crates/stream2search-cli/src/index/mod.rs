@@ -2,9 +2,10 @@
 //!
 //! Layout (`docs/mapping.md`): the index `NAME-000001` holds the documents; the alias `NAME` is
 //! its write alias (`is_write_index`), through which the Lambda, `replay` and `poll` write; the
-//! alias `NAME-read` is for searches. Both name the same index until a reindex builds
-//! `NAME-000002`: then `NAME` moves to the new index at once and `NAME-read` only when it is
-//! complete.
+//! alias `NAME-read` is for searches. Both name the same index until a reindex
+//! (`stream2search reindex`, docs/reindex.md) builds `NAME-000002`: the stream mirrors its writes
+//! into it through the alias `NAME-mirror` while it is backfilled, then `NAME` and `NAME-read`
+//! move to it in one `_aliases` call.
 
 pub mod mapping;
 
