@@ -165,11 +165,15 @@ fn check(config: &Config, plan: &Plan, unique_input: bool) {
             );
             decided[p] = true;
         }
+        // One item per document: (index, id, routing). A MODIFY that changes the routing
+        // attribute rightly has two items with one id, a delete under the old routing and an
+        // index under the new one.
         assert!(
-            keys.insert((item.index.as_str(), item.id.as_str())),
-            "two items for ({:?}, {:?})",
+            keys.insert((item.index.as_str(), item.id.as_str(), item.routing.as_deref())),
+            "two items for ({:?}, {:?}, routing {:?})",
             item.index,
-            item.id
+            item.id,
+            item.routing
         );
         assert!(item.id.len() <= 512, "id of {} bytes", item.id.len());
         assert_eq!(item.action == Action::Index, plan.document(i).is_some());
