@@ -39,7 +39,8 @@
 //!
 //! The data's way, one module each: [`Config`] (`config`, `endpoint`, `tls`) → `gzip` →
 //! `auth` (SigV4 / basic, `credentials`) → `transport` (one HTTP exchange) → `send` (chunks,
-//! outcomes, retries, deadline) → [`Report`].
+//! outcomes, retries, deadline) → [`Report`]. Beside it, [`Client::call_aws_json`] calls AWS
+//! JSON-protocol APIs (DynamoDB, DynamoDB Streams, SQS) and [`aws`] reads their answers.
 //!
 //! - **Transport:** hyper 1 with the hyper-util pooled client (HTTP/1.1 keep-alive) and rustls
 //!   with the ring provider, trusting the webpki roots plus an optional extra CA
@@ -60,6 +61,7 @@
 //! [`Plan`]: stream2search::Plan
 
 mod auth;
+pub mod aws;
 mod client;
 mod config;
 mod credentials;

@@ -135,12 +135,8 @@ fn successful(status: u16, body: &[u8]) -> Result<HashSet<String>, QueueError> {
         #[serde(rename = "Successful", default)]
         successful: Vec<Entry>,
     }
-    if !(200..300).contains(&status) {
-        let text = String::from_utf8_lossy(&body[..body.len().min(300)]).into_owned();
-        return Err(QueueError(format!("HTTP {status}: {text}")));
-    }
-    let answer: Answer = serde_json::from_slice(body)
-        .map_err(|_| QueueError(format!("unreadable answer (HTTP {status})")))?;
+    let answer: Answer = stream2search_client::aws::answer("SendMessageBatch", status, body)
+        .map_err(|fault| QueueError(fault.message))?;
     Ok(answer.successful.into_iter().map(|e| e.id).collect())
 }
 
@@ -158,5 +154,9 @@ mod tests {
         assert_eq!(ok, HashSet::from(["r1".to_string()]));
         let err = successful(403, br#"{"__type":"AccessDenied"}"#).unwrap_err();
         assert!(err.to_string().contains("403"));
+        assert_eq!(
+            err.to_string(),
+            "dead-letter queue: SendMessageBatch: HTTP 403 AccessDenied: {\"__type\":\"AccessDenied\"}"
+        );
     }
 }

@@ -119,7 +119,8 @@ pub use scan::{Dynamo, Table};
 
 use self::export::{Export, Reader};
 use self::s3::S3;
-use self::scan::{Fault, Scan};
+use self::scan::Scan;
+use stream2search_client::aws::Fault;
 
 /// Where a unit of backfill work stands.
 ///

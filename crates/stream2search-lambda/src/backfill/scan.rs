@@ -6,11 +6,11 @@ use std::fmt;
 use std::time::Duration;
 
 use aws_credential_types::Credentials;
-use serde::de::DeserializeOwned;
 use serde::{Deserialize, Serialize};
 use serde_json::json;
 use serde_json::value::RawValue;
-use stream2search_client::{Auth, Client, Config, Service, SigV4};
+use stream2search_client::aws::{Fault, answer};
+use stream2search_client::{Client, Service, SigV4};
 
 /// A DynamoDB API client: DescribeTable and Scan. Build once; clones share the connection pool.
 #[derive(Clone)]
@@ -40,42 +40,6 @@ pub struct Table {
     pub item_count: u64,
     /// `TableSizeBytes` (updated as rarely).
     pub size_bytes: u64,
-}
-
-/// Why a DynamoDB call failed. The message never holds credentials.
-#[derive(Debug, Clone)]
-pub(crate) struct Fault {
-    /// The exception name AWS answered with, without its namespace, when it named one.
-    kind: Option<String>,
-    /// The HTTP status, when there was an answer.
-    status: Option<u16>,
-    /// `OPERATION: HTTP STATUS KIND: MESSAGE`, or why there was no answer.
-    message: String,
-}
-
-impl fmt::Display for Fault {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str(&self.message)
-    }
-}
-
-impl Fault {
-    /// DynamoDB asks us to slow down: wait and call again, as often as it takes.
-    pub(crate) fn is_throttling(&self) -> bool {
-        matches!(
-            self.kind.as_deref(),
-            Some(
-                "ProvisionedThroughputExceededException"
-                    | "ThrottlingException"
-                    | "RequestLimitExceeded"
-            )
-        )
-    }
-
-    /// No answer, or a server error: worth a few more tries.
-    pub(crate) fn is_transient(&self) -> bool {
-        self.status.is_none_or(|s| s >= 500)
-    }
 }
 
 /// One Scan page: the items exactly as sent, where the next page starts (`None`: the segment is
@@ -123,12 +87,9 @@ impl Dynamo {
         credentials: Credentials,
         timeout: Duration,
     ) -> Result<Dynamo, stream2search_client::Error> {
-        let mut config = Config::new(endpoint);
-        config.allow_http = endpoint.starts_with("http://");
-        config.gzip = false;
-        config.auth = Auth::SigV4(SigV4::new(Service::DynamoDb, region.into(), credentials));
+        let sigv4 = SigV4::new(Service::DynamoDb, region.into(), credentials);
         Ok(Dynamo {
-            client: Client::new(config)?,
+            client: stream2search_client::aws::client(endpoint, sigv4)?,
             endpoint: endpoint.to_owned(),
             timeout,
         })
@@ -217,80 +178,14 @@ impl Dynamo {
                 limit,
             )
             .await
-            .map_err(|e| Fault {
-                kind: None,
-                status: None,
-                message: format!("{operation}: {e}"),
-            })?;
+            .map_err(|e| Fault::unanswered(operation, &e))?;
         Ok((status, answer.to_vec()))
     }
-}
-
-/// A JSON 1.0 answer: the value, or the exception AWS named.
-fn answer<T: DeserializeOwned>(operation: &str, status: u16, body: &[u8]) -> Result<T, Fault> {
-    if (200..300).contains(&status) {
-        return serde_json::from_slice(body).map_err(|e| Fault {
-            kind: None,
-            status: Some(status),
-            message: format!("{operation}: unreadable answer: {e}"),
-        });
-    }
-    #[derive(Deserialize)]
-    struct Exception {
-        #[serde(rename = "__type", default)]
-        kind: Option<String>,
-        #[serde(alias = "Message", default)]
-        message: Option<String>,
-    }
-    let exception: Option<Exception> = serde_json::from_slice(body).ok();
-    // `__type` may be `com.amazonaws.dynamodb.v20120810#ResourceNotFoundException`.
-    let kind = exception
-        .as_ref()
-        .and_then(|f| f.kind.as_deref())
-        .map(|k| k.rsplit('#').next().unwrap_or(k).to_string());
-    let message = exception
-        .and_then(|f| f.message)
-        .unwrap_or_else(|| String::from_utf8_lossy(&body[..body.len().min(300)]).into_owned());
-    Err(Fault {
-        message: format!(
-            "{operation}: HTTP {status} {}: {message}",
-            kind.as_deref().unwrap_or("error")
-        ),
-        kind,
-        status: Some(status),
-    })
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    #[test]
-    fn throughput_exceptions_are_throttling_and_other_faults_are_not() {
-        let throttled = answer::<Page>(
-            "Scan",
-            400,
-            br#"{"__type":"com.amazonaws.dynamodb.v20120810#ProvisionedThroughputExceededException","message":"slow down"}"#,
-        )
-        .unwrap_err();
-        assert!(throttled.is_throttling());
-        assert!(!throttled.is_transient());
-        let missing = answer::<Page>(
-            "Scan",
-            400,
-            br#"{"__type":"com.amazonaws.dynamodb.v20120810#ResourceNotFoundException","message":"no table"}"#,
-        )
-        .unwrap_err();
-        assert!(!missing.is_throttling());
-        assert!(!missing.is_transient());
-        assert_eq!(
-            missing.to_string(),
-            "Scan: HTTP 400 ResourceNotFoundException: no table"
-        );
-        let busy = answer::<Page>("Scan", 503, b"busy").unwrap_err();
-        assert!(busy.is_transient());
-        assert_eq!(busy.to_string(), "Scan: HTTP 503 error: busy");
-    }
 
     #[test]
     fn a_page_keeps_its_items_as_sent_and_its_consumed_capacity() {
