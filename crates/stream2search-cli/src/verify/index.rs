@@ -40,6 +40,11 @@ pub struct Reader<'a> {
     page: u32,
     after: Option<Box<RawValue>>,
     done: bool,
+    /// Pages are sorted by `_doc` (cheap: the order documents lie in) while the point in time
+    /// covers one shard, where `_doc` identifies a document; by `_id` (which loads every id
+    /// into the server's field data, about 20 times slower per page) over several shards, where
+    /// `_doc` values repeat.
+    by_doc: bool,
 }
 
 fn fault(what: &str, status: u16, body: &[u8]) -> String {
@@ -89,28 +94,40 @@ impl<'a> Reader<'a> {
             page,
             after: None,
             done: false,
+            by_doc: true,
         })
     }
 
-    /// The next page of documents, sorted by `_id`; empty at the end.
+    /// The next page of documents; empty at the end.
     pub async fn next(&mut self) -> Result<Vec<Hit>, String> {
         #[derive(Deserialize)]
         struct Hits {
             hits: Vec<Hit>,
         }
         #[derive(Deserialize)]
+        struct Shards {
+            total: u64,
+        }
+        #[derive(Deserialize)]
         struct Answer {
             hits: Hits,
+            #[serde(rename = "_shards")]
+            shards: Shards,
             #[serde(default)]
             pit_id: Option<String>,
         }
         if self.done {
             return Ok(Vec::new());
         }
+        let sort = if self.by_doc {
+            json!(["_doc"])
+        } else {
+            json!([{"_id": "asc"}])
+        };
         let mut query = json!({
             "size": self.page,
             "pit": {"id": self.pit, "keep_alive": KEEP_ALIVE},
-            "sort": [{"_id": "asc"}],
+            "sort": sort,
             "version": true,
             "track_total_hits": false,
         })
@@ -138,6 +155,12 @@ impl<'a> Reader<'a> {
             serde_json::from_slice(&body).map_err(|e| format!("search: unreadable answer: {e}"))?;
         if let Some(pit) = answer.pit_id {
             self.pit = pit;
+        }
+        if self.by_doc && answer.shards.total > 1 {
+            // Only the first page is read by `_doc`: start again by `_id`.
+            debug_assert!(self.after.is_none());
+            self.by_doc = false;
+            return Box::pin(self.next()).await;
         }
         let mut hits = answer.hits.hits;
         match hits.last_mut() {
