@@ -171,7 +171,7 @@ pub async fn open(
         .map_err(|e| format!("export {location}: {e}"))?;
     let given = match &args.export_time {
         Some(text) => Some(
-            rfc3339_seconds(text)
+            stream2search::time::rfc3339_seconds(text)
                 .ok_or_else(|| format!("--export-time {text:?} is not an RFC 3339 time"))?,
         ),
         None => None,
@@ -230,106 +230,4 @@ pub async fn open(
             .item_count
             .map(|n| (n, "the export manifest's itemCount")),
     })
-}
-
-/// `2020-11-04T07:28:34.028Z` (or with an offset, `+01:00`) → whole seconds since the epoch.
-fn rfc3339_seconds(text: &str) -> Option<u64> {
-    let b = text.as_bytes();
-    let digits = |at: usize, n: usize| -> Option<i64> {
-        let part = text.get(at..at + n)?;
-        part.bytes()
-            .all(|c| c.is_ascii_digit())
-            .then(|| part.parse().ok())?
-    };
-    if b.len() < 20 || b[4] != b'-' || b[7] != b'-' || !matches!(b[10], b'T' | b't') {
-        return None;
-    }
-    if b[13] != b':' || b[16] != b':' {
-        return None;
-    }
-    let (year, month, day) = (digits(0, 4)?, digits(5, 2)?, digits(8, 2)?);
-    let (hour, minute, second) = (digits(11, 2)?, digits(14, 2)?, digits(17, 2)?);
-    if !(1..=12).contains(&month) || !(1..=31).contains(&day) || hour > 23 || minute > 59 {
-        return None;
-    }
-    if second > 60 {
-        return None;
-    }
-    let mut rest = &text[19..];
-    if let Some(fraction) = rest.strip_prefix('.') {
-        let end = fraction
-            .find(|c: char| !c.is_ascii_digit())
-            .unwrap_or(fraction.len());
-        if end == 0 {
-            return None;
-        }
-        rest = &fraction[end..];
-    }
-    let offset = match rest {
-        "Z" | "z" => 0,
-        _ => {
-            let sign = match rest.as_bytes().first()? {
-                b'+' => 1,
-                b'-' => -1,
-                _ => return None,
-            };
-            let r = rest.as_bytes();
-            if r.len() != 6 || r[3] != b':' {
-                return None;
-            }
-            let h: i64 = rest.get(1..3)?.parse().ok()?;
-            let m: i64 = rest.get(4..6)?.parse().ok()?;
-            sign * (h * 3600 + m * 60)
-        }
-    };
-    // Days from civil (Howard Hinnant's algorithm).
-    let y = if month <= 2 { year - 1 } else { year };
-    let era = y.div_euclid(400);
-    let yoe = y - era * 400;
-    let mp = (month + 9) % 12;
-    let doy = (153 * mp + 2) / 5 + day - 1;
-    let doe = yoe * 365 + yoe / 4 - yoe / 100 + doy;
-    let days = era * 146_097 + doe - 719_468;
-    let seconds = days * 86_400 + hour * 3600 + minute * 60 + second - offset;
-    u64::try_from(seconds).ok()
-}
-
-#[cfg(test)]
-mod tests {
-    use super::rfc3339_seconds;
-    use std::time::Duration;
-
-    #[test]
-    fn export_times_read_as_the_seconds_the_core_formats_back() {
-        // The core's formatter is the second implementation.
-        for secs in [
-            0u64,
-            951_782_400,
-            1_604_474_914,
-            1_764_489_300,
-            4_102_444_799,
-        ] {
-            let text = stream2search::time::rfc3339(Duration::from_millis(secs * 1000 + 28));
-            assert_eq!(rfc3339_seconds(&text), Some(secs), "{text}");
-        }
-        assert_eq!(
-            rfc3339_seconds("2020-11-04T08:28:34+01:00"),
-            Some(1_604_474_914)
-        );
-        assert_eq!(
-            rfc3339_seconds("2020-11-04T06:28:34-01:00"),
-            Some(1_604_474_914)
-        );
-        for bad in [
-            "2020-11-04",
-            "2020-11-04 07:28:34Z",
-            "2020-13-04T07:28:34Z",
-            "2020-11-04T07:28:34",
-            "2020-11-04T07:28:34.Z",
-            "1969-12-31T23:59:59Z",
-            "2020-11-04T07:28:34+0100",
-        ] {
-            assert_eq!(rfc3339_seconds(bad), None, "{bad}");
-        }
-    }
 }

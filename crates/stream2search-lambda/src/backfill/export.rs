@@ -173,7 +173,7 @@ impl Export {
                     })?,
             ),
             Some(serde_json::Value::String(text)) => {
-                Some(rfc3339_seconds(&text).ok_or_else(|| {
+                Some(stream2search::time::rfc3339_seconds(&text).ok_or_else(|| {
                     Error::manifest(
                         &summary_name,
                         format!("exportTime {text:?} is not RFC 3339"),
@@ -300,68 +300,6 @@ async fn list(place: &Place, s3: Option<&S3>, base: &str) -> Result<Vec<DataFile
     }
     files.sort_by(|a, b| a.location.cmp(&b.location));
     Ok(files)
-}
-
-/// `2020-11-04T07:28:34.028Z` (or with an offset, `+01:00`) → whole seconds since the epoch.
-fn rfc3339_seconds(text: &str) -> Option<u64> {
-    let b = text.as_bytes();
-    let digits = |range: std::ops::Range<usize>| -> Option<i64> {
-        let part = text.get(range)?;
-        part.bytes()
-            .all(|c| c.is_ascii_digit())
-            .then(|| part.parse().ok())?
-    };
-    if b.len() < 20 || b[4] != b'-' || b[7] != b'-' || !matches!(b[10], b'T' | b't' | b' ') {
-        return None;
-    }
-    if b[13] != b':' || b[16] != b':' {
-        return None;
-    }
-    let (year, month, day) = (digits(0..4)?, digits(5..7)?, digits(8..10)?);
-    let (hour, minute, second) = (digits(11..13)?, digits(14..16)?, digits(17..19)?);
-    if !(1..=12).contains(&month) || !(1..=31).contains(&day) || hour > 23 || minute > 59 {
-        return None;
-    }
-    if second > 60 {
-        return None;
-    }
-    let mut rest = &text[19..];
-    if let Some(fraction) = rest.strip_prefix('.') {
-        let end = fraction
-            .find(|c: char| !c.is_ascii_digit())
-            .unwrap_or(fraction.len());
-        if end == 0 {
-            return None;
-        }
-        rest = &fraction[end..];
-    }
-    let offset = match rest {
-        "Z" | "z" => 0,
-        _ => {
-            let sign = match rest.as_bytes().first()? {
-                b'+' => 1,
-                b'-' => -1,
-                _ => return None,
-            };
-            let r = rest.as_bytes();
-            if r.len() != 6 || r[3] != b':' {
-                return None;
-            }
-            let h: i64 = rest[1..3].parse().ok()?;
-            let m: i64 = rest[4..6].parse().ok()?;
-            sign * (h * 3600 + m * 60)
-        }
-    };
-    // Days from civil (Howard Hinnant's algorithm).
-    let y = if month <= 2 { year - 1 } else { year };
-    let era = y.div_euclid(400);
-    let yoe = y - era * 400;
-    let mp = (month + 9) % 12;
-    let doy = (153 * mp + 2) / 5 + day - 1;
-    let doe = yoe * 365 + yoe / 4 - yoe / 100 + doy;
-    let days = era * 146_097 + doe - 719_468;
-    let seconds = days * 86_400 + hour * 3600 + minute * 60 + second - offset;
-    u64::try_from(seconds).ok()
 }
 
 /// One item of a page: its line number (1 for the file's first line) and its `Item` object's
@@ -942,36 +880,6 @@ impl std::error::Error for Error {
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    #[test]
-    fn rfc3339_times_of_manifests_become_whole_seconds() {
-        // `date -u -d 2020-11-04T07:28:34Z +%s`
-        assert_eq!(
-            rfc3339_seconds("2020-11-04T07:28:34.028Z"),
-            Some(1_604_474_914)
-        );
-        assert_eq!(
-            rfc3339_seconds("2020-11-13T00:21:26.215Z"),
-            Some(1_605_226_886)
-        );
-        assert_eq!(rfc3339_seconds("1970-01-01T00:00:00Z"), Some(0));
-        assert_eq!(
-            rfc3339_seconds("2020-11-04T08:28:34+01:00"),
-            Some(1_604_474_914)
-        );
-        assert_eq!(
-            rfc3339_seconds("2024-02-29T23:59:59.999999Z"),
-            Some(1_709_251_199)
-        );
-        for bad in [
-            "2020-11-04",
-            "2020-13-04T07:28:34Z",
-            "2020-11-04T07:28:34",
-            "x",
-        ] {
-            assert_eq!(rfc3339_seconds(bad), None, "{bad}");
-        }
-    }
 
     #[test]
     fn lines_that_are_not_items_say_why() {
