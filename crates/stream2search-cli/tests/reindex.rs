@@ -1,11 +1,12 @@
 //! `stream2search reindex` against moto and the real OpenSearch: the next generation with a new
-//! mapping, backfilled from the table, the aliases switched in one call, the old generation kept
-//! fresh through the mirror alias until `--delete-old`.
+//! mapping, backfilled from the table, verified (repaired and verified again when it differs),
+//! the aliases switched in one call, the old generation kept fresh through the mirror alias
+//! until `--delete-old`.
 //!
 //! The waits' lengths are unit tests in `src/reindex/mod.rs`; here `--settle` replaces them: 0
 //! where no stream runs, and 10 s where `poll` streams the table (looking the mirror up at every
-//! batch, so that no wait is needed for its sake) and the test changes items between the backfill
-//! and the switch. The stream side alone is `crates/stream2search-lambda/tests/mirror.rs`.
+//! batch, so that no wait is needed for its sake) while the table changes and a sampler searches
+//! the read alias. The stream side alone is `crates/stream2search-lambda/tests/mirror.rs`.
 
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output};
@@ -197,7 +198,8 @@ fn reindex_backfills_the_next_generation_switches_in_one_call_and_keeps_the_old_
 }
 
 #[test]
-fn a_failed_backfill_stops_before_the_switch_and_a_rerun_resumes() {
+fn a_failed_backfill_or_a_difference_the_repair_leaves_stops_before_the_switch_and_a_rerun_resumes()
+{
     let Some(opensearch) = OpenSearch::from_env() else {
         return;
     };
@@ -238,7 +240,9 @@ fn a_failed_backfill_stops_before_the_switch_and_a_rerun_resumes() {
         [second.as_str()]
     );
 
-    // With the table there, the rerun goes on from step 3.
+    // With the table there, the rerun goes on from step 3. Meanwhile two documents no item
+    // makes got into the new generation: one at version 1, which the repair deletes, and one at
+    // a version an hour ahead, which the repair's version cannot delete.
     ddb(
         &moto,
         &os,
@@ -251,17 +255,70 @@ fn a_failed_backfill_stops_before_the_switch_and_a_rerun_resumes() {
         &["fill", "--table", &table, "--count", "30", "--seed", "3"],
         "",
     );
+    let ahead = (std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .unwrap()
+        .as_secs()
+        + 3600)
+        * 1_000_000;
+    for (id, version) in [("junk-1", 1), ("junk-2", ahead)] {
+        let path = format!("/{second}/_doc/{id}?version={version}&version_type=external");
+        let r = opensearch.send_json("PUT", &path, &serde_json::json!({"note": id}));
+        assert_eq!(r.status, 201, "{}", r.text());
+    }
     let out = reindex(&dir, &os, &name, &extra, &backfill);
-    assert_eq!(out.status.code(), Some(0), "{}", text(&out.stderr));
+    let said = text(&out.stdout);
+    assert_eq!(out.status.code(), Some(1), "{said}{}", text(&out.stderr));
+    assert!(said.contains("resuming"), "{said}");
+    assert!(!said.contains("step 1"), "{said}");
     assert!(
-        text(&out.stdout).contains("resuming"),
-        "{}",
-        text(&out.stdout)
+        said.contains(&format!("reindex: backfilled {second} (step 3)")),
+        "{said}"
     );
     assert!(
-        !text(&out.stdout).contains("step 1"),
+        said.contains(&format!(
+            "reindex: {second} differs from the table: repairing it (step 4)"
+        )),
+        "{said}"
+    );
+    assert!(
+        text(&out.stderr).contains(&format!(
+            "{second} still differs from the table after a repair (see above): not switched, \
+             searches stay on {first}"
+        )),
         "{}",
-        text(&out.stdout)
+        text(&out.stderr)
+    );
+    // Verify's own lines: the extra documents found, the one repaired, the one left.
+    assert!(said.contains("extra 2"), "{said}");
+    assert!(said.contains("extra junk-2"), "{said}");
+    assert_eq!(
+        opensearch.get(&format!("/{second}/_doc/junk-1")).status,
+        404
+    );
+    assert_eq!(
+        opensearch.get(&format!("/{second}/_doc/junk-2")).status,
+        200
+    );
+    assert_eq!(state(&dir)["step"], "backfilled");
+    assert_eq!(named(&opensearch, &name), [first.as_str()]);
+    assert_eq!(
+        named(&opensearch, &format!("{name}-read")),
+        [first.as_str()]
+    );
+
+    // Once it is gone, a rerun verifies again, without a backfill, and switches.
+    let r = opensearch.request("DELETE", &format!("/{second}/_doc/junk-2"), &[], b"");
+    assert_eq!(r.status, 200, "{}", r.text());
+    let out = reindex(&dir, &os, &name, &extra, &backfill);
+    let said = text(&out.stdout);
+    assert_eq!(out.status.code(), Some(0), "{said}{}", text(&out.stderr));
+    assert!(said.contains("after step Backfilled"), "{said}");
+    assert!(!said.contains("backfilling"), "{said}");
+    assert!(!said.contains("repairing"), "{said}");
+    assert!(
+        said.contains(&format!("reindex: {second} equals the table (step 4)")),
+        "{said}"
     );
     assert_eq!(named(&opensearch, &name), [second.as_str()]);
     ddb_with(
@@ -324,8 +381,105 @@ impl Drop for Running {
     }
 }
 
+/// One look at the read alias: a search matching all (one hit) and a count.
+#[derive(Debug)]
+struct Sample {
+    /// The search's status, failed shards, `hits.total.value`, and the index of its hit.
+    search: (u16, u64, u64, Option<String>),
+    /// The count's status, failed shards, and count.
+    count: (u16, u64, u64),
+    /// A request that got no answer at all.
+    unanswered: Option<String>,
+}
+
+impl Sample {
+    fn take(authority: &str, read: &str) -> Sample {
+        let ask = |method: &str, path: &str, body: &[u8]| {
+            stream2search_testkit::http::request(
+                authority,
+                method,
+                path,
+                &[("Content-Type", "application/json")],
+                body,
+            )
+            .map_err(|e| format!("{method} {path}: {e}"))
+        };
+        let mut sample = Sample {
+            search: (0, 0, 0, None),
+            count: (0, 0, 0),
+            unanswered: None,
+        };
+        let body = br#"{"query": {"match_all": {}}, "size": 1}"#;
+        match ask("POST", &format!("/{read}/_search"), body) {
+            Ok(r) => {
+                let json: Value = serde_json::from_slice(&r.body).unwrap_or_default();
+                sample.search = (
+                    r.status,
+                    json["_shards"]["failed"].as_u64().unwrap_or(u64::MAX),
+                    json["hits"]["total"]["value"].as_u64().unwrap_or(0),
+                    json["hits"]["hits"][0]["_index"].as_str().map(String::from),
+                );
+            }
+            Err(e) => sample.unanswered = Some(e),
+        }
+        match ask("GET", &format!("/{read}/_count"), b"") {
+            Ok(r) => {
+                let json: Value = serde_json::from_slice(&r.body).unwrap_or_default();
+                sample.count = (
+                    r.status,
+                    json["_shards"]["failed"].as_u64().unwrap_or(u64::MAX),
+                    json["count"].as_u64().unwrap_or(0),
+                );
+            }
+            Err(e) => sample.unanswered = Some(e),
+        }
+        sample
+    }
+
+    /// Answered, 200 twice, no shard failed, something found.
+    fn good(&self) -> bool {
+        let (status, failed, total, _) = &self.search;
+        let (count_status, count_failed, count) = &self.count;
+        self.unanswered.is_none()
+            && *status == 200
+            && *failed == 0
+            && *total > 0
+            && *count_status == 200
+            && *count_failed == 0
+            && *count > 0
+    }
+}
+
+/// `dev/ddb.py workload --seed SEED --ops OPS --keys KEYS`, applied to `table` (a key's changes
+/// at least a second apart).
+fn write(moto: &str, os: &str, table: &str, seed: u32, ops: &str, keys: &str) {
+    let seed = seed.to_string();
+    let workload = text(
+        &ddb(
+            moto,
+            os,
+            &[
+                "workload", "--seed", &seed, "--ops", ops, "--keys", keys, "--poison", "0",
+            ],
+            "",
+        )
+        .stdout,
+    );
+    ddb(
+        moto,
+        os,
+        &["apply", "--table", table, "--key-gap", "1.05", "-"],
+        &workload,
+    );
+}
+
 #[test]
-fn a_reindex_while_the_stream_writes_leaves_both_generations_equal_to_the_table() {
+fn searches_on_the_read_alias_never_fail_or_come_back_empty_during_a_reindex_while_the_stream_writes()
+ {
+    use std::sync::Arc;
+    use std::sync::atomic::{AtomicBool, AtomicU32, Ordering};
+    use std::time::Duration;
+
     let Some(opensearch) = OpenSearch::from_env() else {
         return;
     };
@@ -340,6 +494,7 @@ fn a_reindex_while_the_stream_writes_leaves_both_generations_equal_to_the_table(
         table: table.clone(),
     };
     let name = format!("s2s-reindex-live-{pid}");
+    let read = format!("{name}-read");
     let _generations = Generations(&opensearch, name.clone());
     let (first, second) = (format!("{name}-000001"), format!("{name}-000002"));
     let dir = scratch("reindex-live");
@@ -402,68 +557,130 @@ fn a_reindex_while_the_stream_writes_leaves_both_generations_equal_to_the_table(
             .spawn()
             .unwrap(),
     );
-    let workload = |seed: &str| {
-        text(
-            &ddb(
-                &moto,
-                &os,
-                &[
-                    "workload", "--seed", seed, "--ops", "300", "--keys", items, "--poison", "0",
-                ],
-                "",
-            )
-            .stdout,
-        )
-    };
-    let apply = |ops: String| {
-        let (m, o, t) = (moto.clone(), os.clone(), table.clone());
+    opensearch.get(&format!("/{first}/_refresh"));
+
+    // From before step 1 until after the switch: the read alias searched and counted every
+    // 50 ms...
+    let sampling = Arc::new(AtomicBool::new(true));
+    let (started, first_sample) = std::sync::mpsc::channel();
+    let sampler = {
+        let (sampling, read) = (sampling.clone(), read.clone());
+        let authority = os.trim_start_matches("http://").to_owned();
         std::thread::spawn(move || {
-            ddb(
-                &m,
-                &o,
-                &["apply", "--table", &t, "--key-gap", "1.05", "-"],
-                &ops,
-            );
+            let mut samples = Vec::new();
+            while sampling.load(Ordering::SeqCst) {
+                samples.push(Sample::take(&authority, &read));
+                let _ = started.send(());
+                std::thread::sleep(Duration::from_millis(50));
+            }
+            samples
+        })
+    };
+    first_sample.recv().unwrap();
+    // ... and the table changed: puts, updates and deletes, 100 at a time, a pause of a
+    // second between two runs so that a key's changes stay a second apart.
+    let writing = Arc::new(AtomicBool::new(true));
+    let runs = Arc::new(AtomicU32::new(0));
+    let writer = {
+        let (writing, runs) = (writing.clone(), runs.clone());
+        let (moto, os, table) = (moto.clone(), os.clone(), table.clone());
+        std::thread::spawn(move || {
+            let mut seed = 20;
+            while writing.load(Ordering::SeqCst) {
+                write(&moto, &os, &table, seed, "100", items);
+                runs.fetch_add(1, Ordering::SeqCst);
+                seed += 1;
+                std::thread::sleep(Duration::from_millis(1100));
+            }
         })
     };
 
-    // Puts, updates and deletes once the backfill is done, before the switch (10 s after the
-    // mirror is widened): they reach the new generation only through the mirror...
-    let backfill = ["--table", &table, "--dynamodb-endpoint", &moto];
-    let said = dir.join("reindex.out");
-    let mut run = Command::new(env!("CARGO_BIN_EXE_stream2search"))
+    // The reindex, `name` mapped as a keyword in the new generation (a text field in the old).
+    std::fs::write(
+        dir.join("mapping.json"),
+        r#"{"properties": {"name": {"type": "keyword"}}}"#,
+    )
+    .unwrap();
+    let out = Command::new(env!("CARGO_BIN_EXE_stream2search"))
         .current_dir(&dir)
         .args(["reindex", &name, "--endpoint", &os, "--allow-http"])
-        .args(["--state", "state.json", "--settle", "10", "--"])
-        .args(backfill)
+        .args(["--mapping", "mapping.json", "--state", "state.json"])
+        .args(["--settle", "10", "--"])
+        .args(["--table", &table, "--dynamodb-endpoint", &moto])
         .envs(ENV)
-        .stdout(std::fs::File::create(&said).unwrap())
-        .stderr(std::process::Stdio::piped())
-        .spawn()
+        .output()
         .unwrap();
-    let limit = std::time::Instant::now() + std::time::Duration::from_secs(120);
-    while !std::fs::read_to_string(&said)
-        .unwrap_or_default()
-        .contains("reindex: backfilled")
-    {
-        assert!(
-            std::time::Instant::now() < limit && run.try_wait().unwrap().is_none(),
-            "no backfill: {}",
-            std::fs::read_to_string(&said).unwrap_or_default()
-        );
-        std::thread::sleep(std::time::Duration::from_millis(50));
-    }
-    apply(workload("11")).join().unwrap();
-    let out = run.wait_with_output().unwrap();
-    let said = std::fs::read_to_string(&said).unwrap();
+    let said = text(&out.stdout);
     assert_eq!(out.status.code(), Some(0), "{said}{}", text(&out.stderr));
-    assert_eq!(named(&opensearch, &name), [second.as_str()]);
-    // ... and after the switch.
-    apply(workload("12")).join().unwrap();
+    eprint!("{said}");
+    let (runs_before, switched) = (runs.load(Ordering::SeqCst), std::time::Instant::now());
+    assert!(runs_before >= 1, "no changes while the reindex ran");
+    assert_eq!(named(&opensearch, &read), [second.as_str()]);
+    let verified = said
+        .find(&format!("reindex: {second} equals the table (step 4)"))
+        .unwrap_or_else(|| panic!("no clean verify: {said}"));
+    let switch = said
+        .find(&format!("reindex: {name} and {read} name {second}"))
+        .unwrap_or_else(|| panic!("no switch: {said}"));
+    assert!(verified < switch, "{said}");
+    // Two more runs of changes after the switch (the second begun after it), then the
+    // sampler stops.
+    while runs.load(Ordering::SeqCst) < runs_before + 2 {
+        assert!(
+            switched.elapsed() < Duration::from_secs(300),
+            "the writes stopped"
+        );
+        std::thread::sleep(Duration::from_millis(100));
+    }
+    writing.store(false, Ordering::SeqCst);
+    writer.join().unwrap();
+    sampling.store(false, Ordering::SeqCst);
+    let samples = sampler.join().unwrap();
 
-    // With the stream drained, both generations equal the table: the new one through the
-    // backfill and the mirror, then the write alias; the old one through the write alias, then
-    // the mirror.
+    // No search failed or came back empty...
+    let bad: Vec<&Sample> = samples.iter().filter(|s| !s.good()).collect();
+    assert!(
+        bad.is_empty(),
+        "{} of {} samples failed or found nothing, e.g. {:?}",
+        bad.len(),
+        samples.len(),
+        bad.first()
+    );
+    // ... and they ran across the switch: the old generation answered the early ones, the new
+    // one every one after the first it answered.
+    let served: Vec<&str> = samples
+        .iter()
+        .map(|s| s.search.3.as_deref().unwrap_or(""))
+        .collect();
+    let on_first = served.iter().take_while(|i| **i == first).count();
+    let on_second = served[on_first..].iter().filter(|i| **i == second).count();
+    assert_eq!(
+        on_first + on_second,
+        served.len(),
+        "an index other than {first} then {second}: {served:?}"
+    );
+    assert!(
+        on_first >= 10 && on_second >= 10,
+        "{on_first} samples before the switch, {on_second} after"
+    );
+    eprintln!(
+        "{} samples of {read}, none failed or empty: {on_first} answered by {first}, then \
+         {on_second} by {second}; {} runs of 100 changes",
+        samples.len(),
+        runs.load(Ordering::SeqCst)
+    );
+
+    // The new mapping: `name` is a keyword, found by its whole text in the new generation only.
+    let mapping = |index: &str| {
+        opensearch.get(&format!("/{index}/_mapping")).json()[index]["mappings"]["properties"]
+            ["name"]["type"]
+            .clone()
+    };
+    assert_eq!(mapping(&second), "keyword");
+    assert_eq!(mapping(&first), "text");
+
+    // With the stream drained, searches go to the new generation, equal to the table (as the
+    // old one is, through the mirror), and verify finds nothing.
     drop(poll);
     let out = poller(true).output().unwrap();
     assert!(out.status.success(), "poll --once: {}", text(&out.stderr));
@@ -478,5 +695,40 @@ fn a_reindex_while_the_stream_writes_leaves_both_generations_equal_to_the_table(
             &[0],
         );
     }
+    let hit = opensearch.send_json(
+        "POST",
+        &format!("/{read}/_search"),
+        &serde_json::json!({"query": {"prefix": {"name": "product "}}, "size": 1}),
+    );
+    let hit = &hit.json()["hits"]["hits"][0];
+    assert_eq!(hit["_index"], second.as_str(), "{hit}");
+    let whole = serde_json::json!({"query": {"term": {"name": hit["_source"]["name"]}}});
+    let found = |index: &str| {
+        opensearch
+            .send_json("POST", &format!("/{index}/_count"), &whole)
+            .json()["count"]
+            .as_u64()
+    };
+    assert!(found(&read).is_some_and(|n| n >= 1), "{whole}");
+    assert_eq!(found(&first), Some(0), "{whole}");
+    let out = Command::new(env!("CARGO_BIN_EXE_stream2search"))
+        .args(["verify", "--table", &table, "--index", &name])
+        .args([
+            "--endpoint",
+            &os,
+            "--allow-http",
+            "--dynamodb-endpoint",
+            &moto,
+        ])
+        .envs(ENV)
+        .output()
+        .unwrap();
+    assert_eq!(
+        out.status.code(),
+        Some(0),
+        "{}{}",
+        text(&out.stdout),
+        text(&out.stderr)
+    );
     let _ = std::fs::remove_dir_all(&dir);
 }

@@ -7,14 +7,20 @@
 //! 3. wait until every function instance mirrors, then run `stream2search backfill --index
 //!    NAME-00000N+1` with the options given after `--` (a failed backfill stops here; a rerun
 //!    resumes it from its checkpoint);
-//! 4. (verify: not built yet);
+//! 4. verify the new generation against the table (`stream2search verify`); differences are
+//!    repaired (`verify --repair`) and verified again, and one that is left stops here, before
+//!    the switch, with searches still on the old generation (a rerun verifies again);
 //! 5. add the old generation to `NAME-mirror`, wait until every instance mirrors to both, then
 //!    one `_aliases` call moves `NAME` and `NAME-read` to the new generation and leaves
 //!    `NAME-mirror` on the old one only, which so stays fresh;
 //! 6. with `--delete-old`, delete the old generation (and with it `NAME-mirror`).
+//!
+//! Steps 3 and 4 are this program's `backfill` and `verify`, as subprocesses (`child`).
+
+mod child;
 
 use std::path::{Path, PathBuf};
-use std::process::{Command, ExitCode};
+use std::process::ExitCode;
 use std::time::{Duration, SystemTime};
 
 use http::Method;
@@ -71,7 +77,8 @@ pub struct Reindex {
     timeout: u64,
     /// The backfill's options (after `--`): the table and how to read it, the planner options
     /// the stream function uses. `--index` is the new generation; `--endpoint`, `--allow-http`,
-    /// `--auth` and `--region` are this command's.
+    /// `--auth` and `--region` are this command's. Step 4's verify gets the table and the
+    /// options it shares with the backfill: `--table` is required, with `--export` too.
     #[arg(last = true)]
     backfill: Vec<String>,
 }
@@ -83,6 +90,7 @@ enum Step {
     Created,
     Mirrored,
     Backfilled,
+    Verified,
     Widened,
     Switched,
     Deleted,
@@ -230,6 +238,7 @@ fn run(args: &Reindex) -> Result<(), Stop> {
             "--index after `--`: the backfill's index is the new generation",
         ));
     }
+    let verify_options = child::verify_options(&args.backfill).map_err(failed)?;
     mapping::check_gc_deletes(&args.gc_deletes).map_err(failed)?;
     let user = match &args.mapping {
         None => None,
@@ -356,11 +365,18 @@ fn run(args: &Reindex) -> Result<(), Stop> {
     if state.step < Step::Backfilled {
         let wait = args.settle.unwrap_or(backfill_wait(args.mirror_refresh));
         sleep_until(state.mirrored_at.unwrap_or(0) + wait, "the backfill");
-        backfill(args, &state)?;
+        child::backfill(args, &state.new)?;
         state.step = Step::Backfilled;
         write_state(&state_path, &state)?;
         println!("reindex: backfilled {} (step 3)", state.new);
-        println!("reindex: step 4 (verify) is not built yet: not checked");
+    }
+
+    // Step 4: searches move only to a generation equal to the table.
+    if state.step < Step::Verified {
+        verify(args, &verify_options, &state)?;
+        state.step = Step::Verified;
+        write_state(&state_path, &state)?;
+        println!("reindex: {} equals the table (step 4)", state.new);
     }
 
     // Step 5: both generations mirrored, then one alias call.
@@ -415,53 +431,27 @@ fn run(args: &Reindex) -> Result<(), Stop> {
     Ok(())
 }
 
-/// Step 3's backfill: this program's `backfill` into the new generation.
-fn backfill(args: &Reindex, state: &State) -> Result<(), Stop> {
-    let program = std::env::current_exe()
-        .map_err(|e| failed(format!("finding this program for the backfill: {e}")))?;
-    let mut command = Command::new(program);
-    command
-        .args(["backfill", "--index", &state.new])
-        .args(["--endpoint", &args.connection.endpoint]);
-    if args.connection.allow_http {
-        command.arg("--allow-http");
+/// Step 4: verify the new generation; when it differs, repair it and verify again. Still
+/// different: stop (status 1) before the switch, searches on the old generation.
+fn verify(args: &Reindex, options: &[String], state: &State) -> Result<(), Stop> {
+    let (old, new) = (&state.old, &state.new);
+    println!("reindex: verifying {new} against the table (step 4)");
+    if child::verify(args, options, old, new, false)? {
+        return Ok(());
     }
-    let auth = match args.connection.auth {
-        AuthKind::None => "none",
-        AuthKind::Basic => "basic",
-        AuthKind::SigV4Es => "sigv4-es",
-        AuthKind::SigV4Aoss => "sigv4-aoss",
-    };
-    command.args(["--auth", auth]);
-    if let Some(region) = &args.connection.region {
-        command.args(["--region", region]);
+    println!("reindex: {new} differs from the table: repairing it (step 4)");
+    child::verify(args, options, old, new, true)?;
+    println!("reindex: verifying {new} again after the repair (step 4)");
+    if child::verify(args, options, old, new, false)? {
+        return Ok(());
     }
-    if !args
-        .backfill
-        .iter()
-        .any(|a| a == "--checkpoint" || a.starts_with("--checkpoint="))
-    {
-        command.args([
-            "--checkpoint",
-            &format!("stream2search-reindex-{}-backfill.json", state.new),
-        ]);
-    }
-    command.args(&args.backfill);
-    println!("reindex: backfilling {} (step 3)", state.new);
-    let status = command
-        .status()
-        .map_err(|e| failed(format!("running the backfill: {e}")))?;
-    if status.success() {
-        Ok(())
-    } else {
-        Err(Stop(
-            1,
-            format!(
-                "the backfill of {} did not finish ({status}); rerun this command to resume it",
-                state.new
-            ),
-        ))
-    }
+    Err(Stop(
+        1,
+        format!(
+            "{new} still differs from the table after a repair (see above): not switched, \
+             searches stay on {old}; rerun this command to verify again"
+        ),
+    ))
 }
 
 fn now() -> u64 {
