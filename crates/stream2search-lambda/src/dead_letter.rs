@@ -48,17 +48,6 @@ struct Full<'a> {
     reason: &'a str,
 }
 
-/// The same head, then the beginning of a record too long for one message.
-#[derive(Serialize)]
-struct Truncated<'a> {
-    #[serde(flatten)]
-    head: &'a Full<'a>,
-    truncated: bool,
-    note: &'a str,
-    #[serde(rename = "recordPrefix")]
-    record_prefix: &'a str,
-}
-
 /// The message for `poison`, at most [`MAX_MESSAGE_BYTES`] long.
 pub fn message(poison: &Poison<'_>) -> Message {
     let reason = cut(poison.reason, 4096);
@@ -69,41 +58,47 @@ pub fn message(poison: &Poison<'_>) -> Message {
         position: poison.position,
         reason,
     };
-    // `"record"` is spliced in as the text it is: no second parse of the event or the record.
     let head = serde_json::to_string(&full).unwrap_or_else(|_| "{}".into());
+    // `"record"` is spliced in as the text it is: no second parse of the event or the record.
     let record = poison.record.unwrap_or("null");
-    let mut body = String::with_capacity(head.len() + record.len() + 12);
-    body.push_str(head.strip_suffix('}').unwrap_or(&head));
-    body.push_str(",\"record\":");
-    body.push_str(record);
+    Message {
+        position: poison.position,
+        body: body(&head, "record", record, poison.record.unwrap_or("")),
+    }
+}
+
+/// A message body: `head` (a JSON object's text) with `"FIELD":VALUE` added, `value` spliced in
+/// as the JSON text it is, at most [`MAX_MESSAGE_BYTES`] long. When that is too long, `head`
+/// with `"truncated":true`, a note, and `"FIELDPrefix"`: the beginning of `text` (the value as
+/// text), as long as fits.
+pub(crate) fn body(head: &str, field: &str, value: &str, text: &str) -> String {
+    let head = head.strip_suffix('}').unwrap_or(head);
+    let mut body = String::with_capacity(head.len() + field.len() + value.len() + 6);
+    body.push_str(head);
+    body.push_str(",\"");
+    body.push_str(field);
+    body.push_str("\":");
+    body.push_str(value);
     body.push('}');
     let body = sanitize(body);
     if body.len() <= MAX_MESSAGE_BYTES {
-        return Message {
-            position: poison.position,
-            body,
-        };
+        return body;
     }
-    let text = poison.record.unwrap_or("");
     let note = format!(
-        "the record is {} bytes, more than one SQS message holds; recordPrefix is its beginning",
+        "the {field} is {} bytes, more than one SQS message holds; {field}Prefix is its beginning",
         text.len()
     );
+    let quoted = |s: &str| serde_json::to_string(s).unwrap_or_else(|_| "\"\"".into());
     // Escaping can grow the text up to six times (\u00XX); shrink until it fits.
-    let mut keep = MAX_MESSAGE_BYTES - 2048;
+    let mut keep = MAX_MESSAGE_BYTES.saturating_sub(2048 + head.len());
     loop {
-        let t = Truncated {
-            head: &full,
-            truncated: true,
-            note: &note,
-            record_prefix: cut(text, keep),
-        };
-        let body = sanitize(serde_json::to_string(&t).unwrap_or_default());
+        let body = sanitize(format!(
+            "{head},\"truncated\":true,\"note\":{},\"{field}Prefix\":{}}}",
+            quoted(&note),
+            quoted(cut(text, keep))
+        ));
         if body.len() <= MAX_MESSAGE_BYTES || keep == 0 {
-            return Message {
-                position: poison.position,
-                body,
-            };
+            return body;
         }
         keep = keep * 3 / 4;
     }
@@ -165,7 +160,7 @@ pub fn entry_id(position: usize) -> String {
 }
 
 /// The longest prefix of `s` of at most `max` bytes, ending on a character boundary.
-fn cut(s: &str, max: usize) -> &str {
+pub(crate) fn cut(s: &str, max: usize) -> &str {
     if s.len() <= max {
         return s;
     }
@@ -178,7 +173,7 @@ fn cut(s: &str, max: usize) -> &str {
 
 /// SQS accepts only the XML character set; anything else (U+FFFE, U+FFFF) becomes U+FFFD.
 /// JSON escaping already turned control characters into `\uXXXX`.
-fn sanitize(body: String) -> String {
+pub(crate) fn sanitize(body: String) -> String {
     if body.chars().all(allowed) {
         return body;
     }
@@ -231,6 +226,8 @@ mod tests {
         assert_eq!(v["SequenceNumber"], "999");
         assert_eq!(v["truncated"], true);
         assert!(v["note"].as_str().unwrap().contains("bytes"));
+        let prefix = v["recordPrefix"].as_str().unwrap();
+        assert!(prefix.len() > 100_000 && big.starts_with(prefix));
     }
 
     #[test]

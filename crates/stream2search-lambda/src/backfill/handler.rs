@@ -66,7 +66,7 @@ use stream2search_client::Client;
 use super::s3::S3;
 use super::{Backfiller, DeadItem, Dynamo, Error, Job, Kind, Step, Unit, version_seconds};
 use crate::config::{self, ConfigError, Settings};
-use crate::dead_letter::{MAX_MESSAGE_BYTES, Message};
+use crate::dead_letter::{self, Message, cut};
 use crate::deadline;
 use crate::sqs::Queue;
 
@@ -738,7 +738,7 @@ fn problem(step: &Step, dead_lettered: &[usize]) -> Option<Error> {
     )
 }
 
-/// The dead-letter message of `dead`, at most [`MAX_MESSAGE_BYTES`] long.
+/// The dead-letter message of `dead`, at most [`dead_letter::MAX_MESSAGE_BYTES`] long.
 fn message(unit: &Unit, version: u64, dead: &DeadItem) -> String {
     #[derive(Serialize)]
     struct Head<'a> {
@@ -756,58 +756,13 @@ fn message(unit: &Unit, version: u64, dead: &DeadItem) -> String {
         reason: cut(&dead.reason, 4096),
     };
     let head = serde_json::to_string(&head).unwrap_or_else(|_| "{}".into());
-    let head = head.strip_suffix('}').unwrap_or(&head);
     // The item as the JSON value it is, spliced in as read; a line that is not JSON as a string.
     let item = if serde_json::from_str::<serde::de::IgnoredAny>(&dead.item).is_ok() {
         dead.item.clone()
     } else {
         Value::from(dead.item.as_str()).to_string()
     };
-    let body = sanitize(format!("{head},\"item\":{item}}}"));
-    if body.len() <= MAX_MESSAGE_BYTES {
-        return body;
-    }
-    let note = format!(
-        "the item is {} bytes, more than one SQS message holds; itemPrefix is its beginning",
-        dead.item.len()
-    );
-    let mut keep = MAX_MESSAGE_BYTES - 4096 - head.len();
-    loop {
-        let rest = serde_json::json!({
-            "truncated": true,
-            "note": note,
-            "itemPrefix": cut(&dead.item, keep),
-        })
-        .to_string();
-        let body = sanitize(format!("{head},{}", &rest[1..]));
-        if body.len() <= MAX_MESSAGE_BYTES || keep == 0 {
-            return body;
-        }
-        keep = keep * 3 / 4;
-    }
-}
-
-/// The longest prefix of `s` of at most `max` bytes, ending on a character boundary.
-fn cut(s: &str, max: usize) -> &str {
-    if s.len() <= max {
-        return s;
-    }
-    let mut end = max;
-    while !s.is_char_boundary(end) {
-        end -= 1;
-    }
-    &s[..end]
-}
-
-/// SQS accepts only the XML character set; anything else becomes U+FFFD.
-fn sanitize(body: String) -> String {
-    let allowed = |c: char| matches!(c, '\t' | '\n' | '\r' | '\u{20}'..='\u{D7FF}' | '\u{E000}'..='\u{FFFD}' | '\u{10000}'..);
-    if body.chars().all(allowed) {
-        return body;
-    }
-    body.chars()
-        .map(|c| if allowed(c) { c } else { '\u{FFFD}' })
-        .collect()
+    dead_letter::body(&head, "item", &item, &dead.item)
 }
 
 type Answer = Pin<Box<dyn Future<Output = Result<Value, Error>> + Send>>;
@@ -833,6 +788,7 @@ mod tests {
     use std::collections::HashMap;
 
     use super::*;
+    use crate::dead_letter::MAX_MESSAGE_BYTES;
 
     fn dead(item: &str) -> DeadItem {
         DeadItem {
