@@ -348,8 +348,8 @@ fn aws_credentials(
 }
 
 /// The variable behind a planner that refused its configuration: the one that sets the
-/// setting the error names. (`_plan` is no longer read; the backfill handler still passes it.)
-pub(crate) fn planner_error(_plan: &PlanConfig, error: &stream2search::ConfigError) -> ConfigError {
+/// setting the error names.
+pub(crate) fn planner_error(error: &stream2search::ConfigError) -> ConfigError {
     use stream2search::Setting;
     let variable = match error.setting() {
         Setting::Index => "OPENSEARCH_INDEX",
@@ -372,9 +372,8 @@ pub(crate) fn planner_error(_plan: &PlanConfig, error: &stream2search::ConfigErr
 
 /// The variable behind a client that refused its configuration, as [`planner_error`] does.
 /// `endpoint_variable` is the one the endpoint came from; an error that names no setting is
-/// put on it too. (`_client` is no longer read; the backfill handler still passes it.)
+/// put on it too.
 pub(crate) fn client_error(
-    _client: &ClientConfig,
     endpoint_variable: &str,
     error: &stream2search_client::Error,
 ) -> ConfigError {

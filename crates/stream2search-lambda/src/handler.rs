@@ -108,10 +108,9 @@ impl Builder {
         } else {
             "STREAM2SEARCH_DLQ_URL"
         };
-        let planner = Planner::new(settings.plan.clone())
-            .map_err(|e| config::planner_error(&settings.plan, &e))?;
+        let planner = Planner::new(settings.plan.clone()).map_err(|e| config::planner_error(&e))?;
         let client = Client::new(settings.client.clone())
-            .map_err(|e| config::client_error(&settings.client, endpoint_variable, &e))?;
+            .map_err(|e| config::client_error(endpoint_variable, &e))?;
         let queue = queue(&settings).map_err(|e| {
             let message = e.to_string();
             let message = message

@@ -319,10 +319,9 @@ impl BackfillHandler {
         } else {
             "OPENSEARCH_DOMAIN"
         };
-        let planner = Planner::new(settings.plan.clone())
-            .map_err(|e| config::planner_error(&settings.plan, &e))?;
+        let planner = Planner::new(settings.plan.clone()).map_err(|e| config::planner_error(&e))?;
         let client = Client::new(settings.client.clone())
-            .map_err(|e| config::client_error(&settings.client, endpoint_variable, &e))?;
+            .map_err(|e| config::client_error(endpoint_variable, &e))?;
         let queue_variable = if get("STREAM2SEARCH_SQS_ENDPOINT").is_some() {
             "STREAM2SEARCH_SQS_ENDPOINT"
         } else {
