@@ -371,6 +371,34 @@ fn an_existing_next_generation_is_left_alone() {
     let _ = std::fs::remove_dir_all(&dir);
 }
 
+#[test]
+fn a_reindex_that_could_not_verify_against_the_table_is_refused_before_step_1() {
+    let Some(opensearch) = OpenSearch::from_env() else {
+        return;
+    };
+    let os = opensearch.url().to_owned();
+    let name = format!("s2s-reindex-no-table-{}", std::process::id());
+    let _generations = Generations(&opensearch, name.clone());
+    index_create(&os, &name);
+    let dir = scratch("reindex-no-table");
+    let out = reindex(
+        &dir,
+        &os,
+        &name,
+        &["--state", "state.json"],
+        &["--export", "export", "--keys", "productId"],
+    );
+    assert_eq!(out.status.code(), Some(2), "{}", text(&out.stderr));
+    assert!(
+        text(&out.stderr).contains("give --table after `--`"),
+        "{}",
+        text(&out.stderr)
+    );
+    assert_eq!(opensearch.get(&format!("/{name}-000002")).status, 404);
+    assert!(!dir.join("state.json").exists());
+    let _ = std::fs::remove_dir_all(&dir);
+}
+
 /// A child process killed when dropped.
 struct Running(std::process::Child);
 
