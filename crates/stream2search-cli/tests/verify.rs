@@ -148,10 +148,12 @@ fn backfill(moto: &str, os: &str, table: &str, index: &str, dir: &std::path::Pat
         "backfill: {}",
         text(&out.stderr)
     );
-    let r =
-        OpenSearch::connect(os)
-            .unwrap()
-            .request("POST", &format!("/{index}/_refresh"), &[], b"");
+    let r = OpenSearch::connect(os).unwrap().request(
+        "POST",
+        &format!("/{}*/_refresh", index.split('{').next().unwrap()),
+        &[],
+        b"",
+    );
     assert_eq!(r.status, 200);
 }
 
@@ -813,4 +815,103 @@ fn an_index_of_several_shards_is_read_whole() {
         Some("missing k-1234: in the table, not in the index"),
         "{out}"
     );
+}
+
+#[test]
+fn with_an_index_template_a_document_in_the_wrong_index_is_missing_there_and_extra_here() {
+    let (Some(moto), Some(opensearch)) = (moto(), OpenSearch::from_env()) else {
+        return;
+    };
+    let os = opensearch.url().to_string();
+    let pid = std::process::id();
+    let prefix = format!("s2s-verify-tpl-{pid}");
+    let table = format!("VerifyTemplate-{pid}");
+    let _cleanup = Cleanup {
+        os: &opensearch,
+        moto: moto.clone(),
+        index: prefix.clone(),
+        table: table.clone(),
+    };
+    let dir = scratch("template");
+    let template = format!("{prefix}-{{category}}");
+    ddb(
+        &moto,
+        &os,
+        &["create", "--table", &table, "--no-stream"],
+        "",
+    );
+    let items = [
+        r#"{"productId":{"S":"p-1"},"category":{"S":"kitchen"},"price":{"N":"24.90"}}"#,
+        r#"{"productId":{"S":"p-2"},"category":{"S":"garden"},"price":{"N":"1E+2"}}"#,
+        r#"{"productId":{"S":"p-3"},"category":{"S":"garden"},"tags":{"SS":["a","b"]}}"#,
+    ];
+    ddb(
+        &moto,
+        &os,
+        &["apply", "--table", &table, "-"],
+        &put_lines(&items),
+    );
+    backfill(&moto, &os, &table, &template, &dir);
+    let run_template = |extra: &[&str]| run(verify(&moto, &os, &table, &template, extra));
+    let (code, out, err) = run_template(&[]);
+    assert_eq!(code, 0, "{out}{err}");
+    assert!(
+        out.contains("items 3, documents 3, missing 0, extra 0"),
+        "{out}"
+    );
+
+    // p-1 moved by hand from the kitchen index to the garden one.
+    let r = opensearch.request(
+        "DELETE",
+        &format!("/{prefix}-kitchen/_doc/p-1?refresh=true"),
+        &[],
+        b"",
+    );
+    assert_eq!(r.status, 200, "{}", text(&r.body));
+    put_doc(
+        &opensearch,
+        &format!("{prefix}-garden"),
+        "p-1",
+        r#"{"productId":"p-1","category":"kitchen","price":24.90}"#,
+    );
+    let (code, out, err) = run_template(&["--json"]);
+    assert_eq!(code, 1, "{out}{err}");
+    let report: serde_json::Value = serde_json::from_str(&out).unwrap();
+    assert_eq!(
+        (
+            report["missing"].clone(),
+            report["extra"].clone(),
+            report["different"].clone()
+        ),
+        (1.into(), 1.into(), 0.into()),
+        "{out}"
+    );
+    let mut found: Vec<(String, String, String)> = report["differences"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|d| {
+            let s = |k: &str| d[k].as_str().unwrap_or("").to_string();
+            (s("kind"), s("id"), s("index"))
+        })
+        .collect();
+    found.sort();
+    assert_eq!(
+        found,
+        [
+            ("extra".into(), "p-1".into(), format!("{prefix}-garden")),
+            ("missing".into(), "p-1".into(), format!("{prefix}-kitchen")),
+        ],
+        "{out}"
+    );
+
+    // The repair puts it back where it belongs and takes it out where it does not.
+    let (code, out, err) = run_template(&["--repair"]);
+    assert_eq!(code, 0, "{out}{err}");
+    assert!(
+        out.contains("repair: written 1, deleted 1, stale 0, left 0"),
+        "{out}"
+    );
+    let (code, out, err) = run_template(&[]);
+    assert_eq!(code, 0, "{out}{err}");
 }

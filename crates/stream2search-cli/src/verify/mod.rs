@@ -903,6 +903,13 @@ async fn read_again(
                 ),
                 write: None,
             }),
+            // The suspect is a document where the item's document does not belong (another index
+            // of a template): extra while it is there. Where the item's document belongs is
+            // judged by the item's own suspect, from the scan.
+            Some(Expected::Document { .. }) if own.is_some() && own != should => match extra(own) {
+                Some(found) => differs(found),
+                None => Verdict::Equal,
+            },
             Some(Expected::Document {
                 key,
                 place,
@@ -931,10 +938,6 @@ async fn read_again(
                                 write: Some(write),
                             })
                         }
-                        None if own != should => match extra(own) {
-                            Some(found) => differs(found),
-                            None => Verdict::Equal,
-                        },
                         None => Verdict::Equal,
                     },
                 }
