@@ -18,6 +18,7 @@ use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
 use stream2search_testkit::OpenSearch;
+use stream2search_testkit::lambda::CargoLambda;
 
 mod common;
 use common::{DIFFERS, ENV, ddb, ddb_with, index_create, moto, repo, text};
@@ -42,6 +43,47 @@ impl Drop for Cleanup<'_> {
             .env("MOTO_URL", &self.moto)
             .envs(ENV)
             .output();
+    }
+}
+
+/// Where most tests here start: a table without a stream holding what `dev/ddb.py fill FILL...`
+/// writes, an index (`index create` layout) for it, both named after the test and this process
+/// and deleted when `_cleanup` is dropped, and an empty directory for checkpoints and logs.
+struct Setup<'a> {
+    os: String,
+    index: String,
+    table: String,
+    dir: PathBuf,
+    _cleanup: Cleanup<'a>,
+}
+
+impl<'a> Setup<'a> {
+    fn new(opensearch: &'a OpenSearch, moto: &str, name: &str, fill: &[&str]) -> Setup<'a> {
+        let os = opensearch.url().to_string();
+        let pid = std::process::id();
+        let index = format!("s2s-backfill-{name}-{pid}");
+        let table = format!("backfill-{name}-{pid}");
+        let cleanup = Cleanup {
+            os: opensearch,
+            moto: moto.to_string(),
+            index: index.clone(),
+            table: table.clone(),
+        };
+        let dir = PathBuf::from(env!("CARGO_TARGET_TMPDIR")).join(format!("backfill-{name}-{pid}"));
+        let _ = std::fs::remove_dir_all(&dir);
+        std::fs::create_dir_all(&dir).unwrap();
+        index_create(&os, &index);
+        ddb(moto, &os, &["create", "--table", &table, "--no-stream"], "");
+        let mut args = vec!["fill", "--table", &table];
+        args.extend_from_slice(fill);
+        ddb(moto, &os, &args, "");
+        Setup {
+            os,
+            index,
+            table,
+            dir,
+            _cleanup: cleanup,
+        }
     }
 }
 
@@ -171,35 +213,18 @@ fn index_equals_the_table_after_a_backfill_under_concurrent_writes() {
         .and_then(|v| v.parse().ok())
         .unwrap_or(10_000);
     let poison = 3u64;
-    let os = opensearch.url().to_string();
     let pid = std::process::id();
-    let index = format!("s2s-backfill-{pid}");
-    let table = format!("Backfill-{pid}");
-    let _cleanup = Cleanup {
-        os: &opensearch,
-        moto: moto.clone(),
-        index: index.clone(),
-        table: table.clone(),
-    };
-    let dir = PathBuf::from(env!("CARGO_TARGET_TMPDIR")).join(format!("backfill-{pid}"));
-    let _ = std::fs::remove_dir_all(&dir);
-    std::fs::create_dir_all(&dir).unwrap();
-
-    // An existing table: its items are there before its stream is turned on.
-    index_create(&os, &index);
-    ddb(
+    let Setup {
+        os,
+        index,
+        table,
+        dir,
+        _cleanup,
+    } = Setup::new(
+        &opensearch,
         &moto,
-        &os,
-        &["create", "--table", &table, "--no-stream"],
-        "",
-    );
-    ddb(
-        &moto,
-        &os,
+        "live",
         &[
-            "fill",
-            "--table",
-            &table,
             "--count",
             &items.to_string(),
             "--seed",
@@ -207,8 +232,8 @@ fn index_equals_the_table_after_a_backfill_under_concurrent_writes() {
             "--poison",
             &poison.to_string(),
         ],
-        "",
     );
+    // An existing table: its items are there before its stream is turned on.
     ddb(&moto, &os, &["stream", "--table", &table], "");
     let segments: Vec<Vec<String>> = (0..4)
         .map(|s| segment_keys(&moto, &os, &table, s, 4))
@@ -432,39 +457,17 @@ fn rerun_resumes_from_the_checkpoint_and_reads_no_finished_page_again() {
         return;
     };
     let items = 2000u64;
-    let os = opensearch.url().to_string();
-    let pid = std::process::id();
-    let index = format!("s2s-backfill-resume-{pid}");
-    let table = format!("BackfillResume-{pid}");
-    let _cleanup = Cleanup {
-        os: &opensearch,
-        moto: moto.clone(),
-        index: index.clone(),
-        table: table.clone(),
-    };
-    let dir = PathBuf::from(env!("CARGO_TARGET_TMPDIR")).join(format!("backfill-resume-{pid}"));
-    let _ = std::fs::remove_dir_all(&dir);
-    std::fs::create_dir_all(&dir).unwrap();
-    index_create(&os, &index);
-    ddb(
+    let Setup {
+        os,
+        index,
+        table,
+        dir,
+        _cleanup,
+    } = Setup::new(
+        &opensearch,
         &moto,
-        &os,
-        &["create", "--table", &table, "--no-stream"],
-        "",
-    );
-    ddb(
-        &moto,
-        &os,
-        &[
-            "fill",
-            "--table",
-            &table,
-            "--count",
-            &items.to_string(),
-            "--seed",
-            "3",
-        ],
-        "",
+        "resume",
+        &["--count", &items.to_string(), "--seed", "3"],
     );
     let checkpoint = dir.join("backfill.json");
     let options = |c: &mut Command, segments: &str| {
@@ -645,31 +648,17 @@ fn throttled_scans_slow_down_and_the_run_still_succeeds() {
     let (Some(moto), Some(opensearch)) = (moto(), OpenSearch::from_env()) else {
         return;
     };
-    let os = opensearch.url().to_string();
-    let pid = std::process::id();
-    let index = format!("s2s-backfill-throttle-{pid}");
-    let table = format!("BackfillThrottle-{pid}");
-    let _cleanup = Cleanup {
-        os: &opensearch,
-        moto: moto.clone(),
-        index: index.clone(),
-        table: table.clone(),
-    };
-    let dir = PathBuf::from(env!("CARGO_TARGET_TMPDIR")).join(format!("backfill-throttle-{pid}"));
-    let _ = std::fs::remove_dir_all(&dir);
-    std::fs::create_dir_all(&dir).unwrap();
-    index_create(&os, &index);
-    ddb(
+    let Setup {
+        os,
+        index,
+        table,
+        dir,
+        _cleanup,
+    } = Setup::new(
+        &opensearch,
         &moto,
-        &os,
-        &["create", "--table", &table, "--no-stream"],
-        "",
-    );
-    ddb(
-        &moto,
-        &os,
-        &["fill", "--table", &table, "--count", "300", "--seed", "5"],
-        "",
+        "throttle",
+        &["--count", "300", "--seed", "5"],
     );
     let throttle = 6;
     let proxy = Throttler::start(&moto, throttle);
@@ -713,31 +702,17 @@ fn items_not_durable_stop_the_segment_at_its_last_durable_page() {
     let (Some(moto), Some(opensearch)) = (moto(), OpenSearch::from_env()) else {
         return;
     };
-    let os = opensearch.url().to_string();
-    let pid = std::process::id();
-    let index = format!("s2s-backfill-down-{pid}");
-    let table = format!("BackfillDown-{pid}");
-    let _cleanup = Cleanup {
-        os: &opensearch,
-        moto: moto.clone(),
-        index: index.clone(),
-        table: table.clone(),
-    };
-    let dir = PathBuf::from(env!("CARGO_TARGET_TMPDIR")).join(format!("backfill-down-{pid}"));
-    let _ = std::fs::remove_dir_all(&dir);
-    std::fs::create_dir_all(&dir).unwrap();
-    index_create(&os, &index);
-    ddb(
+    let Setup {
+        os,
+        index,
+        table,
+        dir,
+        _cleanup,
+    } = Setup::new(
+        &opensearch,
         &moto,
-        &os,
-        &["create", "--table", &table, "--no-stream"],
-        "",
-    );
-    ddb(
-        &moto,
-        &os,
-        &["fill", "--table", &table, "--count", "30", "--seed", "9"],
-        "",
+        "down",
+        &["--count", "30", "--seed", "9"],
     );
     let checkpoint = dir.join("backfill.json");
     let run = |endpoint: &str, timeout: &str| {
@@ -850,39 +825,17 @@ fn sigint_stops_at_a_checkpoint_with_status_130_and_the_rerun_resumes() {
         return;
     };
     let items = 2000u64;
-    let os = opensearch.url().to_string();
-    let pid = std::process::id();
-    let index = format!("s2s-backfill-sigint-{pid}");
-    let table = format!("BackfillSigint-{pid}");
-    let _cleanup = Cleanup {
-        os: &opensearch,
-        moto: moto.clone(),
-        index: index.clone(),
-        table: table.clone(),
-    };
-    let dir = PathBuf::from(env!("CARGO_TARGET_TMPDIR")).join(format!("backfill-sigint-{pid}"));
-    let _ = std::fs::remove_dir_all(&dir);
-    std::fs::create_dir_all(&dir).unwrap();
-    index_create(&os, &index);
-    ddb(
+    let Setup {
+        os,
+        index,
+        table,
+        dir,
+        _cleanup,
+    } = Setup::new(
+        &opensearch,
         &moto,
-        &os,
-        &["create", "--table", &table, "--no-stream"],
-        "",
-    );
-    ddb(
-        &moto,
-        &os,
-        &[
-            "fill",
-            "--table",
-            &table,
-            "--count",
-            &items.to_string(),
-            "--seed",
-            "4",
-        ],
-        "",
+        "sigint",
+        &["--count", &items.to_string(), "--seed", "4"],
     );
     let checkpoint = dir.join("backfill.json");
     let run = |extra: &[&str]| {
@@ -1075,31 +1028,17 @@ fn max_rcu_paces_scans_by_the_capacity_dynamodb_reports() {
     let (Some(moto), Some(opensearch)) = (moto(), OpenSearch::from_env()) else {
         return;
     };
-    let os = opensearch.url().to_string();
-    let pid = std::process::id();
-    let index = format!("s2s-backfill-rcu-{pid}");
-    let table = format!("BackfillRcu-{pid}");
-    let _cleanup = Cleanup {
-        os: &opensearch,
-        moto: moto.clone(),
-        index: index.clone(),
-        table: table.clone(),
-    };
-    let dir = PathBuf::from(env!("CARGO_TARGET_TMPDIR")).join(format!("backfill-rcu-{pid}"));
-    let _ = std::fs::remove_dir_all(&dir);
-    std::fs::create_dir_all(&dir).unwrap();
-    index_create(&os, &index);
-    ddb(
+    let Setup {
+        os,
+        index,
+        table,
+        dir,
+        _cleanup,
+    } = Setup::new(
+        &opensearch,
         &moto,
-        &os,
-        &["create", "--table", &table, "--no-stream"],
-        "",
-    );
-    ddb(
-        &moto,
-        &os,
-        &["fill", "--table", &table, "--count", "300", "--seed", "6"],
-        "",
+        "rcu",
+        &["--count", "300", "--seed", "6"],
     );
     // Half a unit a second against moto's 1 unit a page: about 14 pages need 23 s or more,
     // far longer than the pages take to read, so the segments must wait.
@@ -1190,31 +1129,17 @@ fn on_a_terminal_a_progress_bar_counts_items_against_the_tables_item_count() {
     let (Some(moto), Some(opensearch)) = (moto(), OpenSearch::from_env()) else {
         return;
     };
-    let os = opensearch.url().to_string();
-    let pid = std::process::id();
-    let index = format!("s2s-backfill-bar-{pid}");
-    let table = format!("BackfillBar-{pid}");
-    let _cleanup = Cleanup {
-        os: &opensearch,
-        moto: moto.clone(),
-        index: index.clone(),
-        table: table.clone(),
-    };
-    let dir = PathBuf::from(env!("CARGO_TARGET_TMPDIR")).join(format!("backfill-bar-{pid}"));
-    let _ = std::fs::remove_dir_all(&dir);
-    std::fs::create_dir_all(&dir).unwrap();
-    index_create(&os, &index);
-    ddb(
+    let Setup {
+        os,
+        index,
+        table,
+        dir,
+        _cleanup,
+    } = Setup::new(
+        &opensearch,
         &moto,
-        &os,
-        &["create", "--table", &table, "--no-stream"],
-        "",
-    );
-    ddb(
-        &moto,
-        &os,
-        &["fill", "--table", &table, "--count", "300", "--seed", "8"],
-        "",
+        "bar",
+        &["--count", "300", "--seed", "8"],
     );
     let mut run = backfill(
         &moto,
@@ -1254,130 +1179,52 @@ fn on_a_terminal_a_progress_bar_counts_items_against_the_tables_item_count() {
     assert!(seen.contains("segment 1 of 2: done"), "{seen}");
 }
 
-/// The directory holding `cargo-lambda` (the project's venv, else PATH), or `None` after a loud
-/// skip unless `STREAM2SEARCH_REQUIRE_CARGO_LAMBDA=1`.
-fn cargo_lambda() -> Option<PathBuf> {
-    let path = std::env::var_os("PATH").unwrap_or_default();
-    let dirs = std::iter::once(repo().join(".dev/venv/bin")).chain(std::env::split_paths(&path));
-    for dir in dirs {
-        if dir.join("cargo-lambda").is_file() {
-            return Some(dir);
-        }
-    }
-    let why = "cargo-lambda is not installed (pip install cargo-lambda, or dev/moto start)";
-    if std::env::var("STREAM2SEARCH_REQUIRE_CARGO_LAMBDA").is_ok_and(|v| v == "1") {
-        panic!("{why}");
-    }
-    eprintln!("SKIPPED: backfill --function-url under cargo lambda watch: {why}");
-    None
-}
-
-/// `cargo lambda watch` and the function it runs (one process group), stopped when dropped.
-struct Watch(Child);
-
-impl Drop for Watch {
-    fn drop(&mut self) {
-        let _ = Command::new("kill")
-            .args(["--", &format!("-{}", self.0.id())])
-            .status();
-        let _ = self.0.kill();
-        let _ = self.0.wait();
-    }
-}
-
 #[test]
 fn function_url_runs_each_segment_and_export_file_in_the_backfill_function_until_done() {
     let (Some(moto), Some(opensearch)) = (moto(), OpenSearch::from_env()) else {
         return;
     };
-    let Some(bin) = cargo_lambda() else {
+    let Some(cargo_lambda) = CargoLambda::find("backfill --function-url under cargo lambda watch")
+    else {
         return;
     };
     let items = 300u64;
-    let os = opensearch.url().to_string();
     let pid = std::process::id();
-    let index = format!("s2s-backfill-function-{pid}");
-    let table = format!("BackfillFunction-{pid}");
-    let _cleanup = Cleanup {
-        os: &opensearch,
-        moto: moto.clone(),
-        index: index.clone(),
-        table: table.clone(),
-    };
-    let dir = PathBuf::from(env!("CARGO_TARGET_TMPDIR")).join(format!("backfill-function-{pid}"));
-    let _ = std::fs::remove_dir_all(&dir);
-    std::fs::create_dir_all(&dir).unwrap();
-    index_create(&os, &index);
-    ddb(
+    let Setup {
+        os,
+        index,
+        table,
+        dir,
+        _cleanup,
+    } = Setup::new(
+        &opensearch,
         &moto,
-        &os,
-        &["create", "--table", &table, "--no-stream"],
-        "",
-    );
-    ddb(
-        &moto,
-        &os,
-        &[
-            "fill",
-            "--table",
-            &table,
-            "--count",
-            &items.to_string(),
-            "--seed",
-            "12",
-        ],
-        "",
+        "function",
+        &["--count", &items.to_string(), "--seed", "12"],
     );
 
     // The backfill example's function, configured as its template does, with a short time
     // budget (the emulator sends no deadline): 30 s less the client's 1 s margin and a quarter
     // second leave 28.75 s, under the 29 s a further page needs, so every invocation reads one
     // page and each segment takes several invocations.
-    let port = std::net::TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port();
-    let path = std::env::var_os("PATH").unwrap_or_default();
-    let path =
-        std::env::join_paths(std::iter::once(bin).chain(std::env::split_paths(&path))).unwrap();
-    let mut watch = Command::new("cargo");
-    watch
-        .env("PATH", path)
-        .env("CARGO_TARGET_DIR", repo().join("target/cargo-lambda-watch"))
-        .envs(ENV)
-        .env("AWS_ENDPOINT_URL_DYNAMODB", &moto)
-        .env("AWS_ENDPOINT_URL_S3", &moto)
-        .env("OPENSEARCH_ENDPOINT", &os)
-        .env("OPENSEARCH_ALLOW_HTTP", "true")
-        .env("OPENSEARCH_AUTH", "none")
-        .env("OPENSEARCH_INDEX", &index)
-        .env("STREAM2SEARCH_BACKFILL_PAGE_SIZE", "40")
-        .env("STREAM2SEARCH_BACKFILL_MIN_STEP_SECS", "29")
-        .env("STREAM2SEARCH_FALLBACK_BUDGET_SECS", "30")
-        .current_dir(repo().join("examples/backfill"))
-        .args([
-            "lambda",
-            "watch",
-            "--ignore-changes",
-            "-A",
-            "127.0.0.1",
-            "-P",
-        ])
-        .arg(port.to_string())
-        .stdin(Stdio::null())
-        .stdout(std::fs::File::create(dir.join("watch.log")).unwrap())
-        .stderr(std::fs::File::create(dir.join("watch.err")).unwrap());
-    std::os::unix::process::CommandExt::process_group(&mut watch, 0);
-    let _watch = Watch(watch.spawn().unwrap());
-    let limit = Instant::now() + Duration::from_secs(60);
-    while std::net::TcpStream::connect(("127.0.0.1", port)).is_err() {
-        assert!(Instant::now() < limit, "cargo lambda watch did not start");
-        std::thread::sleep(Duration::from_millis(200));
-    }
+    let watch = cargo_lambda.watch(
+        &repo().join("examples/backfill"),
+        ENV.into_iter().chain([
+            ("AWS_ENDPOINT_URL_DYNAMODB", moto.as_str()),
+            ("AWS_ENDPOINT_URL_S3", &moto),
+            ("OPENSEARCH_ENDPOINT", &os),
+            ("OPENSEARCH_ALLOW_HTTP", "true"),
+            ("OPENSEARCH_AUTH", "none"),
+            ("OPENSEARCH_INDEX", &index),
+            ("STREAM2SEARCH_BACKFILL_PAGE_SIZE", "40"),
+            ("STREAM2SEARCH_BACKFILL_MIN_STEP_SECS", "29"),
+            ("STREAM2SEARCH_FALLBACK_BUDGET_SECS", "30"),
+        ]),
+        &dir.join("watch.log"),
+    );
 
     // The first invocation compiles the function; the backfill waits for it.
-    let url = format!("http://127.0.0.1:{port}/2015-03-31/functions/products-backfill/invocations");
+    let url = watch.invocation_url("products-backfill");
     let out = backfill(
         &moto,
         &os,
@@ -1399,12 +1246,11 @@ fn function_url_runs_each_segment_and_export_file_in_the_backfill_function_until
     .output()
     .unwrap();
     let (summary, log) = (text(&out.stdout), text(&out.stderr));
-    let watch_log = std::fs::read_to_string(dir.join("watch.err")).unwrap_or_default();
     assert_eq!(
         out.status.code(),
         Some(0),
         "{summary}\n{log}\n{}",
-        &watch_log[watch_log.len().saturating_sub(3000)..]
+        watch.log_tail()
     );
     assert_eq!(count(&summary, "items read"), items, "{summary}");
     assert_eq!(count(&summary, "indexed"), items, "{summary}");
@@ -1540,41 +1386,18 @@ fn index_equals_the_table_after_a_backfill_from_its_export_in_s3_and_in_a_direct
     };
     let items = 1500u64;
     let poison = 2u64;
-    let os = opensearch.url().to_string();
     let pid = std::process::id();
-    let index = format!("s2s-backfill-export-{pid}");
-    let local_index = format!("s2s-backfill-local-{pid}");
-    let table = format!("BackfillExport-{pid}");
-    let _cleanup = Cleanup {
-        os: &opensearch,
-        moto: moto.clone(),
-        index: index.clone(),
-        table: table.clone(),
-    };
-    let _local = Cleanup {
-        os: &opensearch,
-        moto: moto.clone(),
-        index: local_index.clone(),
-        table: table.clone(),
-    };
-    let dir = PathBuf::from(env!("CARGO_TARGET_TMPDIR")).join(format!("backfill-export-{pid}"));
-    let _ = std::fs::remove_dir_all(&dir);
-    std::fs::create_dir_all(&dir).unwrap();
-    index_create(&os, &index);
-    index_create(&os, &local_index);
-    ddb(
+    let Setup {
+        os,
+        index,
+        table,
+        dir,
+        _cleanup,
+    } = Setup::new(
+        &opensearch,
         &moto,
-        &os,
-        &["create", "--table", &table, "--no-stream"],
-        "",
-    );
-    ddb(
-        &moto,
-        &os,
+        "export",
         &[
-            "fill",
-            "--table",
-            &table,
             "--count",
             &items.to_string(),
             "--seed",
@@ -1582,8 +1405,15 @@ fn index_equals_the_table_after_a_backfill_from_its_export_in_s3_and_in_a_direct
             "--poison",
             &poison.to_string(),
         ],
-        "",
     );
+    let local_index = format!("s2s-backfill-local-{pid}");
+    let _local = Cleanup {
+        os: &opensearch,
+        moto: moto.clone(),
+        index: local_index.clone(),
+        table: table.clone(),
+    };
+    index_create(&os, &local_index);
     let local = dir.join("export");
     let out = Command::new(repo().join(".dev/venv/bin/python"))
         .args(["-c", EXPORT_PY, &table, "s2s-backfill-exports"])
@@ -1802,40 +1632,18 @@ fn index_equals_the_table_after_a_backfill_from_an_export_under_concurrent_write
         return;
     };
     let items = 2000u64;
-    let os = opensearch.url().to_string();
     let pid = std::process::id();
-    let index = format!("s2s-backfill-export-live-{pid}");
-    let table = format!("BackfillExportLive-{pid}");
-    let _cleanup = Cleanup {
-        os: &opensearch,
-        moto: moto.clone(),
-        index: index.clone(),
-        table: table.clone(),
-    };
-    let dir =
-        PathBuf::from(env!("CARGO_TARGET_TMPDIR")).join(format!("backfill-export-live-{pid}"));
-    let _ = std::fs::remove_dir_all(&dir);
-    std::fs::create_dir_all(&dir).unwrap();
-    index_create(&os, &index);
-    ddb(
+    let Setup {
+        os,
+        index,
+        table,
+        dir,
+        _cleanup,
+    } = Setup::new(
+        &opensearch,
         &moto,
-        &os,
-        &["create", "--table", &table, "--no-stream"],
-        "",
-    );
-    ddb(
-        &moto,
-        &os,
-        &[
-            "fill",
-            "--table",
-            &table,
-            "--count",
-            &items.to_string(),
-            "--seed",
-            "21",
-        ],
-        "",
+        "export-live",
+        &["--count", &items.to_string(), "--seed", "21"],
     );
     ddb(&moto, &os, &["stream", "--table", &table], "");
 

@@ -6,9 +6,10 @@
 //! own (decimal numbers, sorted sets, base64 binary), not with stream2search.
 
 use std::path::{Path, PathBuf};
-use std::process::{Command, Output, Stdio};
+use std::process::{Command, Output};
 use std::sync::atomic::{AtomicUsize, Ordering};
 
+use stream2search_testkit::lambda::CargoLambda;
 use stream2search_testkit::{OpenSearch, TestIndex};
 
 mod common;
@@ -263,85 +264,33 @@ fn rejected_record_holds_the_shard_until_it_is_dead_lettered() {
     ddb(&moto, &["drop", "--table", &table], "");
 }
 
-/// `cargo lambda watch` running `examples/products`, stopped (its process group) on drop.
-struct Watch(std::process::Child);
-
-impl Drop for Watch {
-    fn drop(&mut self) {
-        let _ = Command::new("kill")
-            .args(["--", &format!("-{}", self.0.id())])
-            .status();
-        let _ = self.0.kill();
-        let _ = self.0.wait();
-    }
-}
-
 #[test]
 fn poll_delivers_to_the_example_function_under_cargo_lambda_watch() {
     let (Some(moto), Some(opensearch)) = (moto(), OpenSearch::from_env()) else {
         return;
     };
-    let venv = repo().join(".dev/venv/bin");
-    if !venv.join("cargo-lambda").is_file() {
-        let why = "cargo-lambda is not installed (dev/moto start installs it)";
-        assert!(
-            !std::env::var("STREAM2SEARCH_REQUIRE_CARGO_LAMBDA").is_ok_and(|v| v == "1"),
-            "{why}"
-        );
-        eprintln!("SKIPPED: {why}");
+    let Some(cargo_lambda) = CargoLambda::find("poll to the example under cargo lambda watch")
+    else {
         return;
-    }
+    };
     let index = opensearch.index("poll function");
-    let port = std::net::TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port();
-    let path = std::env::join_paths(std::iter::once(venv).chain(std::env::split_paths(
-        &std::env::var_os("PATH").unwrap_or_default(),
-    )))
-    .unwrap();
-    let log = std::fs::File::create(
-        PathBuf::from(env!("CARGO_TARGET_TMPDIR")).join(format!("poll-watch-{port}.log")),
-    )
-    .unwrap();
-    let mut command = Command::new("cargo");
-    command
-        .env("PATH", path)
-        // The example's own test builds here too: the running build's lock is never waited on.
-        .env("CARGO_TARGET_DIR", repo().join("target/cargo-lambda-watch"))
-        .env("OPENSEARCH_ENDPOINT", opensearch.url())
-        .env("OPENSEARCH_ALLOW_HTTP", "true")
-        .env("OPENSEARCH_AUTH", "none")
-        .env("OPENSEARCH_INDEX", index.name())
-        .current_dir(repo().join("examples/products"))
-        .args([
-            "lambda",
-            "watch",
-            "--ignore-changes",
-            "-A",
-            "127.0.0.1",
-            "-P",
-        ])
-        .arg(port.to_string())
-        .stdin(Stdio::null())
-        .stdout(log.try_clone().unwrap())
-        .stderr(log);
-    std::os::unix::process::CommandExt::process_group(&mut command, 0);
-    let _watch = Watch(command.spawn().unwrap());
-    let started = std::time::Instant::now();
-    while std::net::TcpStream::connect(("127.0.0.1", port)).is_err() {
-        assert!(
-            started.elapsed() < std::time::Duration::from_secs(120),
-            "cargo lambda watch did not start"
-        );
-        std::thread::sleep(std::time::Duration::from_millis(200));
-    }
+    let log = PathBuf::from(env!("CARGO_TARGET_TMPDIR"))
+        .join(format!("poll-watch-{}.log", std::process::id()));
+    let watch = cargo_lambda.watch(
+        &repo().join("examples/products"),
+        [
+            ("OPENSEARCH_ENDPOINT", opensearch.url()),
+            ("OPENSEARCH_ALLOW_HTTP", "true"),
+            ("OPENSEARCH_AUTH", "none"),
+            ("OPENSEARCH_INDEX", index.name()),
+        ],
+        &log,
+    );
 
     let table = unique("Products");
     ddb(&moto, &["create", "--table", &table], "");
     ddb(&moto, &["apply", "--table", &table, "-"], OPS);
-    let url = format!("http://127.0.0.1:{port}/2015-03-31/functions/products/invocations");
+    let url = watch.invocation_url("products");
     // The first invocation builds the function; the emulator waits for it.
     let out = Command::new(env!("CARGO_BIN_EXE_stream2search"))
         .args(["poll", "--once", "--max-attempts", "3"])

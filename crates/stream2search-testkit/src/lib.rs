@@ -21,18 +21,25 @@
 //! - Without it, the test prints a loud `SKIPPED: <test>: <why>` line to stderr and returns.
 //! - [`fixture`] writes recorded responses when `STREAM2SEARCH_RECORD_FIXTURES=1`, and otherwise
 //!   checks that the live server still answers as they say.
+//! - [`lambda`] runs a function of the workspace under `cargo lambda watch` and invokes it.
 #![deny(missing_docs)]
 
 pub mod fault;
 pub mod fixture;
 pub mod http;
 mod index;
+pub mod lambda;
 pub mod loopback;
-mod moto;
+pub mod moto;
 mod opensearch;
 pub mod secrets;
 
 pub use http::Response;
 pub use index::TestIndex;
-pub use moto::moto_url;
+pub use moto::{MotoSqs, moto_url};
 pub use opensearch::OpenSearch;
+
+/// The workspace's root directory.
+pub fn workspace() -> std::path::PathBuf {
+    std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../..")
+}
