@@ -953,7 +953,7 @@ async fn read_again(
         let newer = |p: Option<usize>| {
             let t = ctx.export.as_ref().and_then(|(e, _)| e.export_time);
             let version = p.and_then(|p| docs[p].as_ref()).and_then(|h| h.version);
-            matches!((t, version), (Some(t), Some(v)) if u64::try_from(v).is_ok_and(|v| v > t * 1_000_000))
+            matches!((t, version), (Some(t), Some(v)) if u64::try_from(v).is_ok_and(|v| v > t.saturating_mul(1_000_000)))
         };
         let verdict = match verdict {
             Verdict::Differs { found, .. }

@@ -50,9 +50,20 @@ impl<'de: 'a, 'a> Deserialize<'de> for Members<'a> {
     }
 }
 
+/// The deepest nesting read (DynamoDB allows 32 levels): deeper text is an error, not a stack
+/// overflow.
+const MAX_DEPTH: usize = 128;
+
 impl Value {
     /// Reads JSON text, keeping number texts.
     pub fn parse(text: &str) -> Result<Value, String> {
+        Value::parse_at(text, 0)
+    }
+
+    fn parse_at(text: &str, depth: usize) -> Result<Value, String> {
+        if depth > MAX_DEPTH {
+            return Err(format!("nested deeper than {MAX_DEPTH} levels"));
+        }
         let text = text.trim();
         let err = |e: serde_json::Error| e.to_string();
         Ok(match text.as_bytes().first() {
@@ -60,7 +71,7 @@ impl Value {
                 let Members(members) = serde_json::from_str(text).map_err(err)?;
                 let mut out = Vec::with_capacity(members.len());
                 for (k, v) in members {
-                    out.push((k, Value::parse(v.get())?));
+                    out.push((k, Value::parse_at(v.get(), depth + 1)?));
                 }
                 Value::Obj(out)
             }
@@ -68,7 +79,7 @@ impl Value {
                 let members: Vec<&RawValue> = serde_json::from_str(text).map_err(err)?;
                 let mut out = Vec::with_capacity(members.len());
                 for v in members {
-                    out.push(Value::parse(v.get())?);
+                    out.push(Value::parse_at(v.get(), depth + 1)?);
                 }
                 Value::Arr(out)
             }
@@ -460,5 +471,9 @@ mod tests {
         assert_eq!(v(r#""\u00e9""#), v("\"é\""));
         assert!(Value::parse("{").is_err());
         assert!(Value::parse("nul").is_err());
+        let deep = format!("{}1{}", "[".repeat(100), "]".repeat(100));
+        assert!(Value::parse(&deep).is_ok());
+        let deeper = format!("{}1{}", "[".repeat(100_000), "]".repeat(100_000));
+        assert!(Value::parse(&deeper).is_err());
     }
 }
