@@ -116,8 +116,8 @@ pub(super) fn backfill(args: &Reindex, new: &str) -> Result<(), Stop> {
 
 /// Step 4's `stream2search verify --index NEW` (with `--repair` when `repair`): whether `new`
 /// equals the table (with `--repair`: whether every difference found was repaired). Its report
-/// goes to this command's stdout. A usage error (its status 2) stops with status 2; no verdict
-/// (3, or a signal) stops with status 1, `old` still searched.
+/// goes to this command's stdout. Its usage or configuration error (status 2) stops with
+/// status 2; no verdict (3, or a signal) stops with status 1; `old` is still searched.
 pub(super) fn verify(
     args: &Reindex,
     options: &[String],
@@ -137,7 +137,8 @@ pub(super) fn verify(
         Some(0) => Ok(true),
         Some(1) => Ok(false),
         Some(2) => Err(failed(format!(
-            "verify of {new} refused its options ({status}); searches stay on {old}"
+            "verify of {new} could not start ({status}: its options or configuration, see \
+             above); searches stay on {old}"
         ))),
         _ => Err(Stop(
             1,
