@@ -37,11 +37,8 @@ impl Drop for Cleanup<'_> {
         let _ = self
             .os
             .request("DELETE", &format!("/{}-*", self.index), &[], b"");
-        let _ = Command::new(repo().join(".dev/venv/bin/python"))
-            .arg(repo().join("dev/ddb.py"))
+        let _ = stream2search_testkit::moto::ddb(&self.moto)
             .args(["drop", "--table", &self.table])
-            .env("MOTO_URL", &self.moto)
-            .envs(ENV)
             .output();
     }
 }
@@ -95,11 +92,8 @@ struct DropTable {
 
 impl Drop for DropTable {
     fn drop(&mut self) {
-        let _ = Command::new(repo().join(".dev/venv/bin/python"))
-            .arg(repo().join("dev/ddb.py"))
+        let _ = stream2search_testkit::moto::ddb(&self.moto)
             .args(["drop", "--table", &self.table])
-            .env("MOTO_URL", &self.moto)
-            .envs(ENV)
             .output();
     }
 }

@@ -10,8 +10,7 @@
 //! Needs the project's OpenSearch (`OPENSEARCH_URL`) and moto (`MOTO_URL`, with `dev/ddb.py`
 //! in the dev venv), as `tests/poll.rs`.
 
-use std::io::Write;
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 use std::process::{Command, Stdio};
 
 use stream2search_testkit::OpenSearch;
@@ -23,10 +22,6 @@ const SECRET_KEY: &str = "s2sCliSecretKey/NeverInOutput+0a1b2c3d4e5f";
 const SESSION_TOKEN: &str = "s2sCliSessionToken/NeverInOutput+IQoJb3JpZ2lu==";
 const USERNAME: &str = "s2s-cli-indexer-3e9a";
 const PASSWORD: &str = "s2s-Cli-Pa55word-NeverInOutput";
-
-fn repo() -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR")).join("../..")
-}
 
 /// Every form in which one of this test's credentials could leak.
 const CREDENTIALS: Credentials = Credentials {
@@ -177,43 +172,17 @@ fn replay_writes_no_secret_whatever_fails() {
     );
 }
 
-/// The dev venv's Python, which runs `dev/ddb.py`.
-fn python() -> PathBuf {
-    repo().join(".dev/venv/bin/python")
-}
-
 /// `dev/ddb.py ARGS` with `stdin`, as moto's own test user; its stdout.
 fn ddb(moto: &str, args: &[&str], stdin: &str) -> String {
-    let mut child = Command::new(python())
-        .arg(repo().join("dev/ddb.py"))
-        .args(args)
-        .env("MOTO_URL", moto)
-        .env("AWS_ACCESS_KEY_ID", "testing")
-        .env("AWS_SECRET_ACCESS_KEY", "testing")
-        .env("AWS_REGION", "us-east-1")
-        .stdin(Stdio::piped())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .unwrap();
-    child
-        .stdin
-        .take()
-        .unwrap()
-        .write_all(stdin.as_bytes())
-        .unwrap();
-    let out = child.wait_with_output().unwrap();
-    assert!(
-        out.status.success(),
-        "dev/ddb.py {args:?}: {}",
-        String::from_utf8_lossy(&out.stderr)
-    );
+    let mut command = stream2search_testkit::moto::ddb(moto);
+    let out = stream2search_testkit::moto::run(command.args(args), stdin, &[0]);
     String::from_utf8(out.stdout).unwrap()
 }
 
 #[test]
 fn poll_writes_no_secret_whatever_fails() {
-    let Some(moto) = stream2search_testkit::moto_url(&[&python()]) else {
+    let Some(moto) = stream2search_testkit::moto_url(&[&stream2search_testkit::moto::python()])
+    else {
         return;
     };
     let Some(opensearch) = OpenSearch::from_env() else {

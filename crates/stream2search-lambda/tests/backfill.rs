@@ -17,7 +17,7 @@ use std::collections::{BTreeMap, HashMap};
 use std::io::Write as _;
 use std::net::TcpListener;
 use std::path::{Path, PathBuf};
-use std::process::{Command, Output, Stdio};
+use std::process::Output;
 use std::time::{Duration, Instant, SystemTime};
 
 use aws_credential_types::Credentials;
@@ -30,49 +30,13 @@ use stream2search_lambda::backfill::{
 };
 use stream2search_testkit::{OpenSearch, TestIndex};
 
-fn repo() -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR")).join("../..")
-}
-
-fn python() -> PathBuf {
-    repo().join(".dev/venv/bin/python")
-}
-
-/// The AWS variables every call to moto gets (moto accepts any key).
-const AWS: [(&str, &str); 3] = [
-    ("AWS_ACCESS_KEY_ID", "testing"),
-    ("AWS_SECRET_ACCESS_KEY", "testing"),
-    ("AWS_REGION", "us-east-1"),
-];
+use stream2search_testkit::moto::{AWS, python};
 
 /// `dev/ddb.py ARGS` with `stdin`, which must exit with one of `ok`.
 fn ddb(moto: &str, opensearch: &str, args: &[&str], stdin: &str, ok: &[i32]) -> Output {
-    let mut child = Command::new(python())
-        .arg(repo().join("dev/ddb.py"))
-        .args(args)
-        .env("MOTO_URL", moto)
-        .env("OPENSEARCH_URL", opensearch)
-        .envs(AWS)
-        .stdin(Stdio::piped())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .unwrap();
-    child
-        .stdin
-        .take()
-        .unwrap()
-        .write_all(stdin.as_bytes())
-        .unwrap();
-    let out = child.wait_with_output().unwrap();
-    assert!(
-        out.status.code().is_some_and(|c| ok.contains(&c)),
-        "dev/ddb.py {args:?} failed ({}):\n{}{}",
-        out.status,
-        String::from_utf8_lossy(&out.stderr),
-        String::from_utf8_lossy(&out.stdout)
-    );
-    out
+    let mut command = stream2search_testkit::moto::ddb(moto);
+    command.args(args).env("OPENSEARCH_URL", opensearch);
+    stream2search_testkit::moto::run(&mut command, stdin, ok)
 }
 
 /// A moto table, dropped with the test.
@@ -186,11 +150,8 @@ impl Table {
 
 impl Drop for Table {
     fn drop(&mut self) {
-        let _ = Command::new(python())
-            .arg(repo().join("dev/ddb.py"))
+        let _ = stream2search_testkit::moto::ddb(&self.moto)
             .args(["drop", "--table", &self.name])
-            .env("MOTO_URL", &self.moto)
-            .envs(AWS)
             .output();
     }
 }

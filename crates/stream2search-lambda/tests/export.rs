@@ -5,7 +5,6 @@
 //! S3; and a loopback stand-in for S3's retry answers.
 
 use std::path::{Path, PathBuf};
-use std::process::{Command, Stdio};
 use std::time::Duration;
 
 use aws_credential_types::Credentials;
@@ -363,43 +362,15 @@ async fn an_s3_location_without_an_s3_reader_is_a_clear_error() {
 
 // ---- moto ----------------------------------------------------------------------------------
 
-fn repo() -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR")).join("../..")
-}
-
-fn python() -> PathBuf {
-    repo().join(".dev/venv/bin/python")
-}
-
 fn moto() -> Option<String> {
-    stream2search_testkit::moto_url(&[&python()])
+    stream2search_testkit::moto_url(&[&stream2search_testkit::moto::python()])
 }
 
 /// Runs `tests/export_moto.py` with `args`, `stdin` on its standard input; its output.
 fn moto_py(moto: &str, args: &[&str], stdin: &str) -> String {
-    use std::io::Write as _;
     let script = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/export_moto.py");
-    let mut child = Command::new(python())
-        .arg(script)
-        .args(args)
-        .env("MOTO_URL", moto)
-        .stdin(Stdio::piped())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .unwrap();
-    child
-        .stdin
-        .take()
-        .unwrap()
-        .write_all(stdin.as_bytes())
-        .unwrap();
-    let out = child.wait_with_output().unwrap();
-    assert!(
-        out.status.success(),
-        "export_moto.py {args:?}: {}",
-        String::from_utf8_lossy(&out.stderr)
-    );
+    let mut command = stream2search_testkit::moto::script(&script, moto);
+    let out = stream2search_testkit::moto::run(command.args(args), stdin, &[0]);
     String::from_utf8(out.stdout).unwrap().trim().to_owned()
 }
 

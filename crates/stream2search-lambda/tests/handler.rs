@@ -11,7 +11,7 @@ use serde_json::{Value, json};
 use stream2search::RecordErrorKind;
 use stream2search::checkpoint::{Checkpoint, RecordOutcome, SkipReason};
 use stream2search_lambda::{Handler, Item, Settings, Verdict};
-use stream2search_testkit::{OpenSearch, TestIndex, http};
+use stream2search_testkit::{MotoSqs, OpenSearch, TestIndex};
 
 fn fixture(name: &str) -> Vec<u8> {
     std::fs::read(format!(
@@ -63,72 +63,6 @@ fn resume_at(cp: &Checkpoint) -> Option<&str> {
     match cp {
         Checkpoint::ResumeFrom(seq) => Some(seq.as_str()),
         _ => None,
-    }
-}
-
-/// moto's SQS, from `MOTO_URL`.
-struct Moto {
-    authority: String,
-}
-
-impl Moto {
-    fn from_env() -> Option<Moto> {
-        let url = stream2search_testkit::moto_url(&[])?;
-        let authority = url
-            .trim_start_matches("http://")
-            .trim_end_matches('/')
-            .to_owned();
-        Some(Moto { authority })
-    }
-
-    fn call(&self, target: &str, body: Value) -> Value {
-        let r = http::request(
-            &self.authority,
-            "POST",
-            "/",
-            &[
-                ("Content-Type", "application/x-amz-json-1.0"),
-                ("X-Amz-Target", &format!("AmazonSQS.{target}")),
-                // moto routes by the signing scope's service name; it does not check signatures.
-                (
-                    "Authorization",
-                    "AWS4-HMAC-SHA256 Credential=testing/20260101/us-east-1/sqs/aws4_request, SignedHeaders=host, Signature=0",
-                ),
-            ],
-            body.to_string().as_bytes(),
-        )
-        .unwrap();
-        assert_eq!(r.status, 200, "{target}: {}", r.text());
-        r.json()
-    }
-
-    fn create_queue(&self, purpose: &str) -> String {
-        let name = format!(
-            "{purpose}-{}-{}",
-            std::process::id(),
-            std::time::SystemTime::now()
-                .duration_since(std::time::UNIX_EPOCH)
-                .unwrap()
-                .as_nanos()
-        );
-        let v = self.call("CreateQueue", json!({"QueueName": name}));
-        v["QueueUrl"].as_str().unwrap().to_owned()
-    }
-
-    fn receive_all(&self, queue_url: &str) -> Vec<Value> {
-        let mut out = Vec::new();
-        loop {
-            let v = self.call(
-                "ReceiveMessage",
-                json!({"QueueUrl": queue_url, "MaxNumberOfMessages": 10, "WaitTimeSeconds": 0}),
-            );
-            let Some(messages) = v["Messages"].as_array().filter(|m| !m.is_empty()) else {
-                return out;
-            };
-            for m in messages {
-                out.push(serde_json::from_str(m["Body"].as_str().unwrap()).unwrap());
-            }
-        }
     }
 }
 
@@ -297,7 +231,7 @@ async fn poison_with_a_queue_is_dead_lettered_and_the_batch_completes() {
     let Some(opensearch) = OpenSearch::from_env() else {
         return;
     };
-    let Some(moto) = Moto::from_env() else {
+    let Some(moto) = MotoSqs::from_env() else {
         return;
     };
     let index = products_index(&opensearch, "lambda poison dlq");
@@ -307,10 +241,7 @@ async fn poison_with_a_queue_is_dead_lettered_and_the_batch_completes() {
         index.name(),
         &[
             ("STREAM2SEARCH_DLQ_URL", &queue_url),
-            (
-                "STREAM2SEARCH_SQS_ENDPOINT",
-                &format!("http://{}", moto.authority),
-            ),
+            ("STREAM2SEARCH_SQS_ENDPOINT", &moto.url()),
         ],
     ))
     .unwrap();
@@ -479,7 +410,7 @@ async fn hook_refusals_and_panics_are_dead_lettered_with_their_record() {
     let Some(opensearch) = OpenSearch::from_env() else {
         return;
     };
-    let Some(moto) = Moto::from_env() else {
+    let Some(moto) = MotoSqs::from_env() else {
         return;
     };
     let index = products_index(&opensearch, "lambda hook dlq");
@@ -495,10 +426,7 @@ async fn hook_refusals_and_panics_are_dead_lettered_with_their_record() {
             index.name(),
             &[
                 ("STREAM2SEARCH_DLQ_URL", &queue_url),
-                (
-                    "STREAM2SEARCH_SQS_ENDPOINT",
-                    &format!("http://{}", moto.authority),
-                ),
+                ("STREAM2SEARCH_SQS_ENDPOINT", &moto.url()),
             ],
         ))
         .unwrap();

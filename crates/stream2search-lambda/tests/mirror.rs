@@ -16,7 +16,7 @@ use serde_json::{Value, json};
 use stream2search::checkpoint::{Checkpoint, RecordOutcome};
 use stream2search_lambda::testing::{event, insert, modify, remove};
 use stream2search_lambda::{Handler, Settings};
-use stream2search_testkit::{OpenSearch, TestIndex, http};
+use stream2search_testkit::{MotoSqs, OpenSearch, TestIndex};
 use wiremock::matchers::{method, path, path_regex};
 use wiremock::{Mock, MockServer, Request, Respond, ResponseTemplate};
 
@@ -228,86 +228,20 @@ async fn a_document_the_mirror_refuses_is_poison_and_the_checkpoint_names_it() {
     assert!(doc(&pair.mirror, "p-3").is_some());
 }
 
-/// moto's SQS, from `MOTO_URL`.
-struct Moto {
-    authority: String,
-}
-
-impl Moto {
-    fn from_env() -> Option<Moto> {
-        let url = stream2search_testkit::moto_url(&[])?;
-        let authority = url
-            .trim_start_matches("http://")
-            .trim_end_matches('/')
-            .to_owned();
-        Some(Moto { authority })
-    }
-
-    fn call(&self, target: &str, body: Value) -> Value {
-        let r = http::request(
-            &self.authority,
-            "POST",
-            "/",
-            &[
-                ("Content-Type", "application/x-amz-json-1.0"),
-                ("X-Amz-Target", &format!("AmazonSQS.{target}")),
-                // moto routes by the signing scope's service name; it does not check signatures.
-                (
-                    "Authorization",
-                    "AWS4-HMAC-SHA256 Credential=testing/20260101/us-east-1/sqs/aws4_request, SignedHeaders=host, Signature=0",
-                ),
-            ],
-            body.to_string().as_bytes(),
-        )
-        .unwrap();
-        assert_eq!(r.status, 200, "{target}: {}", r.text());
-        r.json()
-    }
-
-    fn create_queue(&self) -> String {
-        let name = format!(
-            "mirror-{}-{}",
-            std::process::id(),
-            std::time::SystemTime::now()
-                .duration_since(std::time::UNIX_EPOCH)
-                .unwrap()
-                .as_nanos()
-        );
-        let v = self.call("CreateQueue", json!({"QueueName": name}));
-        v["QueueUrl"].as_str().unwrap().to_owned()
-    }
-
-    fn receive_all(&self, queue_url: &str) -> Vec<Value> {
-        let mut out = Vec::new();
-        loop {
-            let v = self.call(
-                "ReceiveMessage",
-                json!({"QueueUrl": queue_url, "MaxNumberOfMessages": 10, "WaitTimeSeconds": 0}),
-            );
-            let Some(messages) = v["Messages"].as_array().filter(|m| !m.is_empty()) else {
-                return out;
-            };
-            for m in messages {
-                out.push(serde_json::from_str(m["Body"].as_str().unwrap()).unwrap());
-            }
-        }
-    }
-}
-
 #[tokio::test]
 async fn poison_in_either_index_is_dead_lettered_once_with_every_reason() {
     let Some(opensearch) = OpenSearch::from_env() else {
         return;
     };
-    let Some(moto) = Moto::from_env() else {
+    let Some(moto) = MotoSqs::from_env() else {
         return;
     };
     let price = json!({"mappings": {"properties": {"price": {"type": "float"}}}});
     let strict = json!({"mappings": {"dynamic": "strict", "properties": {
         "productId": {"type": "keyword"}, "price": {"type": "float"}}}});
     let pair = Pair::new(&opensearch, "mirror dlq", price, strict);
-    let queue_url = moto.create_queue();
-    let sqs = format!("http://{}", moto.authority);
+    let queue_url = moto.create_queue("mirror");
+    let sqs = moto.url();
     let handler = pair.handler(&[
         ("STREAM2SEARCH_DLQ_URL", &queue_url),
         ("STREAM2SEARCH_SQS_ENDPOINT", &sqs),

@@ -19,7 +19,7 @@ use stream2search_lambda::lambda_runtime::{Context, Diagnostic, LambdaEvent};
 use stream2search_lambda::{Handler, Settings};
 use stream2search_testkit::loopback::{answering, hanging};
 use stream2search_testkit::secrets::Credentials;
-use stream2search_testkit::{OpenSearch, http};
+use stream2search_testkit::{MotoSqs, OpenSearch};
 
 const ACCESS_KEY: &str = "AKIAS2SLEAKCHECK7Q3Z";
 const SECRET_KEY: &str = "s2sSecretKey/NeverInOutput+9f8e7d6c5b4a";
@@ -45,36 +45,6 @@ fn fixture(name: &str) -> String {
         env!("CARGO_MANIFEST_DIR")
     ))
     .unwrap()
-}
-
-/// A fresh moto SQS queue's URL.
-fn moto_queue(moto: &str) -> String {
-    let authority = moto.trim_start_matches("http://").trim_end_matches('/');
-    let name = format!(
-        "secrets-{}-{}",
-        std::process::id(),
-        SystemTime::now()
-            .duration_since(UNIX_EPOCH)
-            .unwrap()
-            .as_nanos()
-    );
-    let r = http::request(
-        authority,
-        "POST",
-        "/",
-        &[
-            ("Content-Type", "application/x-amz-json-1.0"),
-            ("X-Amz-Target", "AmazonSQS.CreateQueue"),
-            (
-                "Authorization",
-                "AWS4-HMAC-SHA256 Credential=testing/20260101/us-east-1/sqs/aws4_request, SignedHeaders=host, Signature=0",
-            ),
-        ],
-        json!({"QueueName": name}).to_string().as_bytes(),
-    )
-    .unwrap();
-    assert_eq!(r.status, 200, "{}", r.text());
-    r.json()["QueueUrl"].as_str().unwrap().to_owned()
 }
 
 /// The environment every scenario starts from: all the secrets, logs at TRACE, metrics on.
@@ -147,7 +117,7 @@ fn every_secret_stays_out_of_logs_metrics_and_errors() {
     let Some(opensearch) = OpenSearch::from_env() else {
         return;
     };
-    let Some(moto) = stream2search_testkit::moto_url(&[]) else {
+    let Some(sqs) = MotoSqs::from_env() else {
         return;
     };
     let index = opensearch.index("lambda secrets");
@@ -172,8 +142,8 @@ fn every_secret_stays_out_of_logs_metrics_and_errors() {
                 os(),
                 idx(),
                 ("OPENSEARCH_AUTH", "basic".into()),
-                ("STREAM2SEARCH_DLQ_URL", moto_queue(&moto)),
-                ("STREAM2SEARCH_SQS_ENDPOINT", moto.clone()),
+                ("STREAM2SEARCH_DLQ_URL", sqs.create_queue("secrets")),
+                ("STREAM2SEARCH_SQS_ENDPOINT", sqs.url()),
             ],
             vec![
                 "poison record dead-lettered",

@@ -2,28 +2,23 @@
 //! Each test file uses a part of it.
 #![allow(dead_code)]
 
-use std::io::Write as _;
-use std::path::{Path, PathBuf};
-use std::process::{Command, Output, Stdio};
+use std::path::PathBuf;
+use std::process::{Command, Output};
 
 use stream2search_testkit::OpenSearch;
 
 /// The repository's root.
 pub fn repo() -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR")).join("../..")
+    stream2search_testkit::workspace()
 }
 
 /// moto's URL (with the project's Python venv for `dev/ddb.py`), or `None` after a loud skip.
 pub fn moto() -> Option<String> {
-    stream2search_testkit::moto_url(&[&repo().join(".dev/venv/bin/python")])
+    stream2search_testkit::moto_url(&[&stream2search_testkit::moto::python()])
 }
 
 /// The AWS variables every call to moto gets (moto accepts any key).
-pub const ENV: [(&str, &str); 3] = [
-    ("AWS_ACCESS_KEY_ID", "testing"),
-    ("AWS_SECRET_ACCESS_KEY", "testing"),
-    ("AWS_REGION", "us-east-1"),
-];
+pub const ENV: [(&str, &str); 3] = stream2search_testkit::moto::AWS;
 
 /// `dev/ddb.py compare`'s exit status when the index differs from the table.
 pub const DIFFERS: i32 = 3;
@@ -41,34 +36,12 @@ pub fn ddb_with(
     stdin: &str,
     ok: &[i32],
 ) -> Output {
-    let mut command = Command::new(repo().join(".dev/venv/bin/python"));
-    command
-        .arg(repo().join("dev/ddb.py"))
-        .args(args)
-        .env("MOTO_URL", moto)
-        .envs(ENV)
-        .stdin(Stdio::piped())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped());
+    let mut command = stream2search_testkit::moto::ddb(moto);
+    command.args(args);
     if let Some(opensearch) = opensearch {
         command.env("OPENSEARCH_URL", opensearch);
     }
-    let mut child = command.spawn().unwrap();
-    child
-        .stdin
-        .take()
-        .unwrap()
-        .write_all(stdin.as_bytes())
-        .unwrap();
-    let out = child.wait_with_output().unwrap();
-    assert!(
-        out.status.code().is_some_and(|c| ok.contains(&c)),
-        "dev/ddb.py {args:?} failed ({}):\n{}{}",
-        out.status,
-        text(&out.stderr),
-        text(&out.stdout)
-    );
-    out
+    stream2search_testkit::moto::run(&mut command, stdin, ok)
 }
 
 /// `dev/ddb.py ARGS`, which must succeed.
