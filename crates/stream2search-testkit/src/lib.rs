@@ -24,6 +24,7 @@
 //! - [`lambda`] runs a function of the workspace under `cargo lambda watch` and invokes it.
 #![deny(missing_docs)]
 
+pub mod cfn;
 pub mod fault;
 pub mod fixture;
 pub mod http;

@@ -4,70 +4,19 @@
 //! `STREAM2SEARCH_REQUIRE_CFN_LINT=1`.
 
 use std::path::Path;
-use std::process::Command;
 
 use serde_json::{Value, json};
 use stream2search_lambda::backfill::handler::{JobAnswer, PlanAnswer};
 
-fn required() -> bool {
-    std::env::var("STREAM2SEARCH_REQUIRE_CFN_LINT").is_ok_and(|v| v == "1")
-}
-
 #[test]
 fn template_passes_cfn_lint() {
-    let manifest = Path::new(env!("CARGO_MANIFEST_DIR"));
-    let venv = manifest.join("../../.dev/venv/bin/cfn-lint");
-    let program = if venv.is_file() {
-        venv.into_os_string()
-    } else {
-        "cfn-lint".into()
-    };
-    let output = match Command::new(&program)
-        .arg(manifest.join("template.yaml"))
-        .output()
-    {
-        Ok(output) => output,
-        Err(e) => {
-            assert!(!required(), "cfn-lint is required: {e}");
-            eprintln!("SKIPPED: template_passes_cfn_lint: cfn-lint not found ({e})");
-            return;
-        }
-    };
-    assert!(
-        output.status.success(),
-        "cfn-lint:\n{}{}",
-        String::from_utf8_lossy(&output.stdout),
-        String::from_utf8_lossy(&output.stderr)
-    );
+    stream2search_testkit::cfn::lint(&Path::new(env!("CARGO_MANIFEST_DIR")).join("template.yaml"));
 }
 
 /// The template as JSON, decoded by cfn-lint's own CloudFormation YAML reader, or `None` (with
 /// the reason) when cfn-lint is not installed.
-fn template_json() -> Option<Value> {
-    let manifest = Path::new(env!("CARGO_MANIFEST_DIR"));
-    let python = manifest.join("../../.dev/venv/bin/python");
-    let output = Command::new(&python)
-        .args([
-            "-c",
-            "import json, sys\nfrom cfnlint.decode import decode\ntemplate, errors = decode(sys.argv[1])\nif errors:\n    sys.exit(str(errors))\nprint(json.dumps(template, default=str))",
-        ])
-        .arg(manifest.join("template.yaml"))
-        .output();
-    match output {
-        Ok(o) if o.status.success() => Some(serde_json::from_slice(&o.stdout).unwrap()),
-        Ok(o) if python.is_file() => panic!(
-            "decoding template.yaml: {}",
-            String::from_utf8_lossy(&o.stderr)
-        ),
-        other => {
-            assert!(!required(), "cfn-lint's Python is required: {other:?}");
-            eprintln!(
-                "SKIPPED: cfn-lint's Python not found at {}",
-                python.display()
-            );
-            None
-        }
-    }
+fn template_json() -> Option<serde_json::Value> {
+    stream2search_testkit::cfn::decode(&Path::new(env!("CARGO_MANIFEST_DIR")).join("template.yaml"))
 }
 
 #[test]

@@ -2,36 +2,10 @@
 //! Without cfn-lint the test prints `SKIPPED: ...`, unless `STREAM2SEARCH_REQUIRE_CFN_LINT=1`.
 
 use std::path::Path;
-use std::process::Command;
 
 #[test]
 fn template_passes_cfn_lint() {
-    let manifest = Path::new(env!("CARGO_MANIFEST_DIR"));
-    let venv = manifest.join("../../.dev/venv/bin/cfn-lint");
-    let program = if venv.is_file() {
-        venv.into_os_string()
-    } else {
-        "cfn-lint".into()
-    };
-    let output = match Command::new(&program)
-        .arg(manifest.join("template.yaml"))
-        .output()
-    {
-        Ok(output) => output,
-        Err(e) => {
-            if std::env::var("STREAM2SEARCH_REQUIRE_CFN_LINT").is_ok_and(|v| v == "1") {
-                panic!("cfn-lint is required: {e}");
-            }
-            eprintln!("SKIPPED: template_passes_cfn_lint: cfn-lint not found ({e})");
-            return;
-        }
-    };
-    assert!(
-        output.status.success(),
-        "cfn-lint:\n{}{}",
-        String::from_utf8_lossy(&output.stdout),
-        String::from_utf8_lossy(&output.stderr)
-    );
+    stream2search_testkit::cfn::lint(&Path::new(env!("CARGO_MANIFEST_DIR")).join("template.yaml"));
 }
 
 #[test]
@@ -56,32 +30,7 @@ fn template_sets_what_the_handler_relies_on() {
 /// The template as JSON, decoded by cfn-lint's own CloudFormation YAML reader (it knows `!Ref`,
 /// `!GetAtt`, `!If`, `!Sub`), or `None` (with the reason) when cfn-lint is not installed.
 fn template_json() -> Option<serde_json::Value> {
-    let manifest = Path::new(env!("CARGO_MANIFEST_DIR"));
-    let python = manifest.join("../../.dev/venv/bin/python");
-    let output = Command::new(&python)
-        .args([
-            "-c",
-            "import json, sys\nfrom cfnlint.decode import decode\ntemplate, errors = decode(sys.argv[1])\nif errors:\n    sys.exit(str(errors))\nprint(json.dumps(template, default=str))",
-        ])
-        .arg(manifest.join("template.yaml"))
-        .output();
-    match output {
-        Ok(o) if o.status.success() => Some(serde_json::from_slice(&o.stdout).unwrap()),
-        Ok(o) if python.is_file() => panic!(
-            "decoding template.yaml: {}",
-            String::from_utf8_lossy(&o.stderr)
-        ),
-        other => {
-            if std::env::var("STREAM2SEARCH_REQUIRE_CFN_LINT").is_ok_and(|v| v == "1") {
-                panic!("cfn-lint's Python is required: {other:?}");
-            }
-            eprintln!(
-                "SKIPPED: cfn-lint's Python not found at {}",
-                python.display()
-            );
-            None
-        }
-    }
+    stream2search_testkit::cfn::decode(&Path::new(env!("CARGO_MANIFEST_DIR")).join("template.yaml"))
 }
 
 #[test]
