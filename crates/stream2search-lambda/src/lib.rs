@@ -57,6 +57,11 @@
 //! at a version that loses to every change the stream carries. The `stream2search backfill`
 //! command runs it in one process; [`backfill::BackfillHandler`] runs one unit per invocation
 //! for a Step Functions Distributed Map (`examples/backfill`).
+//!
+//! [`verify`] compares the table with the index exactly, rechecks suspects against live
+//! traffic, and repairs with versions that lose to later stream changes. The `stream2search
+//! verify` command runs it from a terminal; [`verify::handler::VerifyHandler`] runs it on a
+//! schedule, with EMF metrics `Missing`, `Extra`, `Different` and `Unverified` (`examples/verify`).
 
 pub mod backfill;
 mod config;
@@ -69,6 +74,7 @@ mod sqs;
 mod summary;
 #[cfg(feature = "testing")]
 pub mod testing;
+pub mod verify;
 
 pub use config::{ConfigError, DeadLetter, Secret, Settings};
 pub use handler::{Builder, Error, Handler, Invocation};

@@ -1,41 +1,14 @@
 //! `stream2search verify [--repair]`: does the index hold exactly what the table holds?
 //!
-//! The data's way: `index` (every document through a point in time, kept as a digest per id) →
-//! `table` (a parallel Scan) → `expect` (each item → the document the Lambda would have written,
-//! same planner, same options) → compared by digest (`value`); every suspected difference is
-//! read again on both sides, twice, `--settle` apart, and reported only when it is still there
-//! and stopped changing (`recheck`) → `report`. With `--repair`, the table's item is written
-//! (or the extra document deleted) at a version that loses to any later stream change.
-//!
-//! Memory: one entry per document (its id, a 128-bit digest of its `_source`, its version),
-//! never the documents themselves.
+//! The arguments and the output; the run itself is `stream2search_lambda::verify` (the same
+//! engine the scheduled verify function runs).
 
-mod expect;
-mod index;
-mod report;
-mod table;
-mod value;
-
-use std::collections::VecDeque;
-use std::hash::{Hash, Hasher};
 use std::io::Write as _;
 use std::process::ExitCode;
-use std::sync::atomic::{AtomicU64, Ordering};
-use std::sync::{Arc, Mutex};
-use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
+use std::time::Duration;
 
-use serde_json::value::RawValue;
-use stream2search::Planner;
-use stream2search::outcome::Final;
-use stream2search_client::Client;
-use stream2search_lambda::backfill::export::{self, Export};
 use stream2search_lambda::backfill::s3::S3;
-
-use self::expect::Expected;
-use self::index::{Hit, Place, Write};
-use self::report::{Difference, Kind, Repair, Report};
-use self::table::{Keys, Table};
-use self::value::Value;
+use stream2search_lambda::verify::{Options as Run, Source, Verifier};
 
 #[derive(clap::Args)]
 pub struct Verify {
@@ -143,84 +116,6 @@ pub fn verify(args: Verify) -> ExitCode {
     runtime.block_on(run(args))
 }
 
-/// One document of the index, as remembered while the table is read: 56 bytes and its id.
-struct Seen {
-    /// Its id (with a template: its index, a newline, its id).
-    slot: Box<str>,
-    /// The digest of its `_source`, as two words (a `u128` would align the entry to 16).
-    digest: [u64; 2],
-    /// Into `Snapshot::indexes`.
-    index: u32,
-    /// A table item made the document at this slot: not extra.
-    matched: bool,
-    routing: Option<Box<str>>,
-}
-
-/// The index as a digest per document, sorted by slot (a sorted vector: no hash table's spare
-/// capacity, and the index answers in `_id` order already).
-#[derive(Default)]
-struct Snapshot {
-    docs: Vec<Seen>,
-    indexes: Vec<String>,
-}
-
-fn words(digest: u128) -> [u64; 2] {
-    [(digest >> 64) as u64, digest as u64]
-}
-
-impl Snapshot {
-    /// Sorts by slot (when the answers were not in that order) and refuses a slot seen twice.
-    fn seal(&mut self) -> Result<(), String> {
-        if !self.docs.is_sorted_by(|a, b| a.slot <= b.slot) {
-            self.docs.sort_unstable_by(|a, b| a.slot.cmp(&b.slot));
-        }
-        if let Some(w) = self.docs.windows(2).find(|w| w[0].slot == w[1].slot) {
-            return Err(format!("search: document {:?} came twice", w[0].slot));
-        }
-        self.docs.shrink_to_fit();
-        Ok(())
-    }
-
-    /// The document at `slot` that no item has matched yet, now matched.
-    fn take(&mut self, slot: &str) -> Option<&Seen> {
-        let at = self
-            .docs
-            .binary_search_by(|s| s.slot.as_ref().cmp(slot))
-            .ok()?;
-        let seen = &mut self.docs[at];
-        if seen.matched {
-            return None;
-        }
-        seen.matched = true;
-        Some(seen)
-    }
-}
-
-/// A difference as first seen, before the recheck.
-struct Suspect {
-    /// With --export: the item as exported (what it is compared with again).
-    item: Option<Box<RawValue>>,
-    /// The item's key, when known (an extra document's is derived from its id).
-    key: Option<String>,
-    /// Where its document is, or should be.
-    place: Place,
-}
-
-/// What the whole run shares.
-struct Context {
-    client: Client,
-    /// The table, when it is read live (not with --export).
-    table: Option<Table>,
-    /// With --export: the export, and the S3 client its `s3://` files need.
-    export: Option<(Export, Option<S3>)>,
-    keys: Keys,
-    planner: Planner,
-    indexed_at: Option<String>,
-    id_keys: Option<Vec<String>>,
-    templated: bool,
-    timeout: Duration,
-}
-
 async fn run(verify: Verify) -> ExitCode {
     let Verify {
         options: args,
@@ -238,30 +133,30 @@ async fn run(verify: Verify) -> ExitCode {
         Ok(c) => c,
         Err(e) => return crate::fatal(&e),
     };
-    let indexed_at = planner.indexed_at.clone();
-    let id_keys = planner.id_keys.clone();
     let planner = match planner.planner(args.index.clone()) {
         Ok(p) => p,
         Err(e) => return crate::fatal(&e),
     };
-    let source = match open(&args, connection.region.clone(), timeout).await {
+    let source = match source(&args, connection.region.clone(), timeout) {
         Ok(source) => source,
         Err(e) => return crate::fatal(&e),
     };
-    let (table, export, keys) = source;
-    let ctx = Arc::new(Context {
-        client,
-        table,
-        export,
-        keys,
-        planner,
-        indexed_at,
-        id_keys,
-        templated: args.index.contains('{'),
-        timeout,
-    });
-    let started = Instant::now();
-    match check(&ctx, &args, started).await {
+    let verifier = match Verifier::open(client, planner, source, timeout).await {
+        Ok(v) => v,
+        Err(e) => return crate::fatal(&e.to_string()),
+    };
+    let mut run = Run::default();
+    run.segments = args.segments;
+    run.concurrency = args.concurrency;
+    run.page_size = args.page_size;
+    run.consistent_read = args.consistent_read;
+    run.index_page = args.index_page;
+    run.settle = Duration::from_secs(args.settle);
+    run.rechecks = args.rechecks;
+    run.max_report = args.max_report;
+    run.repair = args.repair;
+    run.pause_after_index = args.pause_after_index.map(Duration::from_secs);
+    match verifier.check(&run).await {
         Ok(report) => {
             let mut out = std::io::stdout().lock();
             if args.json {
@@ -288,13 +183,8 @@ async fn run(verify: Verify) -> ExitCode {
     }
 }
 
-/// The table (described for its key names), or the export (its manifests read, or its data
-/// files listed) and the key names.
-async fn open(
-    args: &Options,
-    region: Option<String>,
-    timeout: Duration,
-) -> Result<(Option<Table>, Option<(Export, Option<S3>)>, Keys), String> {
+/// The table, or the export (and the S3 client an `s3://` one needs) with its key names.
+fn source(args: &Options, region: Option<String>, timeout: Duration) -> Result<Source, String> {
     let var = |name: &str| std::env::var(name).ok().filter(|v| !v.trim().is_empty());
     let aws = || -> Result<(String, aws_credential_types::Credentials), String> {
         let region = region
@@ -320,26 +210,18 @@ async fn open(
                 .unwrap_or_else(|| format!("https://dynamodb.{region}.amazonaws.com"));
             let dynamo = crate::aws::client(&endpoint, region, credentials)
                 .map_err(|e| format!("dynamodb endpoint: {e}"))?;
-            Some(Table::new(dynamo, name.clone(), timeout))
+            Some((dynamo, name.clone()))
         }
         None => None,
     };
-    let keys = match (&table, &args.keys) {
-        (Some(table), _) => table
-            .keys()
-            .await
-            .map_err(|e| format!("table {}: {e}", args.table.as_deref().unwrap_or_default()))?,
-        (None, Some(names)) if (1..=2).contains(&names.len()) => Keys {
-            names: names.clone(),
-            types: vec!["S".into(); names.len()],
-        },
-        (None, _) => {
-            return Err("--keys: one or two attribute names, partition key first".into());
-        }
-    };
     let Some(location) = &args.export else {
-        return Ok((table, None, keys));
+        let (dynamo, name) = table.ok_or("--table: the table to read")?;
+        return Ok(Source::Table { dynamo, name });
     };
+    let keys = args.keys.clone().unwrap_or_default();
+    if table.is_none() && !(1..=2).contains(&keys.len()) {
+        return Err("--keys: one or two attribute names, partition key first".into());
+    }
     let s3 = if location.starts_with("s3://") {
         let (region, credentials) = aws()?;
         let endpoint = args
@@ -354,691 +236,11 @@ async fn open(
     } else {
         None
     };
-    let export = Export::open(location, s3.as_ref())
-        .await
-        .map_err(|e| format!("export {location}: {e}"))?;
     // With --export the table is read for its key names only.
-    Ok((None, Some((export, s3)), keys))
-}
-
-/// The index pattern a template reads: every `{attribute}` a `*`.
-fn pattern(index: &str) -> String {
-    let mut out = String::new();
-    let mut inside = false;
-    for c in index.chars() {
-        match c {
-            '{' => {
-                inside = true;
-                out.push('*');
-            }
-            '}' => inside = false,
-            c if !inside => out.push(c),
-            _ => {}
-        }
-    }
-    out
-}
-
-impl Context {
-    /// The key documents are matched by: the id, and with a template the index too.
-    fn slot(&self, index: &str, id: &str) -> Box<str> {
-        if self.templated {
-            format!("{index}\n{id}").into_boxed_str()
-        } else {
-            id.into()
-        }
-    }
-
-    /// The document `_source` as a value, without the indexed-at stamp.
-    fn value(&self, source: &str) -> Result<Value, String> {
-        Ok(Value::parse(source)?.without(self.indexed_at.as_deref()))
-    }
-}
-
-fn now() -> Duration {
-    SystemTime::now()
-        .duration_since(UNIX_EPOCH)
-        .unwrap_or_default()
-}
-
-async fn check(ctx: &Arc<Context>, args: &Options, started: Instant) -> Result<Report, String> {
-    let pattern = pattern(&args.index);
-    index::refresh(&ctx.client, &pattern, ctx.timeout).await;
-    let snapshot = read_index(ctx, &pattern, args.index_page).await?;
-    let documents = snapshot.docs.len() as u64;
-    if let Some(pause) = args.pause_after_index {
-        eprintln!("verify: index read");
-        tokio::time::sleep(Duration::from_secs(pause)).await;
-    }
-    let shared = Arc::new(Scanning {
-        ctx: Arc::clone(ctx),
-        snapshot: Mutex::new(snapshot),
-        suspects: Mutex::new(Vec::new()),
-        unkeyed: Mutex::new(Vec::new()),
-        queue: Mutex::new(match &ctx.export {
-            Some((export, _)) => export
-                .files
-                .iter()
-                .map(|f| Work::File(f.location.clone()))
-                .collect(),
-            None => (0..args.segments).map(Work::Segment).collect(),
-        }),
-        items: AtomicU64::new(0),
-        segments: args.segments,
-        page_size: args.page_size,
-        consistent: args.consistent_read,
-    });
-    let mut tasks = tokio::task::JoinSet::new();
-    for _ in 0..args.concurrency {
-        tasks.spawn(scan_worker(Arc::clone(&shared)));
-    }
-    let mut failure = None;
-    while let Some(joined) = tasks.join_next().await {
-        match joined {
-            Ok(Ok(())) => {}
-            Ok(Err(e)) => failure = failure.or(Some(e)),
-            Err(e) => failure = failure.or(Some(format!("a segment task failed: {e}"))),
-        }
-    }
-    if let Some(e) = failure {
-        return Err(e);
-    }
-    let items = shared.items.load(Ordering::Relaxed);
-    let scan_seconds = started.elapsed().as_secs_f64();
-    let mut suspects = std::mem::take(&mut *shared.suspects.lock().expect("suspects lock"));
-    let unkeyed = std::mem::take(&mut *shared.unkeyed.lock().expect("unkeyed lock"));
-    let snapshot = std::mem::take(&mut *shared.snapshot.lock().expect("snapshot lock"));
-    for seen in snapshot.docs.into_iter().filter(|s| !s.matched) {
-        let id = match seen.slot.split_once('\n') {
-            Some((_, id)) if ctx.templated => id.to_string(),
-            _ => seen.slot.to_string(),
-        };
-        let key = ctx.keys.of_id(&id, ctx.id_keys.as_deref());
-        suspects.push(Suspect {
-            item: None,
-            key,
-            place: Place {
-                index: snapshot.indexes[seen.index as usize].clone(),
-                id,
-                routing: seen.routing.map(String::from),
-            },
-        });
-    }
-    suspects.sort_by(|a, b| a.place.id.cmp(&b.place.id));
-    let rechecked = suspects.len() as u64;
-    let (mut found, settled) = recheck(ctx, suspects, args).await?;
-    found.extend(unkeyed);
-    // An item reported unconvertible on the scan and again through an extra document's key.
-    let mut seen_keys = std::collections::HashSet::new();
-    found.retain(|f| {
-        f.difference.kind != Kind::Unconvertible
-            || f.difference
-                .key
-                .as_ref()
-                .is_none_or(|k| seen_keys.insert(serde_json::from_str::<serde_json::Value>(k).ok()))
-    });
-    let repair = if args.repair {
-        Some(repair(ctx, &mut found).await)
-    } else {
-        None
-    };
-    let count = |k: Kind| found.iter().filter(|f| f.difference.kind == k).count() as u64;
-    let equal = found.iter().all(|f| f.difference.repaired);
-    let mut report = Report {
-        table: match (&args.export, &args.table) {
-            (Some(export), _) => export.clone(),
-            (None, table) => table.clone().unwrap_or_default(),
-        },
-        index: args.index.clone(),
-        items,
-        documents,
-        missing: count(Kind::Missing),
-        extra: count(Kind::Extra),
-        different: count(Kind::Different),
-        unconvertible: count(Kind::Unconvertible),
-        rechecked,
-        settled,
-        repair,
-        unlisted: found.len().saturating_sub(args.max_report) as u64,
-        seconds: started.elapsed().as_secs_f64(),
-        items_per_second: items as f64 / scan_seconds.max(0.001),
-        equal,
-        ..Report::default()
-    };
-    report.differences = found
-        .into_iter()
-        .take(args.max_report)
-        .map(|f| f.difference)
-        .collect();
-    Ok(report)
-}
-
-/// Every document of the index, as a digest per id.
-async fn read_index(ctx: &Context, pattern: &str, page: u32) -> Result<Snapshot, String> {
-    let mut snapshot = Snapshot::default();
-    let mut reader = index::Reader::open(&ctx.client, pattern, page, ctx.timeout).await?;
-    let result: Result<(), String> = async {
-        loop {
-            let hits = reader.next().await?;
-            if hits.is_empty() {
-                return Ok(());
-            }
-            for hit in hits {
-                remember(ctx, &mut snapshot, hit)?;
-            }
-        }
-    }
-    .await;
-    reader.close().await;
-    result?;
-    snapshot.seal()?;
-    Ok(snapshot)
-}
-
-fn remember(ctx: &Context, snapshot: &mut Snapshot, hit: Hit) -> Result<(), String> {
-    let digest = hit
-        .source
-        .as_ref()
-        .and_then(|s| ctx.value(s.get()).ok())
-        .map_or(0, |v| v.digest());
-    let index = match snapshot.indexes.iter().position(|i| *i == hit.index) {
-        Some(at) => at,
-        None => {
-            snapshot.indexes.push(hit.index.clone());
-            snapshot.indexes.len() - 1
-        }
-    };
-    snapshot.docs.push(Seen {
-        slot: ctx.slot(&hit.index, &hit.id),
-        digest: words(digest),
-        index: index as u32,
-        matched: false,
-        routing: hit.routing.map(String::into_boxed_str),
-    });
-    Ok(())
-}
-
-/// What the scan's tasks share.
-struct Scanning {
-    ctx: Arc<Context>,
-    snapshot: Mutex<Snapshot>,
-    suspects: Mutex<Vec<Suspect>>,
-    /// Items with no key: reported as they are, nothing to read again.
-    unkeyed: Mutex<Vec<Found>>,
-    queue: Mutex<VecDeque<Work>>,
-    items: AtomicU64,
-    segments: u32,
-    page_size: Option<u32>,
-    consistent: bool,
-}
-
-/// One part of the table's items: a Scan segment, or an export's data file.
-enum Work {
-    Segment(u32),
-    File(String),
-}
-
-/// Most lines of an export page, and their most bytes.
-const EXPORT_PAGE: (usize, usize) = (1000, 4 * 1024 * 1024);
-
-async fn scan_worker(shared: Arc<Scanning>) -> Result<(), String> {
-    loop {
-        let Some(work) = shared.queue.lock().expect("queue lock").pop_front() else {
-            return Ok(());
-        };
-        match work {
-            Work::Segment(segment) => scan_segment(&shared, segment).await?,
-            Work::File(location) => read_file(&shared, &location).await?,
-        }
-    }
-}
-
-async fn scan_segment(shared: &Scanning, segment: u32) -> Result<(), String> {
-    let Some(table) = &shared.ctx.table else {
-        return Err("no table to scan".into());
-    };
-    let mut start: Option<Box<RawValue>> = None;
-    loop {
-        let page = table
-            .scan(
-                segment,
-                shared.segments,
-                shared.page_size,
-                shared.consistent,
-                start.as_deref(),
-            )
-            .await
-            .map_err(|e| format!("segment {segment}: {e}"))?;
-        shared
-            .items
-            .fetch_add(page.items.len() as u64, Ordering::Relaxed);
-        let texts: Vec<&str> = page.items.iter().map(|i| i.get()).collect();
-        compare_page(shared, &texts);
-        match page.last {
-            Some(last) => start = Some(last),
-            None => return Ok(()),
-        }
-    }
-}
-
-/// Reads one data file of the export page by page; a line that is not an item is an
-/// unconvertible difference naming the file and line.
-async fn read_file(shared: &Scanning, location: &str) -> Result<(), String> {
-    let s3 = shared.ctx.export.as_ref().and_then(|(_, s3)| s3.as_ref());
-    let mut reader = export::Reader::open(location, 0, s3)
-        .await
-        .map_err(|e| e.to_string())?;
-    loop {
-        let page = reader
-            .page(EXPORT_PAGE.0, EXPORT_PAGE.1)
-            .await
-            .map_err(|e| e.to_string())?;
-        shared.items.fetch_add(
-            (page.items.len() + page.bad.len()) as u64,
-            Ordering::Relaxed,
-        );
-        let texts: Vec<&str> = page.items.iter().map(|i| i.item.get()).collect();
-        compare_page(shared, &texts);
-        if !page.bad.is_empty() {
-            let mut unkeyed = shared.unkeyed.lock().expect("unkeyed lock");
-            for bad in page.bad {
-                let reason = format!("{location} line {}: {}", bad.line, bad.reason);
-                unkeyed.push(Found {
-                    difference: difference(Kind::Unconvertible, None, None, Some(reason)),
-                    write: None,
-                });
-            }
-        }
-        if page.done {
-            return Ok(());
-        }
-    }
-}
-
-/// Matches a page's items with the index's digests; what does not match is a suspect.
-fn compare_page(shared: &Scanning, items: &[&str]) {
-    let ctx = &shared.ctx;
-    let seconds = now().as_secs();
-    let expected = expect::documents(&ctx.planner, &ctx.keys, items, seconds, None);
-    // With --export the item is kept for the recheck (the table is not read again).
-    let exported = |at: usize| {
-        ctx.export
-            .as_ref()
-            .and_then(|_| RawValue::from_string(items[at].to_string()).ok())
-    };
-    let mut suspects = Vec::new();
-    let mut unkeyed = Vec::new();
-    {
-        let mut snapshot = shared.snapshot.lock().expect("snapshot lock");
-        for e in expected {
-            match e {
-                Expected::Document {
-                    key,
-                    item,
-                    place,
-                    document,
-                } => {
-                    let digest = expect::digest(&document, ctx.indexed_at.as_deref());
-                    let seen = snapshot.take(&ctx.slot(&place.index, &place.id));
-                    if seen.is_some_and(|s| Some(s.digest) == digest.map(words)) {
-                        continue;
-                    }
-                    // Missing or different: the recheck tells which.
-                    suspects.push(Suspect {
-                        item: exported(item),
-                        key: Some(key),
-                        place,
-                    });
-                }
-                // Read again from the live table: it may have been fixed meanwhile.
-                Expected::Unconvertible {
-                    key: Some(key),
-                    reason: _,
-                } if ctx.table.is_some() => suspects.push(Suspect {
-                    item: None,
-                    key: Some(key),
-                    place: Place {
-                        index: String::new(),
-                        id: String::new(),
-                        routing: None,
-                    },
-                }),
-                // An export does not change, and an item without a key cannot be read again:
-                // reported as read.
-                Expected::Unconvertible { key, reason } => unkeyed.push(Found {
-                    difference: difference(Kind::Unconvertible, None, key, Some(reason)),
-                    write: None,
-                }),
-            }
-        }
-    }
-    shared
-        .suspects
-        .lock()
-        .expect("suspects lock")
-        .extend(suspects);
-    shared.unkeyed.lock().expect("unkeyed lock").extend(unkeyed);
-}
-
-fn difference(
-    kind: Kind,
-    place: Option<&Place>,
-    key: Option<String>,
-    reason: Option<String>,
-) -> Difference {
-    Difference {
-        kind,
-        id: place.filter(|p| !p.id.is_empty()).map(|p| p.id.clone()),
-        index: place
-            .filter(|p| !p.index.is_empty())
-            .map(|p| p.index.clone()),
-        key,
-        path: None,
-        table: None,
-        index_value: None,
-        reason,
-        repair: None,
-        repaired: false,
-    }
-}
-
-/// A difference that stood the recheck, and the write that would repair it.
-struct Found {
-    difference: Difference,
-    write: Option<Write>,
-}
-
-/// One read of a suspect: equal after all, or how it differs now.
-enum Verdict {
-    Equal,
-    Differs {
-        found: Box<Found>,
-        /// What was read (item text, document version and presence): equal fingerprints in
-        /// two reads `--settle` apart mean nothing moved in between.
-        fingerprint: u64,
-    },
-}
-
-/// Reads every suspect again, `--settle` apart, until two reads in a row agree (reported) or it
-/// is equal (settled); after `--rechecks` reads, what still differs is reported as it stands.
-/// Returns the differences, and how many suspects settled.
-async fn recheck(
-    ctx: &Context,
-    suspects: Vec<Suspect>,
-    args: &Options,
-) -> Result<(Vec<Found>, u64), String> {
-    let mut pending: Vec<(Suspect, Option<u64>)> =
-        suspects.into_iter().map(|s| (s, None)).collect();
-    let mut found = Vec::new();
-    let mut settled = 0;
-    for round in 0..args.rechecks {
-        if pending.is_empty() {
-            break;
-        }
-        if round > 0 {
-            tokio::time::sleep(Duration::from_secs(args.settle)).await;
-        }
-        let last = round + 1 == args.rechecks;
-        let verdicts = read_again(ctx, &pending).await?;
-        let mut next = Vec::new();
-        for ((suspect, before), verdict) in pending.into_iter().zip(verdicts) {
-            match verdict {
-                Verdict::Equal => settled += 1,
-                Verdict::Differs {
-                    found: f,
-                    fingerprint,
-                } if before == Some(fingerprint) => found.push(*f),
-                Verdict::Differs { found: mut f, .. } if last => {
-                    f.difference.reason = Some(match f.difference.reason.take() {
-                        Some(r) => format!("{r}; still changing"),
-                        None => "still changing".into(),
-                    });
-                    found.push(*f);
-                }
-                Verdict::Differs { fingerprint, .. } => next.push((suspect, Some(fingerprint))),
-            }
-        }
-        pending = next;
-    }
-    Ok((found, settled))
-}
-
-/// One read of every pending suspect: the item (consistent GetItem), what it plans into, and
-/// the documents where it is and where it should be (real-time `_mget`).
-async fn read_again(
-    ctx: &Context,
-    pending: &[(Suspect, Option<u64>)],
-) -> Result<Vec<Verdict>, String> {
-    // Taken before any read: a repair's version lies before every change made after them.
-    let read_at = now();
-    let version = read_at.as_secs().saturating_sub(1) * 1_000_000;
-    let stamp = stream2search::time::rfc3339(read_at);
-    let mut items = Vec::with_capacity(pending.len());
-    for (suspect, _) in pending {
-        items.push(match (&ctx.table, &suspect.key) {
-            (Some(table), Some(key)) => Some(table.get(key).await?),
-            // --export: the item as exported (an extra document's is not known: not read).
-            (None, _) => suspect.item.clone().map(Some),
-            (Some(_), None) => None,
-        });
-    }
-    let expected: Vec<Option<Expected>> = items
-        .iter()
-        .map(|item| {
-            let item = item.as_ref()?.as_ref()?;
-            expect::documents(
-                &ctx.planner,
-                &ctx.keys,
-                &[item.get()],
-                read_at.as_secs(),
-                Some(&stamp),
-            )
-            .into_iter()
-            .next()
-        })
-        .collect();
-    // Per suspect: where its document is (if anywhere), and where it should be (if elsewhere).
-    let mut places: Vec<&Place> = Vec::new();
-    let mut at: Vec<(Option<usize>, Option<usize>)> = Vec::with_capacity(pending.len());
-    for ((suspect, _), e) in pending.iter().zip(&expected) {
-        let own = (!suspect.place.id.is_empty()).then(|| {
-            places.push(&suspect.place);
-            places.len() - 1
-        });
-        let should = match e {
-            Some(Expected::Document { place, .. }) => {
-                let same = own.is_some()
-                    && ctx.slot(&place.index, &place.id)
-                        == ctx.slot(&suspect.place.index, &suspect.place.id);
-                if same {
-                    own
-                } else {
-                    places.push(place);
-                    Some(places.len() - 1)
-                }
-            }
-            _ => None,
-        };
-        at.push((own, should));
-    }
-    let docs = index::get(&ctx.client, &places, ctx.timeout).await?;
-    let mut verdicts = Vec::with_capacity(pending.len());
-    for (i, ((suspect, _), e)) in pending.iter().zip(expected).enumerate() {
-        let (own, should) = at[i];
-        let item = items[i].as_ref().and_then(Option::as_ref);
-        let mut print = std::collections::hash_map::DefaultHasher::new();
-        item.map(|it| it.get()).hash(&mut print);
-        for p in [own, should].into_iter().flatten() {
-            docs[p].as_ref().map(|h| h.version).hash(&mut print);
-        }
-        let fingerprint = print.finish();
-        let differs = |found: Found| Verdict::Differs {
-            found: Box::new(found),
-            fingerprint,
-        };
-        // A document where the item's document is not: extra (when no other finding wins).
-        let extra = |own: Option<usize>| {
-            let hit = docs[own?].as_ref()?;
-            let place = Place {
-                index: hit.index.clone(),
-                id: hit.id.clone(),
-                routing: hit.routing.clone(),
-            };
-            Some(Found {
-                difference: difference(Kind::Extra, Some(&place), suspect.key.clone(), None),
-                write: Some(Write {
-                    place,
-                    version,
-                    document: None,
-                }),
-            })
-        };
-        let verdict = match e {
-            Some(Expected::Unconvertible { reason, .. }) => differs(Found {
-                difference: difference(
-                    Kind::Unconvertible,
-                    None,
-                    suspect.key.clone(),
-                    Some(reason),
-                ),
-                write: None,
-            }),
-            // The suspect is a document where the item's document does not belong (another index
-            // of a template): extra while it is there. Where the item's document belongs is
-            // judged by the item's own suspect, from the scan.
-            Some(Expected::Document { .. }) if own.is_some() && own != should => match extra(own) {
-                Some(found) => differs(found),
-                None => Verdict::Equal,
-            },
-            Some(Expected::Document {
-                key,
-                place,
-                document,
-                ..
-            }) => {
-                let p = should.expect("a document's place is read");
-                let write = Write {
-                    place: place.clone(),
-                    version,
-                    document: Some(document.clone()),
-                };
-                match &docs[p] {
-                    None => differs(Found {
-                        difference: difference(Kind::Missing, Some(&place), Some(key), None),
-                        write: Some(write),
-                    }),
-                    Some(hit) => match mismatch(ctx, item.map(|i| &**i), &document, hit) {
-                        Some(m) => {
-                            let mut d = difference(Kind::Different, Some(&place), Some(key), None);
-                            d.path = Some(m.path);
-                            d.table = Some(value::truncate(&m.table, 200));
-                            d.index_value = Some(value::truncate(&m.index, 200));
-                            differs(Found {
-                                difference: d,
-                                write: Some(write),
-                            })
-                        }
-                        None => Verdict::Equal,
-                    },
-                }
-            }
-            // No item (or it plans into no document): whatever is at the suspect's place is
-            // extra.
-            None => match extra(own) {
-                Some(found) => differs(found),
-                None => Verdict::Equal,
-            },
-        };
-        // A document written after the export was made is newer than what is compared with it.
-        let newer = |p: Option<usize>| {
-            let t = ctx.export.as_ref().and_then(|(e, _)| e.export_time);
-            let version = p.and_then(|p| docs[p].as_ref()).and_then(|h| h.version);
-            matches!((t, version), (Some(t), Some(v)) if u64::try_from(v).is_ok_and(|v| v > t.saturating_mul(1_000_000)))
-        };
-        let verdict = match verdict {
-            Verdict::Differs { found, .. }
-                if (found.difference.kind == Kind::Different && newer(should))
-                    || (found.difference.kind == Kind::Extra && newer(own)) =>
-            {
-                Verdict::Equal
-            }
-            v => v,
-        };
-        verdicts.push(verdict);
-    }
-    Ok(verdicts)
-}
-
-/// Where the index's document differs from the planned one (sets as sets, the indexed-at
-/// stamp left out), or `None`.
-fn mismatch(
-    ctx: &Context,
-    item: Option<&serde_json::value::RawValue>,
-    document: &[u8],
-    hit: &Hit,
-) -> Option<value::Mismatch> {
-    let want = ctx.value(&String::from_utf8_lossy(document));
-    let got = hit.source.as_ref().map(|s| ctx.value(s.get()));
-    let (want, got) = match (want, got) {
-        (Ok(w), Some(Ok(g))) => (w, g),
-        (_, got) => {
-            return Some(value::Mismatch {
-                path: "(document)".into(),
-                table: String::from_utf8_lossy(document).into_owned(),
-                index: match got {
-                    Some(Err(e)) => format!("unreadable: {e}"),
-                    _ => "no _source".into(),
-                },
-            });
-        }
-    };
-    let item = item.and_then(|i| Value::parse(i.get()).ok());
-    let prefix = match &ctx.planner.config().reserved {
-        stream2search::ReservedNames::Rename { prefix } => Some(prefix.clone()),
-        _ => None,
-    };
-    let renamed = |name: &str| {
-        let rest = name.strip_prefix(prefix.as_deref()?)?;
-        stream2search::document::is_reserved(rest).then(|| rest.to_string())
-    };
-    let is_set = |path: &[value::Step]| {
-        item.as_ref()
-            .is_some_and(|item| value::is_set_in(item, path, &renamed))
-    };
-    value::first_difference(&want, &got, &is_set)
-}
-
-/// Writes the table's item for every missing or different document and deletes every extra
-/// one; notes on each difference what became of it.
-async fn repair(ctx: &Context, found: &mut [Found]) -> Repair {
-    let mut report = Repair::default();
-    let at: Vec<usize> = (0..found.len())
-        .filter(|&i| found[i].write.is_some())
-        .collect();
-    let writes: Vec<Write> = at.iter().filter_map(|&i| found[i].write.take()).collect();
-    let finals = index::apply(&ctx.client, &writes, ctx.timeout).await;
-    for (&i, f) in at.iter().zip(finals) {
-        let d = &mut found[i].difference;
-        match &f {
-            Final::Indexed => report.written += 1,
-            Final::Deleted | Final::AlreadyGone => report.deleted += 1,
-            Final::Stale => report.stale += 1,
-            _ => {}
-        }
-        d.repaired = matches!(f, Final::Indexed | Final::Deleted | Final::AlreadyGone);
-        d.repair = Some(match f {
-            Final::Indexed => "written".into(),
-            Final::Stale => "not repaired: the index holds a newer version (a change after \
-                             verify read the item: verify again)"
-                .into(),
-            f => f.to_string(),
-        });
-    }
-    for f in found.iter_mut() {
-        if f.difference.repair.is_none() {
-            f.difference.repair = Some("not repaired: unconvertible".into());
-        }
-    }
-    report.left = found.iter().filter(|f| !f.difference.repaired).count() as u64;
-    report
+    Ok(Source::Export {
+        location: location.clone(),
+        s3,
+        keys,
+        table,
+    })
 }

@@ -128,7 +128,8 @@ impl Table {
             body.push('}');
         }
         let (status, answer) = self.raw("Scan", body).await?;
-        let mut page: Page = crate::aws::answer("Scan", status, &answer).map_err(|f| f.message)?;
+        let mut page: Page =
+            stream2search_client::aws::answer("Scan", status, &answer).map_err(|f| f.message)?;
         page.bytes = answer.len();
         Ok(page)
     }
@@ -151,7 +152,7 @@ impl Table {
 
     async fn call<T: DeserializeOwned>(&self, operation: &str, body: String) -> Result<T, String> {
         let (status, answer) = self.raw(operation, body).await?;
-        crate::aws::answer(operation, status, &answer).map_err(|f| f.message)
+        stream2search_client::aws::answer(operation, status, &answer).map_err(|f| f.message)
     }
 
     /// The call, tried again while DynamoDB throttles it, and a few times on server faults.
@@ -172,9 +173,11 @@ impl Table {
             match answer {
                 Ok((status, bytes)) if status < 400 => return Ok((status, bytes.to_vec())),
                 Ok((status, bytes)) => {
-                    let fault = crate::aws::answer::<serde_json::Value>(operation, status, &bytes)
-                        .err()
-                        .map(|f| (f.kind, f.message));
+                    let fault = stream2search_client::aws::answer::<serde_json::Value>(
+                        operation, status, &bytes,
+                    )
+                    .err()
+                    .map(|f| (f.kind, f.message));
                     let (kind, message) =
                         fault.unwrap_or((None, format!("{operation}: HTTP {status}")));
                     let throttled = matches!(

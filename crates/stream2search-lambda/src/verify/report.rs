@@ -33,6 +33,7 @@ impl fmt::Display for Kind {
 #[derive(Debug, Clone, Serialize)]
 #[serde(rename_all = "camelCase")]
 pub struct Difference {
+    /// Missing, extra, different or unconvertible.
     pub kind: Kind,
     /// The document id (`None` for an item whose id cannot be made).
     pub id: Option<String>,
@@ -44,7 +45,9 @@ pub struct Difference {
     #[serde(skip_serializing_if = "Option::is_none")]
     pub path: Option<String>,
     #[serde(skip_serializing_if = "Option::is_none")]
+    /// The table's side at `path`, JSON text.
     pub table: Option<String>,
+    /// The index's side at `path`, JSON text.
     #[serde(skip_serializing_if = "Option::is_none", rename = "indexValue")]
     pub index_value: Option<String>,
     /// Why, in words (`unconvertible`'s reason; a note for the others).
@@ -95,15 +98,21 @@ impl fmt::Display for Difference {
 #[derive(Debug, Default, Serialize)]
 #[serde(rename_all = "camelCase")]
 pub struct Report {
+    /// The table's name, or the export's location.
     pub table: String,
+    /// The index (or template) compared.
     pub index: String,
     /// Items read from the table.
     pub items: u64,
     /// Documents read from the index.
     pub documents: u64,
+    /// Items with no document.
     pub missing: u64,
+    /// Documents no item makes.
     pub extra: u64,
+    /// Documents whose contents differ from their item's.
     pub different: u64,
+    /// Items that cannot be converted.
     pub unconvertible: u64,
     /// Suspected differences read again (item and document) before being reported.
     pub rechecked: u64,
@@ -116,7 +125,9 @@ pub struct Report {
     pub differences: Vec<Difference>,
     /// Differences not listed (over `--max-report`).
     pub unlisted: u64,
+    /// How long the run took.
     pub seconds: f64,
+    /// Items read per second while the table was read.
     pub items_per_second: f64,
     /// The index equals the table (after the repair, with `--repair`).
     pub equal: bool,
@@ -126,7 +137,9 @@ pub struct Report {
 #[derive(Debug, Default, Serialize)]
 #[serde(rename_all = "camelCase")]
 pub struct Repair {
+    /// Documents written.
     pub written: u64,
+    /// Documents deleted.
     pub deleted: u64,
     /// Writes the index refused because it holds a newer version: a change after verify's read.
     pub stale: u64,
