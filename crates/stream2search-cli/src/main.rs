@@ -2,6 +2,7 @@
 
 mod aws;
 mod backfill;
+mod function;
 mod index;
 mod poll;
 mod reindex;

@@ -1,57 +1,18 @@
 //! `--function-url`: the units run in the Lambda backfill handler instead of in this process.
-//! Each invocation POSTs a unit's [`Job`] to the Lambda Invoke API
-//! (`URL/2015-03-31/functions/NAME/invocations`, as `cargo lambda watch` serves it) and reads
-//! the [`JobAnswer`]: the job advanced past every page the invocation made durable.
+//! Each invocation POSTs a unit's [`Job`] to the function ([`crate::function`]) and reads the
+//! [`JobAnswer`]: the job advanced past every page the invocation made durable.
 
-use std::time::Duration;
-
-use stream2search_client::{Client, Config};
 use stream2search_lambda::backfill::Job;
 use stream2search_lambda::backfill::handler::JobAnswer;
 
-/// A function behind the Lambda Invoke API.
-pub struct Function {
-    client: Client,
-    path: String,
-    wait: Duration,
-}
+use crate::function::Function;
 
-impl Function {
-    /// `url`: `http://HOST:PORT/2015-03-31/functions/NAME/invocations` (plain HTTP: a local
-    /// emulator). `wait`: how long one invocation may take.
-    pub fn new(url: &str, wait: Duration) -> Result<Function, String> {
-        let rest = url
-            .strip_prefix("http://")
-            .ok_or_else(|| format!("--function-url {url:?}: only http:// (a local emulator)"))?;
-        let (authority, path) = rest.split_once('/').unwrap_or((rest, ""));
-        if authority.is_empty() || path.is_empty() {
-            return Err(format!(
-                "--function-url {url:?}: expected http://HOST:PORT/2015-03-31/functions/NAME/invocations"
-            ));
-        }
-        let mut config = Config::new(format!("http://{authority}"));
-        config.allow_http = true;
-        config.gzip = false;
-        config.request_timeout = wait;
-        let client = Client::new(config).map_err(|e| format!("--function-url: {e}"))?;
-        Ok(Function {
-            client,
-            path: format!("/{path}"),
-            wait,
-        })
-    }
-
-    /// One invocation with `job`: the answer, or why there is none (the function failed, or
-    /// answered something else).
-    pub async fn invoke(&self, job: &Job) -> Result<JobAnswer, String> {
-        let body = serde_json::to_vec(job).map_err(|e| e.to_string())?;
-        let (status, answer) = self
-            .client
-            .call(http::Method::POST, &self.path, Some(&body), self.wait)
-            .await
-            .map_err(|e| format!("invoking the function: {e}"))?;
-        answer_of(status, &answer)
-    }
+/// One invocation of `function` with `job`: the answer, or why there is none (the function
+/// failed, or answered something else).
+pub async fn invoke(function: &Function, job: &Job) -> Result<JobAnswer, String> {
+    let body = serde_json::to_vec(job).map_err(|e| e.to_string())?;
+    let (status, answer) = function.invoke(&body).await?;
+    answer_of(status, &answer)
 }
 
 /// The function's answer: a [`JobAnswer`], or the error it reported.
@@ -110,23 +71,5 @@ mod tests {
                 .unwrap_err()
                 .contains("HTTP 502: bad gateway")
         );
-    }
-
-    #[test]
-    fn function_url_is_plain_http_with_a_path() {
-        let runtime = tokio::runtime::Builder::new_current_thread()
-            .enable_all()
-            .build()
-            .unwrap();
-        let _inside = runtime.enter();
-        let wait = Duration::from_secs(1);
-        let f = Function::new(
-            "http://127.0.0.1:9000/2015-03-31/functions/b/invocations",
-            wait,
-        )
-        .unwrap();
-        assert_eq!(f.path, "/2015-03-31/functions/b/invocations");
-        assert!(Function::new("https://lambda.eu-west-1.amazonaws.com/x", wait).is_err());
-        assert!(Function::new("http://127.0.0.1:9000", wait).is_err());
     }
 }

@@ -35,10 +35,10 @@ use stream2search_lambda::backfill::{Backfiller, DeadItem, Job, Unit};
 
 use self::checkpoint::State;
 use self::dead::DeadLetters;
-use self::function::Function;
 use self::interrupt::{Signals, Stop};
 use self::pace::Pace;
 use self::progress::Progress;
+use crate::function::Function;
 
 #[derive(clap::Args)]
 pub struct Backfill {
@@ -163,8 +163,8 @@ impl Runner {
                     scans: if scan { 1 + step.throttled } else { 0 },
                 })
             }
-            Runner::Function(function) => {
-                let answer = function.invoke(job).await?;
+            Runner::Function(f) => {
+                let answer = function::invoke(f, job).await?;
                 if answer.job.version != job.version || answer.job.keys != job.keys {
                     return Err(format!(
                         "the function answered another job (version {}, keys {:?})",

@@ -2,13 +2,13 @@
 //! API over plain HTTP (`cargo lambda watch`: `http://127.0.0.1:9000/2015-03-31/functions/NAME/invocations`).
 //! Either way the answer is the partial batch response.
 
-use std::io::{Read, Write};
-use std::net::TcpStream;
-use std::time::{Duration, Instant};
+use std::time::Instant;
 
 use serde::Deserialize;
 use stream2search::checkpoint::Checkpoint;
 use stream2search_lambda::Handler;
+
+use crate::function::Function;
 
 /// A batch's destination.
 pub enum Target {
@@ -45,7 +45,18 @@ impl Target {
     pub async fn deliver(&self, payload: &[u8], deadline: Instant) -> Answer {
         match self {
             Target::InProcess(handler) => in_process(handler, payload, deadline).await,
-            Target::Http(function) => function.invoke(payload),
+            Target::Http(function) => {
+                let resume = match function.invoke(payload).await {
+                    Ok((status, body)) => response(status, &body),
+                    Err(e) => Resume::Batch(e),
+                };
+                Answer {
+                    resume,
+                    counts: None,
+                    dead_lettered: Vec::new(),
+                    failures: Vec::new(),
+                }
+            }
         }
     }
 }
@@ -97,72 +108,6 @@ async fn in_process(handler: &Handler, payload: &[u8], deadline: Instant) -> Ans
     }
 }
 
-/// A function behind the Lambda Invoke API, over plain HTTP (local emulators only).
-pub struct Function {
-    authority: String,
-    path: String,
-    wait: Duration,
-}
-
-impl Function {
-    /// `url`: `http://HOST:PORT/PATH`. `wait`: how long one invocation may take (the first one
-    /// under `cargo lambda watch` compiles the function).
-    pub fn new(url: &str, wait: Duration) -> Result<Function, String> {
-        let rest = url
-            .strip_prefix("http://")
-            .ok_or_else(|| format!("--function-url {url:?}: only http:// (a local emulator)"))?;
-        let (authority, path) = rest.split_once('/').unwrap_or((rest, ""));
-        if authority.is_empty() {
-            return Err(format!("--function-url {url:?} has no host"));
-        }
-        Ok(Function {
-            authority: authority.to_string(),
-            path: format!("/{path}"),
-            wait,
-        })
-    }
-
-    fn invoke(&self, payload: &[u8]) -> Answer {
-        let resume = match self.post(payload) {
-            Ok((status, body)) => response(status, &body),
-            Err(e) => Resume::Batch(format!("invoking the function: {e}")),
-        };
-        Answer {
-            resume,
-            counts: None,
-            dead_lettered: Vec::new(),
-            failures: Vec::new(),
-        }
-    }
-
-    /// One HTTP/1.0 POST (no chunked answers; the connection closes after it).
-    fn post(&self, payload: &[u8]) -> std::io::Result<(u16, Vec<u8>)> {
-        let mut stream = TcpStream::connect(&self.authority)?;
-        stream.set_read_timeout(Some(self.wait))?;
-        let head = format!(
-            "POST {} HTTP/1.0\r\nHost: {}\r\nContent-Type: application/json\r\nContent-Length: {}\r\n\r\n",
-            self.path,
-            self.authority,
-            payload.len()
-        );
-        stream.write_all(head.as_bytes())?;
-        stream.write_all(payload)?;
-        let mut answer = Vec::new();
-        stream.read_to_end(&mut answer)?;
-        let split = answer
-            .windows(4)
-            .position(|w| w == b"\r\n\r\n")
-            .ok_or_else(|| std::io::Error::other("no HTTP answer"))?;
-        let head = String::from_utf8_lossy(&answer[..split]).into_owned();
-        let status = head
-            .split_whitespace()
-            .nth(1)
-            .and_then(|s| s.parse().ok())
-            .ok_or_else(|| std::io::Error::other("no HTTP status"))?;
-        Ok((status, answer[split + 4..].to_vec()))
-    }
-}
-
 /// A function's answer: the partial batch response, or an error (the whole batch again).
 fn response(status: u16, body: &[u8]) -> Resume {
     #[derive(Deserialize)]
@@ -210,17 +155,5 @@ mod tests {
             Resume::Batch(_)
         ));
         assert!(matches!(response(500, b"boom"), Resume::Batch(_)));
-    }
-
-    #[test]
-    fn function_url_is_plain_http_with_a_path() {
-        let f = Function::new(
-            "http://127.0.0.1:9000/2015-03-31/functions/products/invocations",
-            Duration::from_secs(1),
-        )
-        .unwrap();
-        assert_eq!(f.authority, "127.0.0.1:9000");
-        assert_eq!(f.path, "/2015-03-31/functions/products/invocations");
-        assert!(Function::new("https://x/", Duration::from_secs(1)).is_err());
     }
 }

@@ -21,9 +21,10 @@ use std::time::{Duration, Instant};
 use stream2search_lambda::Handler;
 
 use self::batch::Record;
-use self::deliver::{Function, Resume, Target};
+use self::deliver::{Resume, Target};
 use self::state::{Position, State};
 use self::streams::{Shard, Streams};
+use crate::function::Function;
 
 #[derive(clap::Args)]
 pub struct Poll {
