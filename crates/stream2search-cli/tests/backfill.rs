@@ -1203,17 +1203,15 @@ fn function_url_runs_each_segment_and_export_file_in_the_backfill_function_until
     // page and each segment takes several invocations.
     let watch = cargo_lambda.watch(
         &repo().join("examples/backfill"),
-        ENV.into_iter().chain([
-            ("AWS_ENDPOINT_URL_DYNAMODB", moto.as_str()),
-            ("AWS_ENDPOINT_URL_S3", &moto),
-            ("OPENSEARCH_ENDPOINT", &os),
-            ("OPENSEARCH_ALLOW_HTTP", "true"),
-            ("OPENSEARCH_AUTH", "none"),
-            ("OPENSEARCH_INDEX", &index),
-            ("STREAM2SEARCH_BACKFILL_PAGE_SIZE", "40"),
-            ("STREAM2SEARCH_BACKFILL_MIN_STEP_SECS", "29"),
-            ("STREAM2SEARCH_FALLBACK_BUDGET_SECS", "30"),
-        ]),
+        ENV.into_iter()
+            .chain([
+                ("AWS_ENDPOINT_URL_DYNAMODB", moto.as_str()),
+                ("AWS_ENDPOINT_URL_S3", &moto),
+                ("STREAM2SEARCH_BACKFILL_PAGE_SIZE", "40"),
+                ("STREAM2SEARCH_BACKFILL_MIN_STEP_SECS", "29"),
+                ("STREAM2SEARCH_FALLBACK_BUDGET_SECS", "30"),
+            ])
+            .chain(opensearch.function_env(&index)),
         &dir.join("watch.log"),
     );
 

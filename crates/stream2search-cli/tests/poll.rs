@@ -278,12 +278,7 @@ fn poll_delivers_to_the_example_function_under_cargo_lambda_watch() {
         .join(format!("poll-watch-{}.log", std::process::id()));
     let watch = cargo_lambda.watch(
         &repo().join("examples/products"),
-        [
-            ("OPENSEARCH_ENDPOINT", opensearch.url()),
-            ("OPENSEARCH_ALLOW_HTTP", "true"),
-            ("OPENSEARCH_AUTH", "none"),
-            ("OPENSEARCH_INDEX", index.name()),
-        ],
+        opensearch.function_env(index.name()),
         &log,
     );
 

@@ -21,7 +21,10 @@
 //! - Without it, the test prints a loud `SKIPPED: <test>: <why>` line to stderr and returns.
 //! - [`fixture`] writes recorded responses when `STREAM2SEARCH_RECORD_FIXTURES=1`, and otherwise
 //!   checks that the live server still answers as they say.
+//! - [`moto`] finds the project's moto (`MOTO_URL`) the same way, reads its SQS queues
+//!   ([`MotoSqs`]) and runs `dev/ddb.py` and other scripts with the project's Python.
 //! - [`lambda`] runs a function of the workspace under `cargo lambda watch` and invokes it.
+//! - [`cfn`] checks CloudFormation templates with `cfn-lint` and reads them as JSON.
 #![deny(missing_docs)]
 
 pub mod cfn;

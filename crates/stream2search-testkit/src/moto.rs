@@ -1,6 +1,8 @@
 //! Finding the project's moto server (`dev/moto start`, `MOTO_URL`), with the same rule as
 //! OpenSearch: under `STREAM2SEARCH_REQUIRE_MOTO=1` a missing server fails the test, otherwise
-//! the test prints `SKIPPED: ...` and goes on.
+//! the test prints `SKIPPED: ...` and goes on. Then: its SQS queues ([`MotoSqs`]), and
+//! `dev/ddb.py` or another script run against it with the project's Python ([`ddb`],
+//! [`script`], [`run`]).
 
 use std::io::Write as _;
 use std::path::{Path, PathBuf};

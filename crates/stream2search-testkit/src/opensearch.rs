@@ -100,6 +100,18 @@ impl OpenSearch {
         &self.url
     }
 
+    /// The environment of a function writing `index` on this server: `OPENSEARCH_ENDPOINT`,
+    /// `OPENSEARCH_ALLOW_HTTP=true` (the server is plain HTTP on loopback), `OPENSEARCH_AUTH=none`
+    /// and `OPENSEARCH_INDEX`.
+    pub fn function_env<'a>(&'a self, index: &'a str) -> [(&'static str, &'a str); 4] {
+        [
+            ("OPENSEARCH_ENDPOINT", &self.url),
+            ("OPENSEARCH_ALLOW_HTTP", "true"),
+            ("OPENSEARCH_AUTH", "none"),
+            ("OPENSEARCH_INDEX", index),
+        ]
+    }
+
     /// The server's version number, e.g. `2.19.1`.
     pub fn version(&self) -> &str {
         &self.version

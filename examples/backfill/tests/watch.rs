@@ -74,10 +74,6 @@ fn example_under_cargo_lambda_watch_backfills_a_segment_invocation_by_invocation
     let watch = cargo_lambda.watch(
         Path::new(MANIFEST),
         [
-            ("OPENSEARCH_ENDPOINT", opensearch.url()),
-            ("OPENSEARCH_ALLOW_HTTP", "true"),
-            ("OPENSEARCH_AUTH", "none"),
-            ("OPENSEARCH_INDEX", index.name()),
             ("AWS_ENDPOINT_URL_DYNAMODB", moto.as_str()),
             ("STREAM2SEARCH_BACKFILL_PAGE_SIZE", "10"),
             // The emulator's deadline is unknown: 12 s per invocation, of which 10.75 for
@@ -86,6 +82,7 @@ fn example_under_cargo_lambda_watch_backfills_a_segment_invocation_by_invocation
             ("STREAM2SEARCH_BACKFILL_MIN_STEP_SECS", "11"),
         ]
         .into_iter()
+        .chain(opensearch.function_env(index.name()))
         .chain(AWS),
         &log,
     );

@@ -27,12 +27,7 @@ fn example_under_cargo_lambda_watch_indexes_and_deletes() {
     let log = std::env::temp_dir().join(format!("watch-{}.log", std::process::id()));
     let watch = cargo_lambda.watch(
         Path::new(MANIFEST),
-        [
-            ("OPENSEARCH_ENDPOINT", opensearch.url()),
-            ("OPENSEARCH_ALLOW_HTTP", "true"),
-            ("OPENSEARCH_AUTH", "none"),
-            ("OPENSEARCH_INDEX", index.name()),
-        ],
+        opensearch.function_env(index.name()),
         &log,
     );
     let events = Path::new(MANIFEST).join("events");
