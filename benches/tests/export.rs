@@ -301,3 +301,107 @@ fn the_ceiling_plans_an_item_into_the_bulk_lines_the_backfill_sends() {
         )
     );
 }
+
+/// The ceiling's requests carry exactly what the backfill sends for the same export: the same
+/// requests, in the same order, with the same action lines and the same document text
+/// (recorded by a fake OpenSearch from `Backfiller::step`, decompressed from the ceiling's).
+#[test]
+fn the_ceiling_prepares_the_requests_the_backfill_sends() {
+    use std::io::Read as _;
+
+    use stream2search::{Config, Planner};
+    use stream2search_benches::ceiling;
+    use stream2search_lambda::backfill::{Backfiller, FILE_PAGE_BYTES, Job, Unit};
+    use stream2search_lambda::testing::FakeOpenSearch;
+
+    let dir = fresh_dir("export-ceiling");
+    export::write(&dir, &small()).unwrap();
+    let planner = || {
+        Planner::new(Config {
+            index: "products".into(),
+            ..Config::default()
+        })
+        .unwrap()
+    };
+    let runtime = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .unwrap();
+    let (sent, prepared) = runtime.block_on(async {
+        let fake = FakeOpenSearch::start().await;
+        let mut config = stream2search_client::Config::new(fake.url());
+        config.allow_http = true;
+        let client = stream2search_client::Client::new(config).unwrap();
+        let keys = vec!["pk".to_string()];
+        let backfiller = Backfiller::new(planner(), client.clone()).page_size(Some(40));
+        let found = Export::open(dir.to_str().unwrap(), None).await.unwrap();
+        for file in &found.files {
+            let mut job = Job {
+                unit: Unit::File {
+                    location: file.location.clone(),
+                    skip: 0,
+                },
+                version: 1_767_225_300,
+                keys: keys.clone(),
+            };
+            loop {
+                let step = backfiller.step(&job).await.unwrap();
+                assert!(step.not_durable.is_empty() && step.dead.is_empty());
+                job.unit = step.next;
+                if step.done {
+                    break;
+                }
+            }
+        }
+        let sent: Vec<Vec<(Value, Option<String>)>> = fake
+            .requests()
+            .into_iter()
+            .map(|bulk| {
+                bulk.items
+                    .into_iter()
+                    .map(|item| (item.meta, item.document))
+                    .collect()
+            })
+            .collect();
+        let prepared = ceiling::prepare(
+            dir.to_str().unwrap(),
+            &planner(),
+            &client,
+            &keys,
+            1_767_225_300,
+            40,
+            FILE_PAGE_BYTES,
+        )
+        .await
+        .unwrap();
+        (sent, prepared)
+    });
+    assert_eq!(prepared.items, 250);
+    assert_eq!(
+        prepared.pages, 9,
+        "3, 3 and 3 pages of at most 40 of 83 or 84 lines"
+    );
+    let ours: Vec<Vec<(Value, Option<String>)>> = prepared
+        .requests
+        .iter()
+        .map(|request| {
+            assert_eq!(request.headers()["content-encoding"], "gzip");
+            let mut ndjson = String::new();
+            flate2::read::GzDecoder::new(&request.body()[..])
+                .read_to_string(&mut ndjson)
+                .unwrap();
+            let lines: Vec<&str> = ndjson.lines().collect();
+            lines
+                .chunks(2)
+                .map(|pair| {
+                    let meta: Value = serde_json::from_str(pair[0]).unwrap();
+                    let (_, meta) = meta.as_object().unwrap().iter().next().unwrap();
+                    (meta.clone(), pair.get(1).map(|d| d.to_string()))
+                })
+                .collect()
+        })
+        .collect();
+    assert_eq!(ours.len(), sent.len(), "requests");
+    assert_eq!(ours, sent);
+    std::fs::remove_dir_all(&dir).unwrap();
+}
