@@ -1,6 +1,6 @@
 //! A generated DynamoDB table export (`DYNAMODB_JSON`), for the backfill benchmarks.
 //!
-//! [`write`] makes a directory laid out as DynamoDB's export to S3 lays out
+//! [`write()`] makes a directory laid out as DynamoDB's export to S3 lays out
 //! `<prefix>/AWSDynamoDB/<export id>/`:
 //!
 //! - `manifest-summary.json`: one JSON object (`version`, `exportArn`, `startTime`, `endTime`,
@@ -148,7 +148,7 @@ pub struct DataFile {
     pub raw_bytes: u64,
 }
 
-/// What [`write`] wrote.
+/// What [`write()`] wrote.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Written {
     /// The export id (the directory's name in S3).
