@@ -3,20 +3,19 @@
 //!
 //! [`prepare`] reads the export with the backfill's own reader
 //! (`stream2search_lambda::backfill::export`), page by page with the same page limits, turns each
-//! page into the DynamoDB Streams event the backfill makes of it ([`event`]: one `INSERT` record
-//! per item, `Keys` by the key names, `NewImage` the item's text as read,
-//! `ApproximateCreationDateTime` the version second), plans it with the same planner, and builds
+//! page into the DynamoDB Streams event the backfill makes of it
+//! ([`stream2search_lambda::backfill::event`]: one `INSERT` record per item, `Keys` by the key
+//! names, `NewImage` the item's text as read, `ApproximateCreationDateTime` the version second),
+//! plans it with the same planner, and builds
 //! every chunk's request with [`Client::bulk_request`]: the NDJSON body, gzip-compressed unless
 //! the client's config turns it off, with the headers the client sends. Nothing of this is timed;
 //! the ceiling only sends the results.
 
-use std::collections::HashMap;
-
 use bytes::Bytes;
 use http::Request;
-use serde_json::value::RawValue;
 use stream2search::Planner;
 use stream2search_client::Client;
+use stream2search_lambda::backfill::event;
 use stream2search_lambda::backfill::export::{Export, Reader};
 
 /// What [`prepare`] made.
@@ -34,52 +33,6 @@ pub struct Prepared {
     pub sent_bytes: u64,
     /// Pages read.
     pub pages: u64,
-}
-
-/// The stream-shaped event of a page, as the backfill makes it: items without every key
-/// attribute get no record (the backfill dead-letters them).
-pub fn event(page: &[&str], key_names: &[String], seconds: u64) -> Vec<u8> {
-    let mut bytes = Vec::with_capacity(page.iter().map(|i| i.len() + 300).sum());
-    bytes.extend_from_slice(b"{\"Records\":[");
-    let mut n = 0;
-    for item in page {
-        let Some(key) = key_of(item, key_names) else {
-            continue;
-        };
-        if n > 0 {
-            bytes.push(b',');
-        }
-        n += 1;
-        bytes.extend_from_slice(
-            format!(
-                "{{\"eventID\":\"backfill-{n}\",\"eventName\":\"INSERT\",\
-                 \"eventSource\":\"aws:dynamodb\",\"dynamodb\":{{\
-                 \"ApproximateCreationDateTime\":{seconds},\"Keys\":{key},\"NewImage\":"
-            )
-            .as_bytes(),
-        );
-        bytes.extend_from_slice(item.as_bytes());
-        bytes.extend_from_slice(
-            format!(",\"SequenceNumber\":\"{n}\",\"StreamViewType\":\"NEW_IMAGE\"}}}}").as_bytes(),
-        );
-    }
-    bytes.extend_from_slice(b"]}");
-    bytes
-}
-
-fn key_of(item: &str, key_names: &[String]) -> Option<String> {
-    let attrs: HashMap<String, &RawValue> = serde_json::from_str(item).ok()?;
-    let mut key = String::from("{");
-    for (i, name) in key_names.iter().enumerate() {
-        if i > 0 {
-            key.push(',');
-        }
-        key.push_str(&serde_json::Value::from(name.as_str()).to_string());
-        key.push(':');
-        key.push_str(attrs.get(name)?.get());
-    }
-    key.push('}');
-    Some(key)
 }
 
 /// Reads the export at `dir` page by page (`page_items` lines or `page_bytes` decompressed

@@ -269,13 +269,13 @@ fn the_backfill_export_reader_reads_every_item() {
     std::fs::remove_dir_all(&dir).unwrap();
 }
 
-/// The ceiling plans a page as the backfill does: an item becomes the document its stream
-/// record makes, at the backfill's version (written out by hand here), and an item without
-/// its key gets no record.
+/// The ceiling plans a page with the backfill's own event (`backfill::event`): an item becomes
+/// the document its stream record makes, at the backfill's version (written out by hand here),
+/// and an item without its key gets no record.
 #[test]
 fn the_ceiling_plans_an_item_into_the_bulk_lines_the_backfill_sends() {
     use stream2search::{Config, Planner};
-    use stream2search_benches::ceiling;
+    use stream2search_lambda::backfill;
 
     let planner = Planner::new(Config {
         index: "products".into(),
@@ -286,7 +286,7 @@ fn the_ceiling_plans_an_item_into_the_bulk_lines_the_backfill_sends() {
         r#"{"pk":{"S":"PRODUCT#1"},"price":{"N":"12.50"},"tags":{"SS":["a"]}}"#,
         r#"{"price":{"N":"1"}}"#,
     ];
-    let event = ceiling::event(&page, &["pk".to_string()], 1_767_225_300);
+    let event = backfill::event(&page, &["pk".to_string()], 1_767_225_300);
     let plan = planner.plan(&event, None).unwrap();
     assert_eq!(plan.items().len(), 1);
     let all: Vec<usize> = (0..plan.items().len()).collect();

@@ -20,6 +20,28 @@ pub fn version_seconds(start: Duration) -> u64 {
     start.as_secs().saturating_sub(MARGIN_SECONDS)
 }
 
+/// The DynamoDB Streams event of a page of items (each item's DynamoDB JSON text exactly as
+/// read) whose key attributes are `key_names`, at version second `seconds`: one `INSERT` record
+/// per item that has every key attribute, in page order. An item that is not a JSON object, or
+/// lacks a key attribute, gets no record (a backfill dead-letters it).
+///
+/// This is the event [`Backfiller::step`](super::Backfiller::step) plans for a page, so the
+/// planner makes of it the bulk lines the backfill sends:
+///
+/// ```
+/// use stream2search::{Config, Planner};
+/// use stream2search_lambda::backfill;
+///
+/// let page = [r#"{"pk":{"S":"p-1"},"price":{"N":"12.50"}}"#, r#"{"price":{"N":"1"}}"#];
+/// let event = backfill::event(&page, &["pk".to_string()], 1_764_489_300);
+/// let planner = Planner::new(Config { index: "products".into(), ..Config::default() }).unwrap();
+/// let plan = planner.plan(&event, None).unwrap();
+/// assert_eq!(plan.items().len(), 1);
+/// ```
+pub fn event(page: &[&str], key_names: &[String], seconds: u64) -> Vec<u8> {
+    Event::of(page, key_names, seconds).bytes
+}
+
 /// One page as an event.
 #[derive(Debug)]
 pub(crate) struct Event {
@@ -31,40 +53,44 @@ pub(crate) struct Event {
     pub(crate) keys: Vec<Result<String, String>>,
 }
 
-/// The event of `page` (each item's DynamoDB JSON text exactly as read), whose key attributes
-/// are `key_names`. An item that is not a JSON object, or lacks a key attribute, gets no record
-/// and an `Err` key.
-pub(crate) fn event(page: &[&str], key_names: &[String], seconds: u64) -> Event {
-    let mut bytes = Vec::with_capacity(page.iter().map(|i| i.len() + 300).sum());
-    bytes.extend_from_slice(b"{\"Records\":[");
-    let mut items = Vec::with_capacity(page.len());
-    let mut keys = Vec::with_capacity(page.len());
-    for (i, item) in page.iter().enumerate() {
-        let key = key_of(item, key_names);
-        if let Ok(key) = &key {
-            if !items.is_empty() {
-                bytes.push(b',');
-            }
-            let n = items.len() + 1;
-            bytes.extend_from_slice(
-                format!(
-                    "{{\"eventID\":\"backfill-{n}\",\"eventName\":\"INSERT\",\
-                     \"eventSource\":\"aws:dynamodb\",\"dynamodb\":{{\
-                     \"ApproximateCreationDateTime\":{seconds},\"Keys\":{key},\"NewImage\":"
-                )
-                .as_bytes(),
-            );
-            bytes.extend_from_slice(item.as_bytes());
-            bytes.extend_from_slice(
-                format!(",\"SequenceNumber\":\"{n}\",\"StreamViewType\":\"NEW_IMAGE\"}}}}")
+impl Event {
+    /// The event of `page` (each item's DynamoDB JSON text exactly as read), whose key
+    /// attributes are `key_names`. An item that is not a JSON object, or lacks a key attribute,
+    /// gets no record and an `Err` key. Record `n` (from 1) has `eventID` `backfill-n` and
+    /// `SequenceNumber` `n`; neither reaches a document: the planner keeps them only on its
+    /// record, and backfill and verify name an item by its key.
+    pub(crate) fn of(page: &[&str], key_names: &[String], seconds: u64) -> Event {
+        let mut bytes = Vec::with_capacity(page.iter().map(|i| i.len() + 300).sum());
+        bytes.extend_from_slice(b"{\"Records\":[");
+        let mut items = Vec::with_capacity(page.len());
+        let mut keys = Vec::with_capacity(page.len());
+        for (i, item) in page.iter().enumerate() {
+            let key = key_of(item, key_names);
+            if let Ok(key) = &key {
+                if !items.is_empty() {
+                    bytes.push(b',');
+                }
+                let n = items.len() + 1;
+                bytes.extend_from_slice(
+                    format!(
+                        "{{\"eventID\":\"backfill-{n}\",\"eventName\":\"INSERT\",\
+                         \"eventSource\":\"aws:dynamodb\",\"dynamodb\":{{\
+                         \"ApproximateCreationDateTime\":{seconds},\"Keys\":{key},\"NewImage\":"
+                    )
                     .as_bytes(),
-            );
-            items.push(i);
+                );
+                bytes.extend_from_slice(item.as_bytes());
+                bytes.extend_from_slice(
+                    format!(",\"SequenceNumber\":\"{n}\",\"StreamViewType\":\"NEW_IMAGE\"}}}}")
+                        .as_bytes(),
+                );
+                items.push(i);
+            }
+            keys.push(key);
         }
-        keys.push(key);
+        bytes.extend_from_slice(b"]}");
+        Event { bytes, items, keys }
     }
-    bytes.extend_from_slice(b"]}");
-    Event { bytes, items, keys }
 }
 
 /// `{"NAME":VALUE,...}` of the key attributes, values as read; or why there is none.
@@ -107,7 +133,7 @@ mod tests {
             r#"{"productId":{"S":"p-\"2"},"sku":{"N":"1E+2"}}"#,
         ];
         let names = ["productId".to_string(), "sku".to_string()];
-        let e = event(&page, &names, 1_764_489_300);
+        let e = Event::of(&page, &names, 1_764_489_300);
         let expected = concat!(
             r#"{"Records":["#,
             r#"{"eventID":"backfill-1","eventName":"INSERT","eventSource":"aws:dynamodb","dynamodb":{"ApproximateCreationDateTime":1764489300,"Keys":{"productId":{"S":"p-1"},"sku":{"N":"7"}},"NewImage":{"n":{"N":"1.500"},"productId":{"S":"p-1"},"sku":{"N":"7"}},"SequenceNumber":"1","StreamViewType":"NEW_IMAGE"}},"#,
@@ -119,6 +145,24 @@ mod tests {
         assert_eq!(
             e.keys[1],
             Err("the item has no key attribute \"productId\"".to_string())
+        );
+    }
+
+    #[test]
+    fn a_key_lists_its_attributes_in_key_schema_order_whatever_the_item_order() {
+        let names = ["pk".to_string(), "sk".to_string()];
+        assert_eq!(
+            key_of(
+                r#"{"sk":{"N":"1.50"},"x":{"S":"y"},"pk":{"S":"p"}}"#,
+                &names
+            )
+            .as_deref(),
+            Ok(r#"{"pk":{"S":"p"},"sk":{"N":"1.50"}}"#)
+        );
+        assert!(
+            key_of("[1]", &names)
+                .unwrap_err()
+                .starts_with("the item is not a JSON object")
         );
     }
 
@@ -149,7 +193,7 @@ mod tests {
             r#"{"ddb_id":"x","n":1.500,"productId":"p|1","sku":7,"tags":["a"]}"#,
             "\n"
         );
-        assert_eq!(bulk(&scanned.bytes), expected);
+        assert_eq!(bulk(&scanned), expected);
         // The record the stream carries for a put of that item in that second, as DynamoDB
         // Streams shapes it.
         let stream = format!(

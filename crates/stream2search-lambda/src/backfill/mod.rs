@@ -113,13 +113,14 @@ use stream2search::checkpoint::RecordOutcome;
 use stream2search::outcome::Final;
 use stream2search_client::Client;
 
-pub use event::version_seconds;
+pub use event::{event, version_seconds};
 pub use handler::BackfillHandler;
 pub use scan::{Dynamo, Table};
 
+pub(crate) use self::event::{Event, key_of};
 use self::export::{Export, Reader};
 use self::s3::S3;
-use self::scan::Scan;
+pub(crate) use self::scan::Scan;
 use stream2search_client::aws::Fault;
 
 /// Where a unit of backfill work stands.
@@ -445,6 +446,7 @@ impl Backfiller {
         dynamo
             .describe(table)
             .await
+            .map(|described| described.table)
             .map_err(|e| Error::source(format!("table {table}: {e}")))
     }
 
@@ -683,7 +685,7 @@ impl Backfiller {
         items: &[&str],
         end: Option<Instant>,
     ) -> Result<(Step, Vec<usize>), Error> {
-        let event = event::event(items, &job.keys, job.version);
+        let event = Event::of(items, &job.keys, job.version);
         let stamp = self.indexed_at.clone().unwrap_or_else(|| {
             stream2search::time::rfc3339(
                 SystemTime::now()
@@ -782,8 +784,8 @@ fn line_key(text: &str, keys: &[String]) -> Option<String> {
         item: &'a serde_json::value::RawValue,
     }
     match serde_json::from_str::<Line<'_>>(text) {
-        Ok(line) => event::key_of(line.item.get(), keys).ok(),
-        Err(_) => event::key_of(text, keys).ok(),
+        Ok(line) => key_of(line.item.get(), keys).ok(),
+        Err(_) => key_of(text, keys).ok(),
     }
 }
 

@@ -1,6 +1,8 @@
-//! The DynamoDB API calls a backfill makes: DescribeTable (the key schema, the item count and
-//! size) and Scan (one page of one segment), JSON 1.0 (`X-Amz-Target: DynamoDB_20120810.<Op>`)
-//! signed with SigV4 for service `dynamodb` by `stream2search-client`'s `call_aws_json`.
+//! The DynamoDB API calls backfill and verify make: DescribeTable (the key schema, the item
+//! count and size), Scan (one page of one segment) and, for verify's recheck, GetItem, JSON 1.0
+//! (`X-Amz-Target: DynamoDB_20120810.<Op>`) signed with SigV4 for service `dynamodb` by
+//! `stream2search-client`'s `call_aws_json`. Each call is made once; the caller decides what
+//! to do with a [`Fault`] (`is_throttling`, `is_transient`).
 
 use std::fmt;
 use std::time::Duration;
@@ -16,14 +18,13 @@ use stream2search_client::{Client, Service, SigV4};
 #[derive(Clone)]
 pub struct Dynamo {
     client: Client,
-    endpoint: String,
     timeout: Duration,
 }
 
 impl fmt::Debug for Dynamo {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.debug_struct("Dynamo")
-            .field("endpoint", &self.endpoint)
+            .field("client", &self.client)
             .field("timeout", &self.timeout)
             .finish_non_exhaustive()
     }
@@ -40,6 +41,15 @@ pub struct Table {
     pub item_count: u64,
     /// `TableSizeBytes` (updated as rarely).
     pub size_bytes: u64,
+}
+
+/// What DescribeTable says of a table, with the key attributes' types.
+#[derive(Debug, Clone)]
+pub(crate) struct Described {
+    pub(crate) table: Table,
+    /// For each of `table.keys`: its `AttributeType` (`S`, `N` or `B`; `S` when the answer
+    /// does not say).
+    pub(crate) key_types: Vec<String>,
 }
 
 /// One Scan page: the items exactly as sent, where the next page starts (`None`: the segment is
@@ -88,15 +98,21 @@ impl Dynamo {
         timeout: Duration,
     ) -> Result<Dynamo, stream2search_client::Error> {
         let sigv4 = SigV4::new(Service::DynamoDb, region.into(), credentials);
-        Ok(Dynamo {
-            client: stream2search_client::aws::client(endpoint, sigv4)?,
-            endpoint: endpoint.to_owned(),
+        Ok(Dynamo::with_client(
+            stream2search_client::aws::client(endpoint, sigv4)?,
             timeout,
-        })
+        ))
     }
 
-    /// DescribeTable: the key attribute names (partition key first), the item count and size.
-    pub(crate) async fn describe(&self, table: &str) -> Result<Table, Fault> {
+    /// A client calling through `client` (one signing for service `dynamodb`:
+    /// `stream2search_client::aws::client`); each call ends within `timeout`.
+    pub(crate) fn with_client(client: Client, timeout: Duration) -> Dynamo {
+        Dynamo { client, timeout }
+    }
+
+    /// DescribeTable: the key attribute names (partition key first) and their types, the item
+    /// count and size.
+    pub(crate) async fn describe(&self, table: &str) -> Result<Described, Fault> {
         #[derive(Deserialize)]
         struct Key {
             #[serde(rename = "AttributeName")]
@@ -105,9 +121,18 @@ impl Dynamo {
             kind: String,
         }
         #[derive(Deserialize)]
-        struct Described {
+        struct Definition {
+            #[serde(rename = "AttributeName")]
+            name: String,
+            #[serde(rename = "AttributeType")]
+            kind: String,
+        }
+        #[derive(Deserialize)]
+        struct Description {
             #[serde(rename = "KeySchema")]
             keys: Vec<Key>,
+            #[serde(rename = "AttributeDefinitions", default)]
+            definitions: Vec<Definition>,
             #[serde(rename = "ItemCount", default)]
             item_count: u64,
             #[serde(rename = "TableSizeBytes", default)]
@@ -116,7 +141,7 @@ impl Dynamo {
         #[derive(Deserialize)]
         struct Answer {
             #[serde(rename = "Table")]
-            table: Described,
+            table: Description,
         }
         let (status, body) = self
             .raw(
@@ -128,10 +153,24 @@ impl Dynamo {
         let answer: Answer = answer("DescribeTable", status, &body)?;
         let mut keys = answer.table.keys;
         keys.sort_by_key(|k| k.kind != "HASH");
-        Ok(Table {
-            keys: keys.into_iter().map(|k| k.name).collect(),
-            item_count: answer.table.item_count,
-            size_bytes: answer.table.size_bytes,
+        let key_types = keys
+            .iter()
+            .map(|k| {
+                answer
+                    .table
+                    .definitions
+                    .iter()
+                    .find(|d| d.name == k.name)
+                    .map_or_else(|| "S".to_string(), |d| d.kind.clone())
+            })
+            .collect();
+        Ok(Described {
+            table: Table {
+                keys: keys.into_iter().map(|k| k.name).collect(),
+                item_count: answer.table.item_count,
+                size_bytes: answer.table.size_bytes,
+            },
+            key_types,
         })
     }
 
@@ -162,6 +201,23 @@ impl Dynamo {
         let (status, answer_body) = self.raw("Scan", body.to_string(), limit).await?;
         let page = answer("Scan", status, &answer_body)?;
         Ok((page, answer_body.len()))
+    }
+
+    /// GetItem with a consistent read: the item of `key` (`{"productId":{"S":"p-1"}}`, spliced
+    /// in as given) as DynamoDB answered it, or `None` when there is none.
+    pub(crate) async fn get(&self, table: &str, key: &str) -> Result<Option<Box<RawValue>>, Fault> {
+        #[derive(Deserialize)]
+        struct Answer {
+            #[serde(rename = "Item", default)]
+            item: Option<Box<RawValue>>,
+        }
+        let body = format!(
+            "{{\"TableName\":{},\"ConsistentRead\":true,\"Key\":{key}}}",
+            serde_json::Value::from(table)
+        );
+        let (status, answer_body) = self.raw("GetItem", body, self.timeout).await?;
+        let answer: Answer = answer("GetItem", status, &answer_body)?;
+        Ok(answer.item)
     }
 
     async fn raw(

@@ -1,8 +1,11 @@
-//! Table items → the documents the Lambda would have written for them: each item becomes the
-//! `INSERT` record its put would have put on the stream (`Keys` by the key schema, `NewImage`
-//! the item's text exactly as read), and the same planner, with the same options, plans them.
+//! Table items → the documents the Lambda would have written for them: the page becomes the
+//! event a backfill makes of it (each item the `INSERT` record its put would have put on the
+//! stream: `Keys` by the key schema, `NewImage` the item's text exactly as read), and the same
+//! planner, with the same options, plans it.
 
 use stream2search::{Action, Planner, RecordStatus};
+
+use crate::backfill::Event;
 
 use super::index::Place;
 use super::table::Keys;
@@ -40,44 +43,21 @@ pub fn documents(
     indexed_at: Option<&str>,
 ) -> Vec<Expected> {
     let mut out = Vec::with_capacity(items.len());
-    let mut bytes = Vec::with_capacity(items.iter().map(|i| i.len() + 300).sum());
-    bytes.extend_from_slice(b"{\"Records\":[");
+    let event = Event::of(items, &keys.names, seconds);
     // For record `n` of the event, its item's key.
-    let mut record_keys: Vec<String> = Vec::with_capacity(items.len());
-    // For record `n` of the event, its item's position in `items`.
-    let mut record_items: Vec<usize> = Vec::with_capacity(items.len());
-    for (at, item) in items.iter().enumerate() {
-        let key = match keys.of(item) {
-            Ok(k) => k,
-            Err(reason) => {
-                out.push(Expected::Unconvertible { key: None, reason });
-                continue;
-            }
-        };
-        if !record_keys.is_empty() {
-            bytes.push(b',');
+    let mut record_keys: Vec<String> = Vec::with_capacity(event.items.len());
+    for key in event.keys {
+        match key {
+            Ok(key) => record_keys.push(key),
+            Err(reason) => out.push(Expected::Unconvertible { key: None, reason }),
         }
-        let n = record_keys.len() + 1;
-        bytes.extend_from_slice(
-            format!(
-                "{{\"eventID\":\"verify-{n}\",\"eventName\":\"INSERT\",\
-                 \"eventSource\":\"aws:dynamodb\",\"dynamodb\":{{\
-                 \"ApproximateCreationDateTime\":{seconds},\"Keys\":{key},\"NewImage\":"
-            )
-            .as_bytes(),
-        );
-        bytes.extend_from_slice(item.as_bytes());
-        bytes.extend_from_slice(
-            format!(",\"SequenceNumber\":\"{n}\",\"StreamViewType\":\"NEW_IMAGE\"}}}}").as_bytes(),
-        );
-        record_keys.push(key);
-        record_items.push(at);
     }
-    bytes.extend_from_slice(b"]}");
+    // For record `n` of the event, its item's position in `items`.
+    let record_items = event.items;
     if record_keys.is_empty() {
         return out;
     }
-    let plan = match planner.plan(&bytes, indexed_at) {
+    let plan = match planner.plan(&event.bytes, indexed_at) {
         Ok(plan) => plan,
         Err(e) => {
             // Each item is a JSON object with its keys, so the event is well formed; should the

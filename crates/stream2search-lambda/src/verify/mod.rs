@@ -584,7 +584,7 @@ async fn scan_segment(shared: &Scanning, segment: u32) -> Result<(), String> {
     let Some(table) = &shared.ctx.table else {
         return Err("no table to scan".into());
     };
-    let mut start: Option<Box<RawValue>> = None;
+    let mut start: Option<serde_json::Value> = None;
     loop {
         let page = table
             .scan(
@@ -592,7 +592,7 @@ async fn scan_segment(shared: &Scanning, segment: u32) -> Result<(), String> {
                 shared.segments,
                 shared.page_size,
                 shared.consistent,
-                start.as_deref(),
+                start.as_ref(),
             )
             .await
             .map_err(|e| format!("segment {segment}: {e}"))?;
