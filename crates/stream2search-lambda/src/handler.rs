@@ -2,13 +2,10 @@
 
 use std::collections::HashSet;
 use std::fmt;
-use std::future::Future;
-use std::pin::Pin;
 use std::sync::Arc;
-use std::task::{Context, Poll};
 use std::time::{Instant, SystemTime};
 
-use lambda_runtime::{Diagnostic, LambdaEvent, Service, tracing};
+use lambda_runtime::{Diagnostic, LambdaEvent, tracing};
 use serde_json::value::RawValue;
 use stream2search::checkpoint::{self, BatchResponse, Checkpoint, RecordOutcome, RecordResult};
 use stream2search::{Plan, Planner, RecordErrorKind, SequenceNumber};
@@ -26,6 +23,8 @@ use crate::summary::Counts;
 ///
 /// It is a `tower` [`Service`], so `lambda_runtime::run(handler)` serves it; so does
 /// `lambda_runtime::run(service_fn(|event| handler.call(event)))`.
+///
+/// [`Service`]: lambda_runtime::Service
 #[derive(Clone)]
 pub struct Handler {
     inner: Arc<Inner>,
@@ -545,23 +544,7 @@ fn log_failure(r: &RecordResult, dead_lettered: bool) {
     }
 }
 
-type Answer = Pin<Box<dyn Future<Output = Result<BatchResponse, Error>> + Send>>;
-
-/// `lambda_runtime::run(handler)`: each event is handled by a clone (clones share everything).
-impl Service<LambdaEvent<Box<RawValue>>> for Handler {
-    type Response = BatchResponse;
-    type Error = Error;
-    type Future = Answer;
-
-    fn poll_ready(&mut self, _: &mut Context<'_>) -> Poll<Result<(), Error>> {
-        Poll::Ready(Ok(()))
-    }
-
-    fn call(&mut self, event: LambdaEvent<Box<RawValue>>) -> Answer {
-        let handler = self.clone();
-        Box::pin(async move { Handler::call(&handler, event).await })
-    }
-}
+crate::service::lambda_service!(Handler, BatchResponse, Error);
 
 /// `at` as RFC 3339 in UTC with milliseconds, e.g. `2024-05-01T12:00:00.250Z`.
 fn rfc3339(at: SystemTime) -> String {

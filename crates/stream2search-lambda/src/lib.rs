@@ -70,6 +70,7 @@ mod deadline;
 mod handler;
 mod hooks;
 mod mirror;
+mod service;
 mod sqs;
 mod summary;
 #[cfg(feature = "testing")]

@@ -50,13 +50,10 @@
 //! page, default 60).
 
 use std::fmt;
-use std::future::Future;
-use std::pin::Pin;
 use std::sync::Arc;
-use std::task::{Context, Poll};
 use std::time::{Duration, Instant, SystemTime};
 
-use lambda_runtime::{LambdaEvent, Service, tracing};
+use lambda_runtime::{LambdaEvent, tracing};
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
 use serde_json::value::RawValue;
@@ -72,6 +69,8 @@ use crate::sqs::Queue;
 
 /// The Lambda backfill handler: build it once at cold start, call it per request. Clones share
 /// everything. A `tower` [`Service`], so `lambda_runtime::run(handler)` serves it.
+///
+/// [`Service`]: lambda_runtime::Service
 #[derive(Clone)]
 pub struct BackfillHandler {
     inner: Arc<Inner>,
@@ -764,23 +763,7 @@ fn message(unit: &Unit, version: u64, dead: &DeadItem) -> String {
     dead_letter::body(&head, "item", &item, &dead.item)
 }
 
-type Answer = Pin<Box<dyn Future<Output = Result<Value, Error>> + Send>>;
-
-/// `lambda_runtime::run(handler)`: each request is handled by a clone.
-impl Service<LambdaEvent<Box<RawValue>>> for BackfillHandler {
-    type Response = Value;
-    type Error = Error;
-    type Future = Answer;
-
-    fn poll_ready(&mut self, _: &mut Context<'_>) -> Poll<Result<(), Error>> {
-        Poll::Ready(Ok(()))
-    }
-
-    fn call(&mut self, event: LambdaEvent<Box<RawValue>>) -> Answer {
-        let handler = self.clone();
-        Box::pin(async move { BackfillHandler::call(&handler, event).await })
-    }
-}
+crate::service::lambda_service!(BackfillHandler, Value, Error);
 
 #[cfg(test)]
 mod tests {

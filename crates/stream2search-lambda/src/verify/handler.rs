@@ -24,13 +24,10 @@
 //! `AWS_ENDPOINT_URL_DYNAMODB`, else `AWS_ENDPOINT_URL`, else AWS.
 
 use std::fmt;
-use std::future::Future;
-use std::pin::Pin;
 use std::sync::Arc;
-use std::task::{Context, Poll};
 use std::time::{Duration, Instant, SystemTime};
 
-use lambda_runtime::{LambdaEvent, Service, tracing};
+use lambda_runtime::{LambdaEvent, tracing};
 use serde_json::Value;
 use serde_json::value::RawValue;
 use stream2search::Planner;
@@ -45,6 +42,8 @@ const FINISH: Duration = Duration::from_secs(2);
 
 /// The scheduled verify handler: build it once at cold start, call it per invocation. Clones
 /// share everything. A `tower` [`Service`], so `lambda_runtime::run(handler)` serves it.
+///
+/// [`Service`]: lambda_runtime::Service
 #[derive(Clone)]
 pub struct VerifyHandler {
     inner: Arc<Inner>,
@@ -421,23 +420,7 @@ impl VerifyHandler {
     }
 }
 
-type Answer = Pin<Box<dyn Future<Output = Result<Value, Error>> + Send>>;
-
-/// `lambda_runtime::run(handler)`: each invocation is handled by a clone.
-impl Service<LambdaEvent<Box<RawValue>>> for VerifyHandler {
-    type Response = Value;
-    type Error = Error;
-    type Future = Answer;
-
-    fn poll_ready(&mut self, _: &mut Context<'_>) -> Poll<Result<(), Error>> {
-        Poll::Ready(Ok(()))
-    }
-
-    fn call(&mut self, event: LambdaEvent<Box<RawValue>>) -> Answer {
-        let handler = self.clone();
-        Box::pin(async move { VerifyHandler::call(&handler, event).await })
-    }
-}
+crate::service::lambda_service!(VerifyHandler, Value, Error);
 
 #[cfg(test)]
 mod tests {
