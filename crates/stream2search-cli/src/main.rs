@@ -483,6 +483,22 @@ pub(crate) fn fatal(msg: &str) -> ExitCode {
     ExitCode::from(2)
 }
 
+/// The environment variable `name`, when it is set and not blank.
+pub(crate) fn env(name: &str) -> Option<String> {
+    std::env::var(name).ok().filter(|v| !v.trim().is_empty())
+}
+
+/// Runs `command` to its end on a current-thread runtime (`poll`, `backfill`, `verify`).
+pub(crate) fn block_on(command: impl Future<Output = ExitCode>) -> ExitCode {
+    match tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+    {
+        Ok(runtime) => runtime.block_on(command),
+        Err(e) => fatal(&format!("starting the runtime: {e}")),
+    }
+}
+
 /// The current UTC time as RFC 3339 with millisecond precision.
 fn now_rfc3339() -> String {
     let now = std::time::SystemTime::now()

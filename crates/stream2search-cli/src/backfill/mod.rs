@@ -215,14 +215,7 @@ enum Ended {
 }
 
 pub fn backfill(args: Backfill) -> ExitCode {
-    let runtime = match tokio::runtime::Builder::new_current_thread()
-        .enable_all()
-        .build()
-    {
-        Ok(r) => r,
-        Err(e) => return crate::fatal(&format!("starting the runtime: {e}")),
-    };
-    runtime.block_on(run(args))
+    crate::block_on(run(args))
 }
 
 async fn run(args: Backfill) -> ExitCode {

@@ -8,7 +8,6 @@ use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use aws_credential_types::Credentials;
 use stream2search_lambda::backfill::export::Export;
-use stream2search_lambda::backfill::s3::S3;
 use stream2search_lambda::backfill::{Backfiller, Dynamo, Unit, version_seconds};
 
 use super::checkpoint::{Source, State};
@@ -75,25 +74,15 @@ pub async fn open(
     checkpoint: &Path,
     timeout: Duration,
 ) -> Result<Opened, String> {
-    let var = |name: &str| std::env::var(name).ok().filter(|v| !v.trim().is_empty());
     let aws = || -> Result<(String, Credentials), String> {
-        let region = region
-            .clone()
-            .or_else(|| var("AWS_REGION"))
-            .ok_or("AWS_REGION (or --region) must name the table's region")?;
-        let credentials = stream2search_client::credentials_from_env(var).map_err(|missing| {
-            format!("{missing}: AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY must be set")
-        })?;
-        Ok((region, credentials))
+        Ok((
+            crate::aws::table_region(region.clone())?,
+            crate::aws::credentials()?,
+        ))
     };
     if args.table.is_some() {
         let (region, credentials) = aws()?;
-        let endpoint = args
-            .dynamodb_endpoint
-            .clone()
-            .or_else(|| var("AWS_ENDPOINT_URL_DYNAMODB"))
-            .or_else(|| var("AWS_ENDPOINT_URL"))
-            .unwrap_or_else(|| format!("https://dynamodb.{region}.amazonaws.com"));
+        let endpoint = crate::aws::dynamodb_endpoint(args.dynamodb_endpoint.as_deref(), &region);
         let dynamo = Dynamo::new(&endpoint, region, credentials, timeout)
             .map_err(|e| format!("dynamodb endpoint: {e}"))?;
         backfiller = backfiller.dynamo(dynamo);
@@ -152,20 +141,7 @@ pub async fn open(
             keys.join(",")
         ));
     }
-    let s3 = if location.starts_with("s3://") {
-        let (region, credentials) = aws()?;
-        let endpoint = args
-            .s3_endpoint
-            .clone()
-            .or_else(|| var("AWS_ENDPOINT_URL_S3"))
-            .or_else(|| var("AWS_ENDPOINT_URL"));
-        Some(
-            S3::new(endpoint.as_deref(), &region, credentials, timeout)
-                .map_err(|e| format!("s3 endpoint: {e}"))?,
-        )
-    } else {
-        None
-    };
+    let s3 = crate::aws::s3(location, args.s3_endpoint.as_deref(), aws, timeout)?;
     let export = Export::open(location, s3.as_ref())
         .await
         .map_err(|e| format!("export {location}: {e}"))?;

@@ -120,37 +120,23 @@ struct Poller {
 }
 
 pub fn poll(args: Poll) -> ExitCode {
-    let runtime = match tokio::runtime::Builder::new_current_thread()
-        .enable_all()
-        .build()
-    {
-        Ok(r) => r,
-        Err(e) => return crate::fatal(&format!("starting the runtime: {e}")),
-    };
-    runtime.block_on(run(args))
+    crate::block_on(run(args))
 }
 
 async fn run(args: Poll) -> ExitCode {
-    let var = |name: &str| std::env::var(name).ok().filter(|v| !v.trim().is_empty());
-    let Some(region) = args.region.clone().or_else(|| var("AWS_REGION")) else {
+    let Some(region) = args.region.clone().or_else(|| crate::env("AWS_REGION")) else {
         return crate::fatal("--region or AWS_REGION must name the stream's region");
     };
     // moto, too, routes requests by their signature (any key will do).
-    let credentials = match stream2search_client::credentials_from_env(var) {
+    let credentials = match crate::aws::credentials() {
         Ok(credentials) => credentials,
-        Err(missing) => {
-            return crate::fatal(&format!(
-                "{missing}: AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY must be set"
-            ));
-        }
+        Err(e) => return crate::fatal(&e),
     };
-    let standard = |name: &str| std::env::var(name).ok().filter(|v| !v.trim().is_empty());
-    let endpoint = args
-        .streams_endpoint
-        .clone()
-        .or_else(|| standard("AWS_ENDPOINT_URL_DYNAMODB_STREAMS"))
-        .or_else(|| standard("AWS_ENDPOINT_URL"))
-        .unwrap_or_else(|| format!("https://streams.dynamodb.{region}.amazonaws.com"));
+    let endpoint = crate::aws::endpoint(
+        args.streams_endpoint.as_deref(),
+        "AWS_ENDPOINT_URL_DYNAMODB_STREAMS",
+    )
+    .unwrap_or_else(|| format!("https://streams.dynamodb.{region}.amazonaws.com"));
     let timeout = Duration::from_secs(args.timeout);
     let streams = match Streams::new(&endpoint, region.clone(), credentials, timeout) {
         Ok(s) => s,
@@ -168,7 +154,7 @@ async fn run(args: Poll) -> ExitCode {
         // EMF lines are for CloudWatch; here they would only crowd stdout.
         (
             "STREAM2SEARCH_METRICS",
-            Some(var("STREAM2SEARCH_METRICS").unwrap_or_else(|| "false".into())),
+            Some(crate::env("STREAM2SEARCH_METRICS").unwrap_or_else(|| "false".into())),
         ),
     ]
     .into_iter()
@@ -182,7 +168,7 @@ async fn run(args: Poll) -> ExitCode {
         },
         None => {
             match Handler::builder()
-                .from_lookup(|name| overrides.get(name).cloned().or_else(|| var(name)))
+                .from_lookup(|name| overrides.get(name).cloned().or_else(|| crate::env(name)))
             {
                 Ok(h) => Target::InProcess(h),
                 Err(e) => return crate::fatal(&e.to_string()),

@@ -7,7 +7,6 @@ use std::io::Write as _;
 use std::process::ExitCode;
 use std::time::Duration;
 
-use stream2search_lambda::backfill::s3::S3;
 use stream2search_lambda::verify::{Options as Run, Source, Verifier};
 
 #[derive(clap::Args)]
@@ -106,14 +105,7 @@ const DIFFERS: u8 = 1;
 const UNVERIFIED: u8 = 3;
 
 pub fn verify(args: Verify) -> ExitCode {
-    let runtime = match tokio::runtime::Builder::new_current_thread()
-        .enable_all()
-        .build()
-    {
-        Ok(r) => r,
-        Err(e) => return crate::fatal(&format!("starting the runtime: {e}")),
-    };
-    runtime.block_on(run(args))
+    crate::block_on(run(args))
 }
 
 async fn run(verify: Verify) -> ExitCode {
@@ -185,29 +177,17 @@ async fn run(verify: Verify) -> ExitCode {
 
 /// The table, or the export (and the S3 client an `s3://` one needs) with its key names.
 fn source(args: &Options, region: Option<String>, timeout: Duration) -> Result<Source, String> {
-    let var = |name: &str| std::env::var(name).ok().filter(|v| !v.trim().is_empty());
     let aws = || -> Result<(String, aws_credential_types::Credentials), String> {
-        let region = region
-            .clone()
-            .or_else(|| var("AWS_REGION"))
-            .ok_or("AWS_REGION (or --region) must name the table's region")?;
-        let credentials = stream2search_client::credentials_from_env(var).map_err(|missing| {
-            format!(
-                "{missing}: AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY must be set to read the \
-                 table"
-            )
-        })?;
+        let region = crate::aws::table_region(region.clone())?;
+        let credentials =
+            crate::aws::credentials().map_err(|e| format!("{e} to read the table"))?;
         Ok((region, credentials))
     };
     let table = match &args.table {
         Some(name) => {
             let (region, credentials) = aws()?;
-            let endpoint = args
-                .dynamodb_endpoint
-                .clone()
-                .or_else(|| var("AWS_ENDPOINT_URL_DYNAMODB"))
-                .or_else(|| var("AWS_ENDPOINT_URL"))
-                .unwrap_or_else(|| format!("https://dynamodb.{region}.amazonaws.com"));
+            let endpoint =
+                crate::aws::dynamodb_endpoint(args.dynamodb_endpoint.as_deref(), &region);
             let dynamo = crate::aws::client(&endpoint, region, credentials)
                 .map_err(|e| format!("dynamodb endpoint: {e}"))?;
             Some((dynamo, name.clone()))
@@ -222,20 +202,7 @@ fn source(args: &Options, region: Option<String>, timeout: Duration) -> Result<S
     if table.is_none() && !(1..=2).contains(&keys.len()) {
         return Err("--keys: one or two attribute names, partition key first".into());
     }
-    let s3 = if location.starts_with("s3://") {
-        let (region, credentials) = aws()?;
-        let endpoint = args
-            .s3_endpoint
-            .clone()
-            .or_else(|| var("AWS_ENDPOINT_URL_S3"))
-            .or_else(|| var("AWS_ENDPOINT_URL"));
-        Some(
-            S3::new(endpoint.as_deref(), &region, credentials, timeout)
-                .map_err(|e| format!("s3 endpoint: {e}"))?,
-        )
-    } else {
-        None
-    };
+    let s3 = crate::aws::s3(location, args.s3_endpoint.as_deref(), aws, timeout)?;
     // With --export the table is read for its key names only.
     Ok(Source::Export {
         location: location.clone(),
