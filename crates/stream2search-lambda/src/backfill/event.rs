@@ -1,9 +1,9 @@
 //! A page of items (a Scan page, or lines of an export data file) → the DynamoDB Streams event
-//! the stream would have carried for it: one `INSERT` record per item, `Keys` taken from the item by the table's key schema, `NewImage` the item's
-//! JSON text exactly as read (numbers are never re-serialised), and the backfill's version as
-//! `ApproximateCreationDateTime`. The planner then makes of it exactly the documents the stream
-//! would have made.
-
+//! the stream would have carried for it: one `INSERT` record per item, `Keys` taken from the
+//! item by the table's key schema, `NewImage` the item's JSON text exactly as read (numbers are
+//! never re-serialised), and the backfill's version as `ApproximateCreationDateTime`. The
+//! planner then makes of it exactly the documents the stream would have made. Backfill sends
+//! them; verify compares the index with them (`verify::expect`).
 use std::collections::HashMap;
 use std::time::Duration;
 
