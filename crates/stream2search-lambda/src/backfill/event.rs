@@ -4,6 +4,7 @@
 //! never re-serialised), and the backfill's version as `ApproximateCreationDateTime`. The
 //! planner then makes of it exactly the documents the stream would have made. Backfill sends
 //! them; verify compares the index with them (`verify::expect`).
+
 use std::collections::HashMap;
 use std::time::Duration;
 
