@@ -347,6 +347,65 @@ fn aws_credentials(
         .map_err(|missing| ConfigError::new(missing.variable(), "not set, needed for SigV4"))
 }
 
+/// The planner and the OpenSearch client `settings` describe, for every handler's cold start. A
+/// refusal names its variable: the setting's, or for the endpoint the one it came from
+/// (`OPENSEARCH_ENDPOINT` when set, else `OPENSEARCH_DOMAIN`).
+pub(crate) fn planner_and_client(
+    settings: &Settings,
+    lookup: &impl Fn(&str) -> Option<String>,
+) -> Result<(stream2search::Planner, stream2search_client::Client), ConfigError> {
+    let endpoint_variable = if lookup("OPENSEARCH_ENDPOINT").is_some_and(|v| !v.trim().is_empty()) {
+        "OPENSEARCH_ENDPOINT"
+    } else {
+        "OPENSEARCH_DOMAIN"
+    };
+    let planner =
+        stream2search::Planner::new(settings.plan.clone()).map_err(|e| planner_error(&e))?;
+    let client = stream2search_client::Client::new(settings.client.clone())
+        .map_err(|e| client_error(endpoint_variable, &e))?;
+    Ok((planner, client))
+}
+
+/// Where a function reads its table (backfill, verify): the region, the execution role's
+/// credentials and the DynamoDB endpoint.
+pub(crate) struct TableAccess {
+    /// `AWS_REGION`, trimmed.
+    pub(crate) region: String,
+    pub(crate) credentials: aws_credential_types::Credentials,
+    /// `AWS_ENDPOINT_URL_DYNAMODB`, else `AWS_ENDPOINT_URL`, else DynamoDB's in the region.
+    pub(crate) endpoint: String,
+    /// The variable the endpoint came from (`AWS_REGION` for the default), for its errors.
+    pub(crate) endpoint_variable: &'static str,
+}
+
+impl TableAccess {
+    /// Reads them through `get` (which treats blank values as unset); a missing one names its
+    /// variable.
+    pub(crate) fn from_lookup(get: impl Fn(&str) -> Option<String>) -> Result<Self, ConfigError> {
+        let region = get("AWS_REGION")
+            .map(|r| r.trim().to_owned())
+            .ok_or_else(|| ConfigError::new("AWS_REGION", "not set, needed to read the table"))?;
+        let credentials = stream2search_client::credentials_from_env(&get).map_err(|missing| {
+            ConfigError::new(missing.variable(), "not set, needed to read the table")
+        })?;
+        let (endpoint_variable, endpoint) = ["AWS_ENDPOINT_URL_DYNAMODB", "AWS_ENDPOINT_URL"]
+            .into_iter()
+            .find_map(|name| get(name).map(|e| (name, e.trim().to_owned())))
+            .unwrap_or_else(|| {
+                (
+                    "AWS_REGION",
+                    format!("https://dynamodb.{region}.amazonaws.com"),
+                )
+            });
+        Ok(TableAccess {
+            region,
+            credentials,
+            endpoint,
+            endpoint_variable,
+        })
+    }
+}
+
 /// The variable behind a planner that refused its configuration: the one that sets the
 /// setting the error names.
 pub(crate) fn planner_error(error: &stream2search::ConfigError) -> ConfigError {

@@ -97,19 +97,12 @@ impl Builder {
     pub fn from_lookup(self, lookup: impl Fn(&str) -> Option<String>) -> Result<Handler, Error> {
         let set = |name: &str| lookup(name).is_some_and(|v| !v.trim().is_empty());
         let settings = Settings::from_lookup(&lookup)?;
-        let endpoint_variable = if set("OPENSEARCH_ENDPOINT") {
-            "OPENSEARCH_ENDPOINT"
-        } else {
-            "OPENSEARCH_DOMAIN"
-        };
         let queue_variable = if set("STREAM2SEARCH_SQS_ENDPOINT") {
             "STREAM2SEARCH_SQS_ENDPOINT"
         } else {
             "STREAM2SEARCH_DLQ_URL"
         };
-        let planner = Planner::new(settings.plan.clone()).map_err(|e| config::planner_error(&e))?;
-        let client = Client::new(settings.client.clone())
-            .map_err(|e| config::client_error(endpoint_variable, &e))?;
+        let (planner, client) = config::planner_and_client(&settings, &lookup)?;
         let queue = queue(&settings).map_err(|e| {
             let message = e.to_string();
             let message = message

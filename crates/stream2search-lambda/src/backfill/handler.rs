@@ -57,12 +57,10 @@ use lambda_runtime::{LambdaEvent, tracing};
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
 use serde_json::value::RawValue;
-use stream2search::Planner;
-use stream2search_client::Client;
 
 use super::s3::S3;
 use super::{Backfiller, DeadItem, Dynamo, Error, Job, Kind, Step, Unit, version_seconds};
-use crate::config::{self, ConfigError, Settings};
+use crate::config::{self, ConfigError, Settings, TableAccess};
 use crate::dead_letter::{self, Message, cut};
 use crate::deadline;
 use crate::sqs::Queue;
@@ -313,14 +311,7 @@ impl BackfillHandler {
             )
             .into());
         }
-        let endpoint_variable = if get("OPENSEARCH_ENDPOINT").is_some() {
-            "OPENSEARCH_ENDPOINT"
-        } else {
-            "OPENSEARCH_DOMAIN"
-        };
-        let planner = Planner::new(settings.plan.clone()).map_err(|e| config::planner_error(&e))?;
-        let client = Client::new(settings.client.clone())
-            .map_err(|e| config::client_error(endpoint_variable, &e))?;
+        let (planner, client) = config::planner_and_client(&settings, &lookup)?;
         let queue_variable = if get("STREAM2SEARCH_SQS_ENDPOINT").is_some() {
             "STREAM2SEARCH_SQS_ENDPOINT"
         } else {
@@ -338,20 +329,12 @@ impl BackfillHandler {
             .transpose()
             .map_err(|e| ConfigError::new(queue_variable, e.to_string()))?;
 
-        let region = get("AWS_REGION")
-            .ok_or_else(|| ConfigError::new("AWS_REGION", "not set, needed to read the table"))?;
-        let credentials = stream2search_client::credentials_from_env(get).map_err(|missing| {
-            ConfigError::new(missing.variable(), "not set, needed to read the table")
-        })?;
-        let (endpoint_variable, endpoint) = ["AWS_ENDPOINT_URL_DYNAMODB", "AWS_ENDPOINT_URL"]
-            .into_iter()
-            .find_map(|name| get(name).map(|e| (name, e.trim().to_owned())))
-            .unwrap_or_else(|| {
-                (
-                    "AWS_REGION",
-                    format!("https://dynamodb.{}.amazonaws.com", region.trim()),
-                )
-            });
+        let TableAccess {
+            region,
+            credentials,
+            endpoint,
+            endpoint_variable,
+        } = TableAccess::from_lookup(get)?;
         let seconds = |name: &str, default: u64| -> Result<Duration, ConfigError> {
             match get(name) {
                 None => Ok(Duration::from_secs(default)),

@@ -30,11 +30,10 @@ use std::time::{Duration, Instant, SystemTime};
 use lambda_runtime::{LambdaEvent, tracing};
 use serde_json::Value;
 use serde_json::value::RawValue;
-use stream2search::Planner;
-use stream2search_client::{Client, Service as AwsService, SigV4};
+use stream2search_client::{Service as AwsService, SigV4};
 
 use super::{Options, Report, Source, Verifier};
-use crate::config::{self, ConfigError, Settings};
+use crate::config::{self, ConfigError, Settings, TableAccess};
 use crate::deadline;
 
 /// Time kept after the run for the log and metric lines and the answer.
@@ -313,29 +312,13 @@ impl VerifyHandler {
         };
         let timeout =
             Duration::from_secs(number("STREAM2SEARCH_VERIFY_TIMEOUT_SECS", 60, (2, 900))?);
-        let endpoint_variable = if get("OPENSEARCH_ENDPOINT").is_some() {
-            "OPENSEARCH_ENDPOINT"
-        } else {
-            "OPENSEARCH_DOMAIN"
-        };
-        let planner = Planner::new(settings.plan.clone()).map_err(|e| config::planner_error(&e))?;
-        let client = Client::new(settings.client.clone())
-            .map_err(|e| config::client_error(endpoint_variable, &e))?;
-        let region = get("AWS_REGION")
-            .map(|r| r.trim().to_owned())
-            .ok_or_else(|| ConfigError::new("AWS_REGION", "not set, needed to read the table"))?;
-        let credentials = stream2search_client::credentials_from_env(get).map_err(|missing| {
-            ConfigError::new(missing.variable(), "not set, needed to read the table")
-        })?;
-        let (dynamo_variable, endpoint) = ["AWS_ENDPOINT_URL_DYNAMODB", "AWS_ENDPOINT_URL"]
-            .into_iter()
-            .find_map(|name| get(name).map(|e| (name, e.trim().to_owned())))
-            .unwrap_or_else(|| {
-                (
-                    "AWS_REGION",
-                    format!("https://dynamodb.{region}.amazonaws.com"),
-                )
-            });
+        let (planner, client) = config::planner_and_client(&settings, &lookup)?;
+        let TableAccess {
+            region,
+            credentials,
+            endpoint,
+            endpoint_variable: dynamo_variable,
+        } = TableAccess::from_lookup(get)?;
         let dynamo = stream2search_client::aws::client(
             &endpoint,
             SigV4::new(AwsService::DynamoDb, region, credentials),
