@@ -36,6 +36,7 @@ use md5::{Digest as _, Md5};
 
 use crate::av::{Av, Item, item, item_size, m, n, s, write_item};
 use crate::rng::Rng;
+use crate::shapes::WORDS;
 
 /// The seed used when none is given.
 pub const SEED: u64 = 20_260_401;
@@ -49,33 +50,6 @@ const TABLE_ARN: &str = "arn:aws:dynamodb:us-east-1:123456789012:table/Products"
 const BUCKET: &str = "bench-exports";
 const PREFIX: &str = "products";
 
-const WORDS: &[&str] = &[
-    "ergonomic",
-    "steel",
-    "wireless",
-    "compact",
-    "premium",
-    "organic",
-    "vintage",
-    "modular",
-    "waterproof",
-    "lightweight",
-    "durable",
-    "portable",
-    "smart",
-    "classic",
-    "deluxe",
-    "recycled",
-    "bamboo",
-    "ceramic",
-    "carbon",
-    "titanium",
-    "cotton",
-    "leather",
-    "solar",
-    "acoustic",
-    "thermal",
-];
 /// Names, some with non-ASCII letters (written as themselves, as DynamoDB exports them).
 const NAMES: &[&str] = &[
     "Desk Lamp",

@@ -29,7 +29,8 @@ const T0: u64 = 1_767_225_600;
 /// The most bytes `large` may have.
 pub const LARGE_LIMIT: usize = 5_500_000;
 
-const WORDS: &[&str] = &[
+/// Words for product names (also the export generator's).
+pub(crate) const WORDS: &[&str] = &[
     "ergonomic",
     "steel",
     "wireless",
