@@ -24,6 +24,7 @@
 //! - [`moto`] finds the project's moto (`MOTO_URL`) the same way, reads its SQS queues
 //!   ([`MotoSqs`]) and runs `dev/ddb.py` and other scripts with the project's Python.
 //! - [`lambda`] runs a function of the workspace under `cargo lambda watch` and invokes it.
+//! - [`kinesis`] rewrites DynamoDB Streams records as Kinesis Data Streams for DynamoDB records.
 //! - [`cfn`] checks CloudFormation templates with `cfn-lint` and reads them as JSON.
 #![deny(missing_docs)]
 
@@ -32,6 +33,7 @@ pub mod fault;
 pub mod fixture;
 pub mod http;
 mod index;
+pub mod kinesis;
 pub mod lambda;
 pub mod loopback;
 pub mod moto;
