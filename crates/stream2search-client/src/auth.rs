@@ -75,6 +75,9 @@ pub enum Service {
     Sqs,
     /// DynamoDB and DynamoDB Streams (signing name `dynamodb`).
     DynamoDb,
+    /// Amazon Kinesis Data Streams (signing name `kinesis`; its JSON protocol is version 1.1,
+    /// see [`crate::Client::call_aws_json`]).
+    Kinesis,
     /// Amazon S3, for reading DynamoDB exports (signing name `s3`; see [`crate::Client::get`]).
     /// S3 signs the path as sent (encoded once, never normalized).
     S3,
@@ -88,7 +91,17 @@ impl Service {
             Service::Aoss => "aoss",
             Service::Sqs => "sqs",
             Service::DynamoDb => "dynamodb",
+            Service::Kinesis => "kinesis",
             Service::S3 => "s3",
+        }
+    }
+
+    /// The `content-type` of this service's AWS JSON protocol: version 1.1 for Kinesis, 1.0 for
+    /// the others.
+    pub(crate) fn json_content_type(self) -> &'static str {
+        match self {
+            Service::Kinesis => "application/x-amz-json-1.1",
+            _ => "application/x-amz-json-1.0",
         }
     }
 }

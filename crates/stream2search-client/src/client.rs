@@ -7,7 +7,7 @@ use std::time::{Duration, SystemTime};
 use bytes::Bytes;
 use http::{HeaderMap, HeaderName, HeaderValue, Method, Request, header};
 
-use crate::auth::Signer;
+use crate::auth::{Auth, Service, Signer};
 use crate::config::{Config, Setting};
 use crate::endpoint::Endpoint;
 use crate::error::Error;
@@ -145,14 +145,17 @@ impl Client {
     }
 
     /// One call of an AWS JSON-protocol API at the endpoint's root (`POST /`, `x-amz-target:
-    /// TARGET`, `content-type: application/x-amz-json-1.0`), signed like every request of this
-    /// client and sent on its connection pool, within `limit`. Returns the HTTP status and body.
+    /// TARGET`, `content-type: application/x-amz-json-1.0`, or `1.1` when the client signs for
+    /// [`Service::Kinesis`]), signed like every request of this client and sent on its
+    /// connection pool, within `limit`. Returns the HTTP status and body.
     ///
     /// This is how dead letters reach SQS (`AmazonSQS.SendMessageBatch`, [`Service::Sqs`]) and
-    /// how streams are read (`DynamoDBStreams_20120810.GetRecords`, [`Service::DynamoDb`]).
+    /// how streams are read (`DynamoDBStreams_20120810.GetRecords`, [`Service::DynamoDb`];
+    /// `Kinesis_20131202.GetRecords`, [`Service::Kinesis`]).
     ///
     /// [`Service::Sqs`]: crate::Service::Sqs
     /// [`Service::DynamoDb`]: crate::Service::DynamoDb
+    /// [`Service::Kinesis`]: crate::Service::Kinesis
     pub async fn call_aws_json(
         &self,
         target: &str,
@@ -162,15 +165,16 @@ impl Client {
         let inner = &*self.inner;
         let target = HeaderValue::from_str(target)
             .map_err(|_| Error::config("the x-amz-target is not a valid header value"))?;
+        let content_type = match &inner.config.auth {
+            Auth::SigV4(sigv4) => sigv4.service().json_content_type(),
+            _ => Service::DynamoDb.json_content_type(),
+        };
         let body = Bytes::from(body);
         let mut request = Request::builder()
             .method(Method::POST)
             .uri(inner.endpoint.root.clone())
             .header(header::HOST, inner.endpoint.host.clone())
-            .header(
-                header::CONTENT_TYPE,
-                HeaderValue::from_static("application/x-amz-json-1.0"),
-            )
+            .header(header::CONTENT_TYPE, HeaderValue::from_static(content_type))
             .header("x-amz-target", target)
             .header(header::CONTENT_LENGTH, HeaderValue::from(body.len()))
             .body(body)

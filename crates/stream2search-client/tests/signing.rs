@@ -243,3 +243,51 @@ async fn aws_json_calls_are_signed_for_their_service_with_the_target_header() {
         ],
     );
 }
+
+#[tokio::test]
+async fn kinesis_calls_are_signed_for_kinesis_with_json_1_1() {
+    let server = MockServer::start().await;
+    Mock::given(method("POST"))
+        .and(path("/"))
+        .respond_with(wiremock::ResponseTemplate::new(200).set_body_string(r#"{"Shards":[]}"#))
+        .mount(&server)
+        .await;
+    let credentials = Credentials::new(KEY_ID, SECRET, None, None, "test");
+    let mut config = config(&server.uri());
+    config.auth =
+        stream2search_client::Auth::SigV4(SigV4::new(Service::Kinesis, "eu-west-1", credentials));
+    let client = Client::new(config).unwrap();
+    let (status, _) = client
+        .call_aws_json(
+            "Kinesis_20131202.ListShards",
+            br#"{"StreamName":"s"}"#.to_vec(),
+            Duration::from_secs(5),
+        )
+        .await
+        .unwrap();
+    assert_eq!(status, 200);
+    let requests = server.received_requests().await.unwrap();
+    let request = &requests[0];
+    assert_eq!(
+        header(request, "x-amz-target"),
+        "Kinesis_20131202.ListShards"
+    );
+    // Kinesis speaks JSON 1.1 (botocore's kinesis service model: "jsonVersion": "1.1").
+    assert_eq!(
+        header(request, "content-type"),
+        "application/x-amz-json-1.1"
+    );
+    assert_signed(
+        request,
+        "kinesis",
+        "eu-west-1",
+        &[
+            "content-length",
+            "content-type",
+            "host",
+            "x-amz-content-sha256",
+            "x-amz-date",
+            "x-amz-target",
+        ],
+    );
+}
