@@ -323,9 +323,65 @@ pub(crate) fn check_base64(b: &[u8]) -> Result<(), &'static str> {
     Ok(())
 }
 
+/// Decodes canonical, padded, standard-alphabet base64 (`check_base64`'s rules) into `out`,
+/// replacing what it held.
+pub(crate) fn decode_base64(b: &[u8], out: &mut Vec<u8>) -> Result<(), &'static str> {
+    check_base64(b)?;
+    let pad = b.iter().rev().take_while(|&&c| c == b'=').count();
+    let data = &b[..b.len() - pad];
+    out.clear();
+    out.reserve(data.len() / 4 * 3 + 2);
+    let sextet = |c: u8| u32::from(BASE64[c as usize]);
+    let mut quads = data.chunks_exact(4);
+    for q in &mut quads {
+        let n = sextet(q[0]) << 18 | sextet(q[1]) << 12 | sextet(q[2]) << 6 | sextet(q[3]);
+        out.extend_from_slice(&[(n >> 16) as u8, (n >> 8) as u8, n as u8]);
+    }
+    match *quads.remainder() {
+        [a, b] => out.push((sextet(a) << 2 | sextet(b) >> 4) as u8),
+        [a, b, c] => {
+            let n = sextet(a) << 10 | sextet(b) << 4 | sextet(c) >> 2;
+            out.extend_from_slice(&[(n >> 8) as u8, n as u8]);
+        }
+        _ => {}
+    }
+    Ok(())
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn base64_decodes_as_rfc_4648_says() {
+        // RFC 4648, section 10.
+        let mut out = Vec::new();
+        for (text, bytes) in [
+            ("", ""),
+            ("Zg==", "f"),
+            ("Zm8=", "fo"),
+            ("Zm9v", "foo"),
+            ("Zm9vYg==", "foob"),
+            ("Zm9vYmE=", "fooba"),
+            ("Zm9vYmFy", "foobar"),
+        ] {
+            decode_base64(text.as_bytes(), &mut out).unwrap();
+            assert_eq!(out, bytes.as_bytes(), "{text}");
+        }
+        decode_base64(b"//+/", &mut out).unwrap();
+        assert_eq!(out, [0xFF, 0xFF, 0xBF]);
+        for bad in [
+            "Zg",
+            "Zg=",
+            "Z===",
+            "Zh==",
+            "Zm9v YmFy",
+            "Zm9v-_==",
+            "Zm9v\\/",
+        ] {
+            assert!(decode_base64(bad.as_bytes(), &mut out).is_err(), "{bad}");
+        }
+    }
 
     #[test]
     fn base64_rules() {

@@ -52,7 +52,8 @@ pub struct Config {
     pub index_prefix: Option<String>,
     /// Key attributes in the order they make the id; `None`: all `Keys`, ordered by name.
     pub id_keys: Option<Vec<String>>,
-    /// Send `version_type=external_gte` with `version = floor(seconds) * 1_000_000` (default: on).
+    /// Send `version_type=external_gte` with `version` = the record's `ApproximateCreationDateTime`
+    /// in microseconds, at the precision the record gives (default: on).
     pub versioning: bool,
     /// Deletes made by TTL (default: [`TtlPolicy::Delete`]).
     pub ttl: TtlPolicy,

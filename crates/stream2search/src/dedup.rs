@@ -1,5 +1,9 @@
-//! Dedup: a later change of the same document (index, id, routing) in one event supersedes the
-//! earlier one, and the superseded records are decided by the item that replaced theirs. The
+//! Dedup: of two changes of the same document (index, id, routing) in one event, the newer
+//! supersedes the other, and the superseded records are decided by the item that replaced theirs.
+//! The newer is the one with the higher version; with equal versions (or none), the later in the
+//! event. DynamoDB Streams gives an item's changes in order, so that is the later one; Kinesis
+//! may deliver them out of order, and then the later in the event can be the older change, which
+//! OpenSearch would refuse as stale anyway. The
 //! routing is part of the key: a MODIFY that changes the routing attribute deletes the copy under
 //! the old routing (another shard) and indexes the new one, and neither may swallow the other.
 
@@ -56,7 +60,8 @@ fn key_hash(index: &str, id: &str, routing: Option<&str>) -> u64 {
     h ^ (h >> 29)
 }
 
-/// Adds `item`, superseding an earlier item for the same (index, id, routing).
+/// Adds `item`, superseding an earlier item for the same (index, id, routing), or superseded by
+/// it when the earlier item has a higher version.
 pub(crate) fn add(slots: &mut Vec<Option<Item>>, by_key: &mut Keys, item: Item) {
     let hash = key_hash(&item.index, &item.id, item.routing.as_deref());
     add_hashed(slots, by_key, item, hash);
@@ -69,6 +74,15 @@ fn add_hashed(slots: &mut Vec<Option<Item>>, by_key: &mut Keys, mut item: Item, 
         old.as_ref()
             .is_some_and(|o| o.index == item.index && o.id == item.id && o.routing == item.routing)
     };
+    if let Some(old) = earlier.filter(|&old| same(&slots[old]))
+        && let Some(newer) = slots[old]
+            .as_mut()
+            .filter(|o| matches!((o.version, item.version), (Some(a), Some(b)) if a > b))
+    {
+        newer.records.append(&mut item.records);
+        by_key.insert(hash, old);
+        return;
+    }
     if let Some(prev) = earlier
         .filter(|&old| same(&slots[old]))
         .and_then(|old| slots[old].take())
@@ -97,6 +111,41 @@ mod tests {
             meta: 0..0,
             inline: false,
         }
+    }
+
+    fn versioned(id: &str, position: usize, version: u64) -> Item {
+        Item {
+            version: Some(version),
+            ..item(id, position)
+        }
+    }
+
+    fn kept(slots: Vec<Option<Item>>) -> Vec<(String, Option<u64>, Vec<usize>)> {
+        slots
+            .into_iter()
+            .flatten()
+            .map(|i| (i.id, i.version, i.records))
+            .collect()
+    }
+
+    /// Out of order (Kinesis): the newer change stays, wherever it is in the event.
+    #[test]
+    fn the_higher_version_supersedes_whatever_the_order() {
+        let (mut slots, mut by_key) = (Vec::new(), Keys::default());
+        add(&mut slots, &mut by_key, versioned("a", 0, 30));
+        add(&mut slots, &mut by_key, versioned("a", 1, 10));
+        add(&mut slots, &mut by_key, versioned("b", 2, 5));
+        add(&mut slots, &mut by_key, versioned("a", 3, 20));
+        add(&mut slots, &mut by_key, versioned("b", 4, 6));
+        add(&mut slots, &mut by_key, versioned("a", 5, 30));
+        assert_eq!(
+            kept(slots),
+            [
+                ("b".to_string(), Some(6), vec![2, 4]),
+                // Equal versions: the later in the event wins, as OpenSearch's external_gte does.
+                ("a".to_string(), Some(30), vec![0, 1, 3, 5]),
+            ]
+        );
     }
 
     /// Two different keys with one hash: neither is merged into the other, no record is lost.

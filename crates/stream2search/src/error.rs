@@ -5,7 +5,7 @@ use std::fmt;
 
 use crate::json::Syntax;
 
-/// The payload as a whole is not a DynamoDB Streams event; no record can be trusted.
+/// The payload as a whole is not a DynamoDB Streams or Kinesis event; no record can be trusted.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 #[non_exhaustive]
 pub enum EventError {
@@ -24,8 +24,28 @@ pub enum EventError {
         what: &'static str,
     },
     /// Valid JSON, but not `{"Records": [...]}`.
-    #[error("not a DynamoDB Streams event: {0}")]
+    #[error("not a DynamoDB Streams or Kinesis event: {0}")]
     NotAnEvent(&'static str),
+    /// A record's `eventSource` is neither `aws:dynamodb` nor `aws:kinesis`: the event comes from
+    /// another service (an SQS or S3 event sent to this function by mistake).
+    #[error("record {position} comes from {event_source:?}, not from DynamoDB Streams or Kinesis")]
+    UnknownSource {
+        /// The record's position in `Records`.
+        position: usize,
+        /// Its `eventSource`.
+        event_source: String,
+    },
+    /// DynamoDB Streams records and Kinesis records in one event: no event source mapping
+    /// delivers that.
+    #[error("record {position} is a {found} record in an event of {first} records")]
+    MixedSources {
+        /// The position in `Records` of the first record of the other source.
+        position: usize,
+        /// The source of the event's first records.
+        first: crate::event::Source,
+        /// The source of the record at `position`.
+        found: crate::event::Source,
+    },
 }
 
 /// Why reading a record stopped: the input is not JSON (the whole event is lost), or the one
@@ -98,8 +118,11 @@ pub enum RecordErrorKind {
     ReservedName,
     /// `ApproximateCreationDateTime` is not a usable timestamp.
     Timestamp,
-    /// `SequenceNumber` is missing or not decimal digits.
+    /// `SequenceNumber` (Kinesis: `kinesis.sequenceNumber`) is not decimal digits.
     SequenceNumber,
+    /// A Kinesis record's `data` is not base64, or what it holds is not a DynamoDB change record
+    /// (not UTF-8, not JSON, not a JSON object with a `dynamodb` member, or from another source).
+    Data,
     /// Refused by the caller's own code (a Lambda author's hook), see [`RecordError::refused`].
     Refused,
 }

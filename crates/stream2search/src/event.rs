@@ -1,9 +1,17 @@
-//! The stream event and its records: `{"Records":[...]}` and the members of each Lambda
-//! DynamoDB Streams record that matter (`eventID`, `eventName`, `userIdentity`, and in `dynamodb`:
-//! `ApproximateCreationDateTime`, `Keys`, `NewImage`, `OldImage`, `SequenceNumber`,
-//! `StreamViewType`), read in one pass. `NewImage` is written as a document
-//! ([`crate::document`]) while it is read; the `Keys` values are read as AttributeValues
-//! (`attribute.rs`).
+//! The stream event and its records: `{"Records":[...]}` and the members of each record that
+//! matter, read in one pass. Two sources ([`Source`]) deliver DynamoDB changes to Lambda:
+//!
+//! - a **DynamoDB Streams** record is the change itself: `eventID`, `eventName`, `userIdentity`,
+//!   and in `dynamodb`: `ApproximateCreationDateTime` (whole seconds), `Keys`, `NewImage`,
+//!   `OldImage`, `SequenceNumber`, `StreamViewType`;
+//! - a **Kinesis** record (Kinesis Data Streams for DynamoDB) carries the change record in
+//!   `kinesis.data`, base64 encoded: the same members but no `SequenceNumber` or
+//!   `StreamViewType`, and `ApproximateCreationDateTime` in milliseconds or microseconds. Its
+//!   position in the stream is `kinesis.sequenceNumber`. The base64 is decoded into a buffer and
+//!   the change record read from there, the same way.
+//!
+//! `NewImage` is written as a document ([`crate::document`]) while it is read; the `Keys` values
+//! are read as AttributeValues (`attribute.rs`).
 
 use std::borrow::Cow;
 use std::cmp::Ordering;
@@ -15,8 +23,9 @@ use crate::error::{EventError, Fault, RecordErrorKind, fail};
 use crate::json::{Reader, Syntax};
 use crate::{attribute, fast, number};
 
-/// A stream record's `SequenceNumber`: decimal digits, up to 40 of them (wider than `u128`), kept
-/// as text and ordered by numeric value.
+/// A record's position in its shard: a DynamoDB Streams `SequenceNumber` (up to 40 decimal
+/// digits, wider than `u128`) or a Kinesis `sequenceNumber` (56 digits), kept as text and ordered
+/// by numeric value.
 #[derive(Debug, Clone, PartialEq, Eq, Hash)]
 pub struct SequenceNumber(String);
 
@@ -62,6 +71,26 @@ impl fmt::Display for SequenceNumber {
 impl serde::Serialize for SequenceNumber {
     fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
         s.serialize_str(&self.0)
+    }
+}
+
+/// Where an event's records come from.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum Source {
+    /// DynamoDB Streams (`eventSource` `aws:dynamodb`): each record is a change.
+    DynamoDbStreams,
+    /// Kinesis Data Streams for DynamoDB (`eventSource` `aws:kinesis`): each record carries a
+    /// change in `kinesis.data`.
+    Kinesis,
+}
+
+/// `DynamoDB Streams`, `Kinesis`.
+impl fmt::Display for Source {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(match self {
+            Source::DynamoDbStreams => "DynamoDB Streams",
+            Source::Kinesis => "Kinesis",
+        })
     }
 }
 
@@ -166,8 +195,8 @@ pub(crate) struct RawRecord<'a> {
     /// Made by DynamoDB's TTL (`userIdentity` is the DynamoDB service).
     pub ttl: bool,
     pub view_type: Option<Cow<'a, str>>,
-    /// `ApproximateCreationDateTime` in whole seconds: `Some(None)` when present but unusable.
-    pub seconds: Option<Option<u64>>,
+    /// `ApproximateCreationDateTime` in microseconds: `Some(None)` when present but unusable.
+    pub micros: Option<Option<u64>>,
     pub keys: Vec<KeyPart<'a>>,
     pub has_keys: bool,
     /// Where `NewImage`'s document lies in the document buffer.
@@ -178,6 +207,9 @@ pub(crate) struct RawRecord<'a> {
 
 /// Timestamps at or above this are milliseconds (year 5138 in seconds).
 const MILLIS_FROM: u64 = 100_000_000_000;
+/// Timestamps at or above this are microseconds (year 5138 in milliseconds, 1973 in
+/// microseconds).
+const MICROS_FROM: u64 = 100_000_000_000_000;
 
 fn expect_str<'a>(r: &mut Reader<'a>, what: &str) -> Result<Cow<'a, str>, Fault> {
     if r.peek() != Some(b'"') {
@@ -186,8 +218,49 @@ fn expect_str<'a>(r: &mut Reader<'a>, what: &str) -> Result<Cow<'a, str>, Fault>
     Ok(r.string()?.text())
 }
 
-/// Reads one record into `rec`, appending its document to `docs`.
+/// What [`read`] found.
+#[derive(Debug)]
+pub(crate) enum Found {
+    /// A DynamoDB Streams record, read into the record.
+    Streams,
+    /// A Kinesis record: its sequence number and eventID are in the record, its change record
+    /// (decoded from base64) in the buffer given, to be read with [`read_change`].
+    Kinesis,
+    /// A record of another service (its `eventSource`).
+    Other(String),
+}
+
+/// Which record [`read_members`] reads: one Lambda delivered, or the change record inside a
+/// Kinesis record's `data` (decoded into `data` when found).
+enum Layer<'d> {
+    Lambda { data: &'d mut Vec<u8> },
+    Change,
+}
+
+/// Reads one record into `rec`, appending its document to `docs`; a Kinesis record's change
+/// record is decoded into `data`.
 pub(crate) fn read<'a>(
+    r: &mut Reader<'a>,
+    rec: &mut RawRecord<'a>,
+    docs: &mut Vec<u8>,
+    shape: &Shape,
+    indexed_at: Option<&str>,
+    names: &mut Vec<Cow<'a, str>>,
+    data: &mut Vec<u8>,
+) -> Result<Found, Fault> {
+    read_members(
+        r,
+        rec,
+        docs,
+        shape,
+        indexed_at,
+        names,
+        Layer::Lambda { data },
+    )
+}
+
+/// Reads the change record inside a Kinesis record (decoded from its `data`).
+pub(crate) fn read_change<'a>(
     r: &mut Reader<'a>,
     rec: &mut RawRecord<'a>,
     docs: &mut Vec<u8>,
@@ -196,38 +269,152 @@ pub(crate) fn read<'a>(
     names: &mut Vec<Cow<'a, str>>,
 ) -> Result<(), Fault> {
     if r.peek() != Some(b'{') {
+        return fail(
+            RecordErrorKind::Data,
+            "kinesis.data is not a DynamoDB change record (not a JSON object)",
+        );
+    }
+    read_members(r, rec, docs, shape, indexed_at, names, Layer::Change)?;
+    if !r.at_end() {
+        return fail(
+            RecordErrorKind::Data,
+            format!(
+                "kinesis.data has text after the change record (byte {})",
+                r.pos
+            ),
+        );
+    }
+    Ok(())
+}
+
+fn read_members<'a>(
+    r: &mut Reader<'a>,
+    rec: &mut RawRecord<'a>,
+    docs: &mut Vec<u8>,
+    shape: &Shape,
+    indexed_at: Option<&str>,
+    names: &mut Vec<Cow<'a, str>>,
+    mut layer: Layer<'_>,
+) -> Result<Found, Fault> {
+    if r.peek() != Some(b'{') {
         return fail(RecordErrorKind::Shape, "record must be an object");
     }
+    let change = matches!(layer, Layer::Change);
     r.begin_object()?;
     let mut first = true;
-    let mut saw_dynamodb = false;
+    let (mut saw_dynamodb, mut saw_kinesis) = (false, false);
+    let mut name = None;
+    let mut source = None;
     while let Some(key) = r.next_key(&mut first)? {
         match key.raw {
             "eventID" => rec.event_id = Some(expect_str(r, "eventID")?.into_owned()),
-            "eventName" => {
-                let name = expect_str(r, "eventName")?;
-                rec.event_name = EventName::parse(&name);
-                if rec.event_name.is_none() {
-                    return fail(
-                        RecordErrorKind::EventName,
-                        format!("eventName {name:?} is not INSERT, MODIFY or REMOVE"),
-                    );
-                }
-            }
+            "eventName" => name = Some(expect_str(r, "eventName")?),
+            "eventSource" => source = Some(expect_str(r, "eventSource")?),
             "userIdentity" => rec.ttl = read_ttl_identity(r)?,
             "dynamodb" if !saw_dynamodb => {
                 saw_dynamodb = true;
-                read_dynamodb(r, rec, docs, shape, indexed_at, names)?;
+                read_dynamodb(r, rec, docs, shape, indexed_at, names, !change)?;
             }
             "dynamodb" => return fail(RecordErrorKind::Shape, "record has two `dynamodb` members"),
+            "kinesis" => match &mut layer {
+                Layer::Lambda { data } if !saw_kinesis => {
+                    saw_kinesis = true;
+                    read_kinesis(r, rec, data)?;
+                }
+                Layer::Lambda { .. } => {
+                    return fail(RecordErrorKind::Shape, "record has two `kinesis` members");
+                }
+                Layer::Change => r.skip_value()?,
+            },
             _ => r.skip_value()?,
         }
     }
-    if !saw_dynamodb {
-        return fail(RecordErrorKind::Shape, "record has no `dynamodb` member");
+    if let Some(source) = &source
+        && source != "aws:dynamodb"
+        && (change || source != "aws:kinesis")
+    {
+        if change {
+            return fail(
+                RecordErrorKind::Data,
+                format!("kinesis.data holds a record from {source:?}, not a DynamoDB change"),
+            );
+        }
+        return Ok(Found::Other(source.to_string()));
     }
-    if rec.event_name.is_none() {
+    if saw_kinesis {
+        if saw_dynamodb {
+            return fail(
+                RecordErrorKind::Shape,
+                "record has both a `dynamodb` and a `kinesis` member",
+            );
+        }
+        return Ok(Found::Kinesis);
+    }
+    if !saw_dynamodb {
+        return if change {
+            fail(
+                RecordErrorKind::Data,
+                "kinesis.data is not a DynamoDB change record (no `dynamodb` member)",
+            )
+        } else {
+            fail(RecordErrorKind::Shape, "record has no `dynamodb` member")
+        };
+    }
+    let Some(name) = name else {
         return fail(RecordErrorKind::EventName, "record has no eventName");
+    };
+    rec.event_name = EventName::parse(&name);
+    if rec.event_name.is_none() {
+        return fail(
+            RecordErrorKind::EventName,
+            format!("eventName {name:?} is not INSERT, MODIFY or REMOVE"),
+        );
+    }
+    Ok(Found::Streams)
+}
+
+/// A Kinesis record's `kinesis` member: `sequenceNumber`, and `data` decoded into `data`.
+fn read_kinesis(
+    r: &mut Reader<'_>,
+    rec: &mut RawRecord<'_>,
+    data: &mut Vec<u8>,
+) -> Result<(), Fault> {
+    if r.peek() != Some(b'{') {
+        return fail(RecordErrorKind::Shape, "`kinesis` must be an object");
+    }
+    r.begin_object()?;
+    let mut first = true;
+    let mut saw_data = false;
+    while let Some(key) = r.next_key(&mut first)? {
+        match key.raw {
+            "sequenceNumber" => {
+                let text = expect_str(r, "kinesis.sequenceNumber")?;
+                rec.sequence_number = SequenceNumber::parse(&text);
+                if rec.sequence_number.is_none() {
+                    return fail(
+                        RecordErrorKind::SequenceNumber,
+                        format!("kinesis.sequenceNumber {text:?} is not decimal digits"),
+                    );
+                }
+            }
+            "data" => {
+                if r.peek() != Some(b'"') {
+                    return fail(RecordErrorKind::Data, "kinesis.data must be a string");
+                }
+                let text = r.string()?.text();
+                if let Err(why) = attribute::decode_base64(text.as_bytes(), data) {
+                    return fail(
+                        RecordErrorKind::Data,
+                        format!("kinesis.data is not base64: {why}"),
+                    );
+                }
+                saw_data = true;
+            }
+            _ => r.skip_value()?,
+        }
+    }
+    if !saw_data {
+        return fail(RecordErrorKind::Data, "Kinesis record has no kinesis.data");
     }
     Ok(())
 }
@@ -262,6 +449,8 @@ fn read_ttl_identity(r: &mut Reader<'_>) -> Result<bool, Fault> {
     Ok(service && dynamodb)
 }
 
+/// The `dynamodb` member; its `SequenceNumber` is read when `sequence` (a Kinesis change record
+/// has none: the Kinesis record's own sequence number counts).
 fn read_dynamodb<'a>(
     r: &mut Reader<'a>,
     rec: &mut RawRecord<'a>,
@@ -269,6 +458,7 @@ fn read_dynamodb<'a>(
     shape: &Shape,
     indexed_at: Option<&str>,
     names: &mut Vec<Cow<'a, str>>,
+    sequence: bool,
 ) -> Result<(), Fault> {
     if r.peek() != Some(b'{') {
         return fail(RecordErrorKind::Shape, "`dynamodb` must be an object");
@@ -277,7 +467,7 @@ fn read_dynamodb<'a>(
     let mut first = true;
     while let Some(key) = r.next_key(&mut first)? {
         match key.raw {
-            "ApproximateCreationDateTime" => rec.seconds = read_seconds(r)?,
+            "ApproximateCreationDateTime" => rec.micros = read_micros(r)?,
             "Keys" => {
                 read_keys(r, &mut rec.keys)?;
                 rec.has_keys = true;
@@ -300,7 +490,7 @@ fn read_dynamodb<'a>(
                 Some(end) => r.pos = end,
                 None => r.skip_value()?,
             },
-            "SequenceNumber" => {
+            "SequenceNumber" if sequence => {
                 let text = expect_str(r, "SequenceNumber")?;
                 rec.sequence_number = SequenceNumber::parse(&text);
                 if rec.sequence_number.is_none() {
@@ -317,8 +507,11 @@ fn read_dynamodb<'a>(
     Ok(())
 }
 
-/// Integer, fractional (any number of digits) or exponent seconds; milliseconds when huge.
-fn read_seconds(r: &mut Reader<'_>) -> Result<Option<Option<u64>>, Syntax> {
+/// The timestamp in microseconds, at the precision it is given: seconds (DynamoDB Streams; an
+/// integer, or a fraction of any number of digits, or an exponent), milliseconds from
+/// [`MILLIS_FROM`] and microseconds from [`MICROS_FROM`] (Kinesis Data Streams for DynamoDB).
+/// Digits finer than a microsecond are dropped (floor).
+fn read_micros(r: &mut Reader<'_>) -> Result<Option<Option<u64>>, Syntax> {
     let text = match r.peek() {
         Some(b'-' | b'0'..=b'9') => Cow::Borrowed(r.number()?),
         Some(b'"') => r.string()?.text(),
@@ -331,9 +524,13 @@ fn read_seconds(r: &mut Reader<'_>) -> Result<Option<Option<u64>>, Syntax> {
             return Ok(Some(None));
         }
     };
-    Ok(Some(
-        number::floor_u64(&text).map(|v| if v >= MILLIS_FROM { v / 1000 } else { v }),
-    ))
+    let scale = match number::floor_scaled(&text, 0) {
+        None => return Ok(Some(None)),
+        Some(v) if v >= MICROS_FROM => 0,
+        Some(v) if v >= MILLIS_FROM => 3,
+        Some(_) => 6,
+    };
+    Ok(Some(number::floor_scaled(&text, scale)))
 }
 
 /// One key attribute, as text for the document id.
@@ -383,23 +580,36 @@ fn capture(r: &mut Reader<'_>, names: &[String], out: &mut [Option<String>]) -> 
     document::write_image(r, &mut scratch, &shape, None, out, &mut Vec::new())
 }
 
-/// After a record failed: its `eventID` and `SequenceNumber`, as far as they can be found.
-/// Consumes the record's value.
-pub(crate) fn salvage<'a>(r: &mut Reader<'a>, rec: &mut RawRecord<'a>) -> Result<(), Syntax> {
+/// After a record failed: its `eventID` and sequence number, as far as they can be found, and
+/// its source when it has a `dynamodb` or a `kinesis` member. Consumes the record's value.
+pub(crate) fn salvage<'a>(
+    r: &mut Reader<'a>,
+    rec: &mut RawRecord<'a>,
+) -> Result<Option<Source>, Syntax> {
+    let mut source = None;
     if r.peek() != Some(b'{') {
-        return r.skip_value();
+        r.skip_value()?;
+        return Ok(source);
     }
     r.begin_object()?;
     let mut first = true;
     while let Some(key) = r.next_key(&mut first)? {
         match (key.raw, r.peek()) {
             ("eventID", Some(b'"')) => rec.event_id = Some(r.string()?.text().into_owned()),
-            ("dynamodb", Some(b'{')) => {
+            (member @ ("dynamodb" | "kinesis"), Some(b'{')) => {
+                let (this, sequence) = match member {
+                    "dynamodb" => (Source::DynamoDbStreams, "SequenceNumber"),
+                    _ => (Source::Kinesis, "sequenceNumber"),
+                };
+                source = match source {
+                    None => Some(this),
+                    Some(_) => None,
+                };
                 r.begin_object()?;
                 let mut first = true;
                 while let Some(key) = r.next_key(&mut first)? {
-                    match (key.raw, r.peek()) {
-                        ("SequenceNumber", Some(b'"')) => {
+                    match r.peek() {
+                        Some(b'"') if key.raw == sequence => {
                             rec.sequence_number = SequenceNumber::parse(&r.string()?.text());
                         }
                         _ => r.skip_value()?,
@@ -409,5 +619,5 @@ pub(crate) fn salvage<'a>(r: &mut Reader<'a>, rec: &mut RawRecord<'a>) -> Result
             _ => r.skip_value()?,
         }
     }
-    Ok(())
+    Ok(source)
 }

@@ -1,6 +1,7 @@
 //! # stream2search
 //!
-//! Exact transforms from [DynamoDB Streams] Lambda events to OpenSearch [`_bulk`] requests.
+//! Exact transforms from [DynamoDB Streams] Lambda events (or Kinesis events of [Kinesis Data
+//! Streams for DynamoDB]) to OpenSearch [`_bulk`] requests.
 //!
 //! This crate is the pure core: it reads no clock, environment, network or random source. Callers
 //! pass those in, and perform the I/O it describes (see `stream2search-client`).
@@ -9,11 +10,11 @@
 //!
 //! | stage | what it does | where |
 //! |---|---|---|
-//! | [`event`] | reads the event's `Records` and each stream record (keys, event name, SequenceNumber, images) in one pass | [`Planner::plan`] |
+//! | [`event`] | reads the event's `Records` and each record (keys, event name, sequence number, images) in one pass; a Kinesis record's base64 `data` is decoded and read the same way | [`Planner::plan`], [`Source`] |
 //! | `attribute` | the AttributeValue grammar: type tags, what each holds, a key's text, base64 | |
 //! | [`document`] | writes an image's AttributeValues as the plain JSON document | |
 //! | `plan` | makes each record's bulk items: id, index, version, routing ([`Planner`], [`Plan`], [`Item`], [`Record`]) | |
-//! | `dedup` | lets a later change of a document (index, id) supersede an earlier one in the same event | [`Item::records`] |
+//! | `dedup` | lets the newer change of a document (index, id) supersede the other in the same event: the higher version, else the later | [`Item::records`] |
 //! | [`bulk`] | lays the items out as NDJSON and cuts them into requests within the byte and action limits | [`Plan::bulk_chunks`], [`bulk::Chunk`] |
 //! | `edit` | lets a hook change a plan before it is sent | [`Plan::set_document`], [`Plan::set_index`], [`Plan::set_delete`], [`Plan::remove`] |
 //! | [`outcome`] | reads a bulk response: one [`outcome::ItemOutcome`] per item sent, aligned by position | [`outcome::classify`] |
@@ -65,6 +66,7 @@
 //! ```
 //!
 //! [DynamoDB Streams]: https://docs.aws.amazon.com/amazondynamodb/latest/developerguide/Streams.html
+//! [Kinesis Data Streams for DynamoDB]: https://docs.aws.amazon.com/amazondynamodb/latest/developerguide/kds.html
 //! [`_bulk`]: https://docs.opensearch.org/latest/api-reference/document-apis/bulk/
 
 mod attribute;
@@ -90,5 +92,5 @@ pub mod time;
 pub use bulk::Action;
 pub use config::{Config, LongIdPolicy, ReservedNames, TtlPolicy};
 pub use error::{ConfigError, EditError, EventError, RecordError, RecordErrorKind, Setting};
-pub use event::{EventName, SequenceNumber};
+pub use event::{EventName, SequenceNumber, Source};
 pub use plan::{Item, Plan, Planner, Record, RecordStatus, validate_index_name};

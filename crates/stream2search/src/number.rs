@@ -159,14 +159,15 @@ pub(crate) fn is_plain(b: &[u8]) -> bool {
     i == b.len() && digits <= 38
 }
 
-/// `floor(value)` of a non-negative decimal literal as an integer, if it fits in a `u64`.
-pub(crate) fn floor_u64(text: &str) -> Option<u64> {
-    // Whole seconds, the usual case: up to 19 digits always fit.
+/// `floor(text × 10^scale)` for a non-negative JSON number `text` (any digits, fraction or
+/// exponent), when it fits a `u64`; `None` for a negative value or an overflow.
+pub(crate) fn floor_scaled(text: &str, scale: u32) -> Option<u64> {
+    // Whole numbers, the usual case: up to 19 digits always fit.
     if (1..=19).contains(&text.len()) && text.bytes().all(|d| d.is_ascii_digit()) {
-        return Some(
-            text.bytes()
-                .fold(0, |v: u64, d| v * 10 + u64::from(d - b'0')),
-        );
+        let value = text
+            .bytes()
+            .fold(0, |v: u64, d| v * 10 + u64::from(d - b'0'));
+        return value.checked_mul(10u64.checked_pow(scale)?);
     }
     let p = parse(text).ok()?;
     let frac = p.frac.unwrap_or("");
@@ -174,9 +175,11 @@ pub(crate) fn floor_u64(text: &str) -> Option<u64> {
     if negative_nonzero {
         return None;
     }
-    // Move the decimal point by the exponent and keep the integer digits. The exponent is
-    // saturated, so the point is too.
-    let point = (p.int.len() as i64).saturating_add(p.exp);
+    // Move the decimal point by the exponent and the scale, and keep the integer digits. The
+    // exponent is saturated, so the point is too.
+    let point = (p.int.len() as i64)
+        .saturating_add(p.exp)
+        .saturating_add(i64::from(scale));
     let all = p.int.bytes().chain(frac.bytes());
     let mut value: u64 = 0;
     if point <= 0 {
@@ -260,27 +263,48 @@ mod tests {
 
     #[test]
     fn floors_timestamps_exactly() {
-        assert_eq!(floor_u64("1480642020"), Some(1480642020));
-        assert_eq!(floor_u64("1.635734407123456789E9"), Some(1635734407));
-        assert_eq!(floor_u64("1693997155.999999999999999999"), Some(1693997155));
-        assert_eq!(floor_u64("1.4285376E9"), Some(1428537600));
-        assert_eq!(floor_u64("5e-3"), Some(0));
-        assert_eq!(floor_u64("-1"), None);
-        assert_eq!(floor_u64("1e30"), None);
+        assert_eq!(floor_scaled("1480642020", 0), Some(1480642020));
+        assert_eq!(floor_scaled("1.635734407123456789E9", 0), Some(1635734407));
         assert_eq!(
-            floor_u64("9999999999999999999"),
+            floor_scaled("1693997155.999999999999999999", 0),
+            Some(1693997155)
+        );
+        assert_eq!(floor_scaled("1.4285376E9", 0), Some(1428537600));
+        assert_eq!(floor_scaled("5e-3", 0), Some(0));
+        assert_eq!(floor_scaled("-1", 0), None);
+        assert_eq!(floor_scaled("1e30", 0), None);
+        assert_eq!(
+            floor_scaled("9999999999999999999", 0),
             Some(9_999_999_999_999_999_999)
         );
-        assert_eq!(floor_u64("18446744073709551615"), Some(u64::MAX));
-        assert_eq!(floor_u64("18446744073709551616"), None);
+        assert_eq!(floor_scaled("18446744073709551615", 0), Some(u64::MAX));
+        assert_eq!(floor_scaled("18446744073709551616", 0), None);
         // Exponents past i64 (saturated) neither overflow nor loop.
-        assert_eq!(floor_u64("1e99999999999999999999999"), None);
-        assert_eq!(floor_u64("0e99999999999999999999999"), Some(0));
-        assert_eq!(floor_u64("0.0e9223372036854775807"), Some(0));
+        assert_eq!(floor_scaled("1e99999999999999999999999", 0), None);
+        assert_eq!(floor_scaled("0e99999999999999999999999", 0), Some(0));
+        assert_eq!(floor_scaled("0.0e9223372036854775807", 0), Some(0));
         assert_eq!(
-            floor_u64("176722999999999999999999994e772999999999999999919"),
+            floor_scaled("176722999999999999999999994e772999999999999999919", 0),
             None
         );
-        assert_eq!(floor_u64("1e-99999999999999999999999"), Some(0));
+        assert_eq!(floor_scaled("1e-99999999999999999999999", 0), Some(0));
+        // Scaled: seconds to microseconds, milliseconds to microseconds.
+        assert_eq!(floor_scaled("1480642020", 6), Some(1480642020000000));
+        assert_eq!(
+            floor_scaled("1.635734407123456789E9", 6),
+            Some(1635734407123456)
+        );
+        assert_eq!(
+            floor_scaled("1693997155.999999999999999999", 6),
+            Some(1693997155999999)
+        );
+        assert_eq!(floor_scaled("1700000000123", 3), Some(1700000000123000));
+        assert_eq!(floor_scaled("1700000000123.9", 3), Some(1700000000123900));
+        assert_eq!(
+            floor_scaled("1.7000000001234567E15", 0),
+            Some(1700000000123456)
+        );
+        assert_eq!(floor_scaled("18446744073709551615", 1), None);
+        assert_eq!(floor_scaled("5e-7", 6), Some(0));
     }
 }

@@ -13,7 +13,7 @@ use crate::config::{Config, ReservedNames, TtlPolicy};
 use crate::dedup::{Keys, add};
 use crate::document::{self, PathTree, Shape};
 use crate::error::{ConfigError, EventError, Fault, RecordError, RecordErrorKind, Setting};
-use crate::event::{self, EventName, RawRecord, SequenceNumber};
+use crate::event::{self, EventName, Found, RawRecord, SequenceNumber, Source};
 use crate::index::IndexSpec;
 use crate::json::Reader;
 use crate::{id, index};
@@ -33,9 +33,10 @@ pub struct Planner {
 pub struct Record {
     /// Position in `Records`.
     pub position: usize,
-    /// `eventID`, if present.
+    /// `eventID`, if present (of a Kinesis record: the Lambda record's, `shardId-…:…`).
     pub event_id: Option<String>,
-    /// `dynamodb.SequenceNumber`, if present and valid.
+    /// `dynamodb.SequenceNumber` (of a Kinesis record: `kinesis.sequenceNumber`), if present and
+    /// valid.
     pub sequence_number: Option<SequenceNumber>,
     /// `eventName`, if valid.
     pub event_name: Option<EventName>,
@@ -82,6 +83,7 @@ pub struct Item {
 /// The bulk work for one event.
 #[derive(Debug, Clone, Default)]
 pub struct Plan {
+    pub(crate) source: Option<Source>,
     pub(crate) records: Vec<Record>,
     pub(crate) items: Vec<Item>,
     /// The documents arena: documents, and (for items as planned) their action lines.
@@ -174,9 +176,14 @@ impl Planner {
         &self.config
     }
 
-    /// Plans one Lambda DynamoDB Streams event (`{"Records": [...]}`, a leading BOM allowed).
-    /// `indexed_at` fills [`Config::indexed_at`]. Bad records are kept as [`RecordStatus::Invalid`];
-    /// only a payload that is not an event at all is an error.
+    /// Plans one Lambda event (`{"Records": [...]}`, a leading BOM allowed) of either
+    /// [`Source`]: DynamoDB Streams records, or Kinesis records of Kinesis Data Streams for
+    /// DynamoDB (whose base64 `data` is decoded on the way). `indexed_at` fills
+    /// [`Config::indexed_at`]. Bad records are kept as [`RecordStatus::Invalid`]; only a payload
+    /// that is not an event at all, or mixes the two sources, is an error.
+    ///
+    /// Versions are the record's `ApproximateCreationDateTime` in microseconds, at the precision
+    /// it has: whole seconds from DynamoDB Streams, milliseconds or microseconds from Kinesis.
     ///
     /// ```
     /// use stream2search::{Action, Config, Planner, RecordErrorKind, RecordStatus};
@@ -229,6 +236,7 @@ impl Planner {
         let mut names = Vec::new();
         let mut keys = Vec::new();
         let mut made = Vec::with_capacity(2);
+        let mut data = Vec::new();
         let mut records = event::Records::default();
         while records.next(&mut r)? {
             let position = plan.records.len();
@@ -245,31 +253,63 @@ impl Planner {
                 &self.shape,
                 indexed_at,
                 &mut names,
+                &mut data,
             );
-            let status = match read {
-                Ok(()) => match self.items_for(&mut raw, position, &mut made) {
-                    Ok(()) => {
-                        let status = if made.is_empty() {
-                            RecordStatus::Skipped(SkipReason::Ttl)
-                        } else {
-                            RecordStatus::Planned
-                        };
-                        place(&mut plan.docs, mark, &mut made);
-                        for item in made.drain(..) {
-                            add(&mut slots, &mut by_key, item);
-                        }
-                        status
-                    }
-                    Err(e) => RecordStatus::Invalid(e),
-                },
+            let (source, made_items) = match read {
+                Ok(Found::Streams) => (
+                    Some(Source::DynamoDbStreams),
+                    self.items_for(&mut raw, position, &mut made),
+                ),
+                Ok(Found::Kinesis) => (
+                    Some(Source::Kinesis),
+                    self.change_items(
+                        &data,
+                        &mut raw,
+                        &mut plan.docs,
+                        indexed_at,
+                        position,
+                        &mut made,
+                    ),
+                ),
+                Ok(Found::Other(event_source)) => {
+                    return Err(EventError::UnknownSource {
+                        position,
+                        event_source,
+                    });
+                }
                 Err(Fault::Syntax(s)) => return Err(s.into()),
                 Err(Fault::Record(e)) => {
                     plan.docs.truncate(mark);
                     r.pos = start;
                     raw = RawRecord::default();
-                    event::salvage(&mut r, &mut raw)?;
-                    RecordStatus::Invalid(*e)
+                    (event::salvage(&mut r, &mut raw)?, Err(*e))
                 }
+            };
+            match (plan.source, source) {
+                (Some(first), Some(found)) if first != found => {
+                    return Err(EventError::MixedSources {
+                        position,
+                        first,
+                        found,
+                    });
+                }
+                (None, found) => plan.source = found,
+                _ => {}
+            }
+            let status = match made_items {
+                Ok(()) => {
+                    let status = if made.is_empty() {
+                        RecordStatus::Skipped(SkipReason::Ttl)
+                    } else {
+                        RecordStatus::Planned
+                    };
+                    place(&mut plan.docs, mark, &mut made);
+                    for item in made.drain(..) {
+                        add(&mut slots, &mut by_key, item);
+                    }
+                    status
+                }
+                Err(e) => RecordStatus::Invalid(e),
             };
             keys = std::mem::take(&mut raw.keys);
             keys.clear();
@@ -290,6 +330,54 @@ impl Planner {
         Ok(plan)
     }
 
+    /// The items of the change record a Kinesis record carries (`data`, decoded from base64):
+    /// read like a DynamoDB Streams record; the Kinesis record keeps its own eventID and
+    /// sequence number.
+    fn change_items(
+        &self,
+        data: &[u8],
+        outer: &mut RawRecord<'_>,
+        docs: &mut Vec<u8>,
+        indexed_at: Option<&str>,
+        position: usize,
+        out: &mut Vec<Item>,
+    ) -> Result<(), RecordError> {
+        let bad = |msg: String| RecordError::new(RecordErrorKind::Data, msg);
+        let text = std::str::from_utf8(data).map_err(|e| {
+            bad(format!(
+                "kinesis.data is not UTF-8 (byte {} of the decoded data)",
+                e.valid_up_to()
+            ))
+        })?;
+        let mut r = Reader::new(text);
+        let mut change = RawRecord::default();
+        let mark = docs.len();
+        let read = event::read_change(
+            &mut r,
+            &mut change,
+            docs,
+            &self.shape,
+            indexed_at,
+            &mut Vec::new(),
+        );
+        match read {
+            Ok(()) => {}
+            Err(Fault::Syntax(s)) => {
+                docs.truncate(mark);
+                return Err(bad(format!(
+                    "kinesis.data is not JSON at byte {} of the decoded data: {}",
+                    s.pos, s.what
+                )));
+            }
+            Err(Fault::Record(e)) => {
+                docs.truncate(mark);
+                return Err(*e);
+            }
+        }
+        outer.event_name = change.event_name;
+        self.items_for(&mut change, position, out)
+    }
+
     /// The items one well-formed record makes (none for a skipped TTL delete).
     fn items_for(
         &self,
@@ -302,9 +390,9 @@ impl Planner {
         if !raw.has_keys {
             return err(RecordErrorKind::Shape, "record has no dynamodb.Keys".into());
         }
-        let version = match (self.config.versioning, raw.seconds) {
+        let version = match (self.config.versioning, raw.micros) {
             (false, _) | (true, None) => None,
-            (true, Some(secs)) => match secs.and_then(|s| s.checked_mul(1_000_000)) {
+            (true, Some(micros)) => match micros {
                 Some(v) if v <= i64::MAX as u64 => Some(v),
                 _ => {
                     return err(
@@ -399,6 +487,11 @@ impl Planner {
 }
 
 impl Plan {
+    /// Where the event's records come from (`None` for an event without records).
+    pub fn source(&self) -> Option<Source> {
+        self.source
+    }
+
     /// One entry per input record, in order.
     pub fn records(&self) -> &[Record] {
         &self.records

@@ -580,19 +580,25 @@ fn sequence_number_that_is_not_digits_fails_its_record() {
 }
 
 #[test]
-fn version_is_whole_seconds_times_a_million_for_every_timestamp_form() {
+fn version_is_the_timestamp_in_microseconds_at_its_own_precision_for_every_form() {
     for (ts, want) in [
+        // Seconds (DynamoDB Streams): whole, or with a fraction, cut off below a microsecond.
         ("1700000000", 1_700_000_000_000_000u64),
         ("1700000000.0", 1_700_000_000_000_000),
-        ("1700000000.999999999999999999999", 1_700_000_000_000_000),
-        ("1.635734407123456789E9", 1_635_734_407_000_000),
-        ("1.635734407999999999999E+9", 1_635_734_407_000_000),
+        ("1700000000.999999999999999999999", 1_700_000_000_999_999),
+        ("1.635734407123456789E9", 1_635_734_407_123_456),
+        ("1.635734407999999999999E+9", 1_635_734_407_999_999),
         ("1.4285376E9", 1_428_537_600_000_000),
-        ("16357344079.99e-1", 1_635_734_407_000_000),
+        ("16357344079.99e-1", 1_635_734_407_999_000),
+        // Milliseconds (Kinesis Data Streams for DynamoDB's default).
         ("1480642020000", 1_480_642_020_000_000),
-        ("1480642020999", 1_480_642_020_000_000),
-        ("1480642020999.9", 1_480_642_020_000_000),
-        ("1.480642020999E12", 1_480_642_020_000_000),
+        ("1480642020999", 1_480_642_020_999_000),
+        ("1480642020999.9", 1_480_642_020_999_900),
+        ("1.480642020999E12", 1_480_642_020_999_000),
+        // Microseconds (Kinesis Data Streams for DynamoDB's MICROSECOND precision).
+        ("1480642020999123", 1_480_642_020_999_123),
+        ("1480642020999123.7", 1_480_642_020_999_123),
+        ("1.480642020999123E15", 1_480_642_020_999_123),
         ("0", 0),
     ] {
         let p = plan(&[Rec::insert("k").at(ts)]);
@@ -2567,16 +2573,17 @@ fn timestamp_beyond_the_version_range_is_a_record_error_not_a_wrapped_version() 
 
 #[test]
 fn timestamp_that_is_a_numeric_string_is_read_exactly() {
-    // The crate reads a string that spells a number as that number (`event::read_seconds`),
+    // The crate reads a string that spells a number as that number (`event::read_micros`),
     // which is lenient and harmless; the reference is stricter here, so this is pinned by hand.
-    for ts in ["\"1700000000\"", "\"1.7E9\"", "\"1700000000.9\""] {
+    for (ts, want) in [
+        ("\"1700000000\"", 1_700_000_000_000_000u64),
+        ("\"1.7E9\"", 1_700_000_000_000_000),
+        ("\"1700000000.9\"", 1_700_000_000_900_000),
+        ("\"1700000000900\"", 1_700_000_000_900_000),
+    ] {
         let p = sandwich(Rec::insert("k").at(ts));
         assert_only_these_fail(&p, &[], RecordErrorKind::Timestamp);
-        assert_eq!(
-            p.items()[item_of(&p, 1)].version,
-            Some(1_700_000_000_000_000),
-            "{ts}"
-        );
+        assert_eq!(p.items()[item_of(&p, 1)].version, Some(want), "{ts}");
     }
 }
 
@@ -2749,13 +2756,19 @@ fn number_paths_reach_through_lists_of_maps() {
 }
 
 #[test]
-fn timestamps_from_1e11_on_are_milliseconds() {
+fn timestamps_from_1e11_on_are_milliseconds_and_from_1e14_on_microseconds() {
     for (ts, want) in [
         ("99999999999", 99_999_999_999_000_000u64),
-        ("99999999999.999", 99_999_999_999_000_000),
+        ("99999999999.999", 99_999_999_999_999_000),
         ("100000000000", 100_000_000_000_000),
         ("1E11", 100_000_000_000_000),
-        ("100000000999.5", 100_000_000_000_000),
+        ("100000000999.5", 100_000_000_999_500),
+        ("99999999999999", 99_999_999_999_999_000),
+        ("99999999999999.9999", 99_999_999_999_999_999),
+        ("100000000000000", 100_000_000_000_000),
+        ("1E14", 100_000_000_000_000),
+        ("100000000000000.9", 100_000_000_000_000),
+        ("9223372036854775807", 9_223_372_036_854_775_807),
     ] {
         let p = plan(&[Rec::insert("k").at(ts)]);
         assert_eq!(p.items()[0].version, Some(want), "{ts}");

@@ -570,8 +570,16 @@ fn reference_decimals_are_exact() {
         Ok(1_480_642_020_000_000)
     );
     assert_eq!(
+        reference::version_of("1480642020123"),
+        Ok(1_480_642_020_123_000)
+    );
+    assert_eq!(
+        reference::version_of("1480642020123456"),
+        Ok(1_480_642_020_123_456)
+    );
+    assert_eq!(
         reference::version_of("1.635734407123456789E9"),
-        Ok(1_635_734_407_000_000)
+        Ok(1_635_734_407_123_456)
     );
     assert_eq!(
         reference::version_of("1693997155.0"),

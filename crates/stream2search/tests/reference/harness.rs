@@ -193,14 +193,15 @@ pub fn match_items(exp: &Expected, plan: &Plan) -> Result<Vec<usize>, String> {
         }
         order.push(e);
     }
-    // Any order that sends each (index, _id) once gives the same final state; accept the two
-    // natural ones: by first record and by last record.
+    // Any order that sends each (index, _id) once gives the same final state; accept the three
+    // natural ones: by first record, by last record, and by the record whose change is sent.
     let by_first = |&a: &usize| exp.items[a].records[0];
     let by_last = |&a: &usize| *exp.items[a].records.last().unwrap();
+    let by_writer = |&a: &usize| exp.items[a].writer;
     let sorted_by = |f: &dyn Fn(&usize) -> usize| order.windows(2).all(|w| f(&w[0]) < f(&w[1]));
-    if !sorted_by(&by_first) && !sorted_by(&by_last) {
+    if !sorted_by(&by_first) && !sorted_by(&by_last) && !sorted_by(&by_writer) {
         return Err(format!(
-            "items are in neither first-record nor last-record order: {:?}",
+            "items are in neither first-record, last-record nor writer-record order: {:?}",
             order
                 .iter()
                 .map(|&e| &exp.items[e].records)

@@ -77,6 +77,8 @@ pub const MAX_ID_BYTES: usize = 512;
 /// `ApproximateCreationDateTime` at or above this is taken as milliseconds (1e11 seconds is the
 /// year 5138; 1e11 milliseconds is 1973).
 pub const MILLIS_THRESHOLD_POWER: i64 = 11;
+/// Timestamps at or above 10^14 are microseconds (Kinesis Data Streams for DynamoDB).
+pub const MICROS_THRESHOLD_POWER: i64 = 14;
 
 /// The options the spec describes, in the reference's own words.
 #[derive(Clone, Debug)]
@@ -193,8 +195,11 @@ pub struct Item {
     pub version: Option<u64>,
     pub routing: Option<String>,
     pub doc: Option<Expect>,
-    /// Positions of the records this item decides, in input order (the last one wrote it).
+    /// Positions of the records this item decides, in input order (the newest change wrote it:
+    /// the highest version, the last of equal ones).
     pub records: Vec<usize>,
+    /// The position of the record whose change this item sends.
+    pub writer: usize,
 }
 
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -248,6 +253,13 @@ pub fn expect(event: &[u8], opts: &Options, indexed_at: Option<&str>) -> Result<
                     it.index == action.index && it.id.dedup_key() == action.id.dedup_key()
                 });
                 match same {
+                    // The item already holds a newer change (a higher version): this older one
+                    // changes nothing, as OpenSearch would refuse it as stale.
+                    Some(item)
+                        if matches!((item.version, action.version), (Some(held), Some(this)) if held > this) =>
+                    {
+                        item.records.push(position);
+                    }
                     Some(item) => {
                         item.kind = action.kind;
                         item.index_check = action.index_check;
@@ -256,6 +268,7 @@ pub fn expect(event: &[u8], opts: &Options, indexed_at: Option<&str>) -> Result<
                         item.routing = action.routing;
                         item.doc = action.doc;
                         item.records.push(position);
+                        item.writer = position;
                     }
                     None => items.push(Item {
                         kind: action.kind,
@@ -266,6 +279,7 @@ pub fn expect(event: &[u8], opts: &Options, indexed_at: Option<&str>) -> Result<
                         routing: action.routing,
                         doc: action.doc,
                         records: vec![position],
+                        writer: position,
                     }),
                 }
             }
@@ -361,20 +375,24 @@ fn is_ttl_delete(rec: &Json) -> bool {
         && who.get("principalId").and_then(Json::as_str) == Some("dynamodb.amazonaws.com")
 }
 
-/// `floor(seconds) × 1_000_000`; values ≥ 1e11 are milliseconds.
+/// The timestamp in microseconds, cut off below a microsecond; values ≥ 1e11 are milliseconds,
+/// values ≥ 1e14 microseconds.
 pub fn version_of(timestamp: &str) -> Result<u64, String> {
     let t = number::parse_json(timestamp).ok_or("bad timestamp")?;
     if t.negative {
         return Err("negative timestamp".into());
     }
-    let seconds = if t.cmp_power_of_ten(MILLIS_THRESHOLD_POWER).is_ge() {
-        t.scaled(-3)
-    } else {
+    // Microseconds at the precision given: seconds, milliseconds from 10^11, microseconds
+    // from 10^14; anything finer than a microsecond is cut off.
+    let micros = if t.cmp_power_of_ten(MICROS_THRESHOLD_POWER).is_ge() {
         t
+    } else if t.cmp_power_of_ten(MILLIS_THRESHOLD_POWER).is_ge() {
+        t.scaled(3)
+    } else {
+        t.scaled(6)
     };
-    let whole = seconds.floor_u64().ok_or("timestamp out of range")?;
-    whole
-        .checked_mul(1_000_000)
+    micros
+        .floor_u64()
         .ok_or_else(|| "timestamp out of range".to_string())
 }
 
