@@ -1,14 +1,17 @@
 //! `stream2search poll`: a local stand-in for Lambda's event source mapping.
 //!
-//! The data's way: `streams` (DynamoDB Streams API: ListStreams, DescribeStream,
-//! GetShardIterator, GetRecords) → `batch` (records → the event Lambda would deliver) →
-//! `deliver` (the Lambda handler in-process, or a function over HTTP) → `state` (per-shard positions in a local file; a parent shard
-//! before its children).
+//! The data's way: `source` (the stream read: `streams`, the DynamoDB Streams API: ListStreams,
+//! DescribeStream, GetShardIterator, GetRecords; or `kinesis`, the Kinesis Data Streams API:
+//! DescribeStreamSummary, ListShards, GetShardIterator, GetRecords) → `batch` (records → the
+//! event Lambda would deliver) → `deliver` (the Lambda handler in-process, or a function over
+//! HTTP) → `state` (per-shard positions in a local file; a parent shard before its children).
 //!
 //! For local development and single containers; at scale, run the real event source mapping.
 
 mod batch;
 mod deliver;
+mod kinesis;
+mod source;
 mod state;
 mod streams;
 
@@ -22,8 +25,10 @@ use stream2search_lambda::Handler;
 
 use self::batch::Record;
 use self::deliver::{Resume, Target};
+use self::kinesis::Kinesis;
+use self::source::{Shard, Source};
 use self::state::{Position, State};
-use self::streams::{Shard, Streams};
+use self::streams::Streams;
 use crate::function::Function;
 
 #[derive(clap::Args)]
@@ -31,13 +36,21 @@ pub struct Poll {
     /// Read the latest stream of this table (ListStreams).
     #[arg(
         long,
-        required_unless_present = "stream_arn",
-        conflicts_with = "stream_arn"
+        required_unless_present_any = ["stream_arn", "kinesis_stream"],
+        conflicts_with_all = ["stream_arn", "kinesis_stream"]
     )]
     table: Option<String>,
     /// Read this stream.
-    #[arg(long)]
+    #[arg(long, conflicts_with = "kinesis_stream")]
     stream_arn: Option<String>,
+    /// Read this Kinesis data stream (a name or an ARN), the one a table's Kinesis Data Streams
+    /// for DynamoDB writes to; the function gets Lambda's Kinesis event.
+    #[arg(long)]
+    kinesis_stream: Option<String>,
+    /// Kinesis endpoint, e.g. `http://127.0.0.1:5055` for moto (default: AWS_ENDPOINT_URL_KINESIS,
+    /// then AWS_ENDPOINT_URL, then `https://kinesis.<region>.amazonaws.com`).
+    #[arg(long, requires = "kinesis_stream")]
+    kinesis_endpoint: Option<String>,
     /// DynamoDB Streams endpoint, e.g. `http://127.0.0.1:5055` for moto (default:
     /// AWS_ENDPOINT_URL_DYNAMODB_STREAMS, then AWS_ENDPOINT_URL, then
     /// `https://streams.dynamodb.<region>.amazonaws.com`).
@@ -89,8 +102,10 @@ pub struct Poll {
 enum Pass {
     /// Nothing new.
     Idle,
-    /// Records delivered, or the shard finished.
+    /// Records delivered, the shard finished, or more to read.
     Progress,
+    /// AWS asked to slow down; read again after a pause. Never a failure.
+    Throttled,
     /// A batch did not complete; it is read again from its checkpoint.
     Failed,
 }
@@ -105,7 +120,7 @@ struct Totals {
 }
 
 struct Poller {
-    streams: Streams,
+    source: Source,
     target: Target,
     stream: String,
     region: String,
@@ -113,6 +128,8 @@ struct Poller {
     state: State,
     iterators: HashMap<String, String>,
     attempts: HashMap<String, u32>,
+    /// Throttled calls in a row.
+    throttled: u32,
     batch_size: usize,
     window: Duration,
     timeout: Duration,
@@ -132,13 +149,24 @@ async fn run(args: Poll) -> ExitCode {
         Ok(credentials) => credentials,
         Err(e) => return crate::fatal(&e),
     };
-    let endpoint = crate::aws::endpoint(
-        args.streams_endpoint.as_deref(),
-        "AWS_ENDPOINT_URL_DYNAMODB_STREAMS",
-    )
-    .unwrap_or_else(|| format!("https://streams.dynamodb.{region}.amazonaws.com"));
     let timeout = Duration::from_secs(args.timeout);
-    let streams = match Streams::new(&endpoint, region.clone(), credentials, timeout) {
+    let source = match &args.kinesis_stream {
+        Some(_) => {
+            let endpoint =
+                crate::aws::endpoint(args.kinesis_endpoint.as_deref(), "AWS_ENDPOINT_URL_KINESIS")
+                    .unwrap_or_else(|| format!("https://kinesis.{region}.amazonaws.com"));
+            Kinesis::new(&endpoint, region.clone(), credentials, timeout).map(Source::Kinesis)
+        }
+        None => {
+            let endpoint = crate::aws::endpoint(
+                args.streams_endpoint.as_deref(),
+                "AWS_ENDPOINT_URL_DYNAMODB_STREAMS",
+            )
+            .unwrap_or_else(|| format!("https://streams.dynamodb.{region}.amazonaws.com"));
+            Streams::new(&endpoint, region.clone(), credentials, timeout).map(Source::Streams)
+        }
+    };
+    let source = match source {
         Ok(s) => s,
         Err(e) => return crate::fatal(&e.to_string()),
     };
@@ -175,20 +203,22 @@ async fn run(args: Poll) -> ExitCode {
             }
         }
     };
-    let stream = match (&args.stream_arn, &args.table) {
-        (Some(arn), _) => arn.clone(),
-        (None, Some(table)) => match streams.stream_of(table).await {
-            Ok(arn) => arn,
-            Err(e) => return crate::fatal(&e.to_string()),
-        },
-        (None, None) => return crate::fatal("--table or --stream-arn is required"),
+    let stream = match (&source, &args.stream_arn, &args.table, &args.kinesis_stream) {
+        (Source::Kinesis(kinesis), _, _, Some(name)) => kinesis.arn(name).await,
+        (Source::Streams(_), Some(arn), _, _) => Ok(arn.clone()),
+        (Source::Streams(streams), None, Some(table), _) => streams.stream_of(table).await,
+        _ => return crate::fatal("--table, --stream-arn or --kinesis-stream is required"),
+    };
+    let stream = match stream {
+        Ok(arn) => arn,
+        Err(e) => return crate::fatal(&e.to_string()),
     };
     let state = match State::load(&args.checkpoints, &stream) {
         Ok(s) => s,
         Err(e) => return crate::fatal(&e),
     };
     let mut poller = Poller {
-        streams,
+        source,
         target,
         stream,
         region,
@@ -196,6 +226,7 @@ async fn run(args: Poll) -> ExitCode {
         state,
         iterators: HashMap::new(),
         attempts: HashMap::new(),
+        throttled: 0,
         batch_size: args.batch_size as usize,
         window: Duration::from_secs(args.batching_window),
         timeout,
@@ -214,8 +245,12 @@ impl Poller {
     async fn run(&mut self, once: bool, max_attempts: Option<u32>) -> ExitCode {
         let mut failures = 0u32;
         loop {
-            let shards = match self.streams.shards(&self.stream).await {
+            let shards = match self.source.shards(&self.stream).await {
                 Ok(s) => s,
+                Err(e) if e.is_throttled() => {
+                    self.throttle().await;
+                    continue;
+                }
                 Err(e) => {
                     eprintln!("poll: {e}");
                     failures += 1;
@@ -239,7 +274,14 @@ impl Poller {
                 };
                 match pass {
                     Pass::Idle => {}
-                    Pass::Progress => idle = false,
+                    Pass::Progress => {
+                        idle = false;
+                        self.throttled = 0;
+                    }
+                    Pass::Throttled => {
+                        idle = false;
+                        self.throttle().await;
+                    }
                     Pass::Failed => {
                         idle = false;
                         let n = self.attempts.get(&shard.id).copied().unwrap_or(0);
@@ -267,8 +309,9 @@ impl Poller {
         };
         let mut next = match self.iterators.remove(&shard.id) {
             Some(it) => Some(it),
-            None => match self.streams.iterator(&self.stream, &shard.id, &start).await {
+            None => match self.source.iterator(&self.stream, &shard.id, &start).await {
                 Ok(it) => Some(it),
+                Err(e) if e.is_throttled() => return Ok(Pass::Throttled),
                 Err(e) => {
                     eprintln!("poll: {}: {e}", shard.id);
                     return Ok(Pass::Failed);
@@ -277,16 +320,30 @@ impl Poller {
         };
         let window_end = Instant::now() + self.window;
         let mut records: Vec<Record> = Vec::new();
+        let mut caught_up = true;
+        // Whether a page said the shard is closed (no next iterator); a read cut short by an
+        // error says nothing about it.
+        let mut closed = false;
         while let Some(iterator) = next.take() {
             let page = match self
-                .streams
+                .source
                 .records(&iterator, self.batch_size - records.len())
                 .await
             {
                 Ok(p) => p,
                 Err(e) if e.is_iterator_gone() && records.is_empty() => {
-                    // Iterators live 15 minutes: the next pass gets a new one.
+                    // Iterators live minutes (Streams 15, Kinesis 5): the next pass gets a new
+                    // one from the checkpoint.
                     return Ok(Pass::Progress);
+                }
+                Err(e) if e.is_throttled() => {
+                    if records.is_empty() {
+                        // The same iterator reads the same records after the pause.
+                        self.iterators.insert(shard.id.clone(), iterator);
+                        return Ok(Pass::Throttled);
+                    }
+                    // Deliver what was read; the next pass starts from the checkpoint.
+                    break;
                 }
                 Err(e) => {
                     eprintln!("poll: {}: {e}", shard.id);
@@ -298,10 +355,15 @@ impl Poller {
                 }
             };
             let empty = page.records.is_empty();
+            caught_up = page.caught_up();
             for raw in &page.records {
-                records.push(Record::from_stream(raw, &self.stream, &self.region)?);
+                records.push(
+                    self.source
+                        .record(raw, &shard.id, &self.stream, &self.region)?,
+                );
             }
             next = page.next;
+            closed = next.is_none();
             let now = Instant::now();
             if records.len() >= self.batch_size || now >= window_end {
                 break;
@@ -310,15 +372,20 @@ impl Poller {
                 tokio::time::sleep((window_end - now).min(Duration::from_millis(250))).await;
             }
         }
-        let closed = next.is_none();
         if records.is_empty() {
             if closed {
                 self.set(&shard.id, Position::Finished)?;
                 return Ok(Pass::Progress);
             }
-            self.iterators
-                .insert(shard.id.clone(), next.unwrap_or_default());
-            return Ok(Pass::Idle);
+            if let Some(next) = next {
+                self.iterators.insert(shard.id.clone(), next);
+            }
+            // An empty Kinesis page short of the shard's newest record: read on.
+            return Ok(if caught_up {
+                Pass::Idle
+            } else {
+                Pass::Progress
+            });
         }
 
         let first = records[0].sequence_number.clone();
@@ -352,8 +419,10 @@ impl Poller {
                     self.set(&shard.id, Position::Finished)?;
                 } else {
                     self.set(&shard.id, Position::After(last.clone()))?;
-                    self.iterators
-                        .insert(shard.id.clone(), next.unwrap_or_default());
+                    // After a read cut short, the next pass starts from the checkpoint.
+                    if let Some(next) = next {
+                        self.iterators.insert(shard.id.clone(), next);
+                    }
                 }
                 Ok(Pass::Progress)
             }
@@ -387,6 +456,13 @@ impl Poller {
                 Ok(Pass::Failed)
             }
         }
+    }
+
+    /// Waits after a throttled call: 200 ms doubling with each throttled call in a row, at most
+    /// 5 s.
+    async fn throttle(&mut self) {
+        tokio::time::sleep(backoff(self.throttled)).await;
+        self.throttled = self.throttled.saturating_add(1);
     }
 
     /// Records `shard`'s position and writes the checkpoint file.

@@ -7,7 +7,7 @@ use std::path::{Path, PathBuf};
 
 use serde::{Deserialize, Serialize};
 
-use super::streams::{Shard, Start};
+use super::source::{Shard, Start};
 
 /// One shard's position.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -77,17 +77,19 @@ impl State {
         }
     }
 
-    /// The shards to read now, in DescribeStream order: not finished, and whose parent is
-    /// finished or no longer listed (trimmed away).
+    /// The shards to read now, in the order listed: not finished, and whose parents (one, or
+    /// two for a merged Kinesis shard) are each finished or no longer listed (trimmed away).
     pub fn ready<'a>(&self, shards: &'a [Shard]) -> Vec<&'a Shard> {
         let finished = |id: &str| self.shards.get(id) == Some(&Position::Finished);
         let listed = |id: &str| shards.iter().any(|s| s.id == id);
         shards
             .iter()
             .filter(|s| !finished(&s.id))
-            .filter(|s| match &s.parent {
-                None => true,
-                Some(p) => finished(p) || !listed(p),
+            .filter(|s| {
+                [&s.parent, &s.adjacent_parent]
+                    .into_iter()
+                    .flatten()
+                    .all(|p| finished(p) || !listed(p))
             })
             .collect()
     }
@@ -101,6 +103,7 @@ mod tests {
         Shard {
             id: id.into(),
             parent: parent.map(Into::into),
+            adjacent_parent: None,
         }
     }
 
@@ -125,6 +128,24 @@ mod tests {
         assert_eq!(ids(&state), ["child-a", "child-b"]);
         state.shards.insert("child-a".into(), Position::Finished);
         assert_eq!(ids(&state), ["child-b", "grandchild"]);
+    }
+
+    #[test]
+    fn a_merged_shard_waits_for_both_parents() {
+        let merged = Shard {
+            adjacent_parent: Some("right".into()),
+            ..shard("merged", Some("left"))
+        };
+        let shards = [shard("left", None), shard("right", None), merged];
+        let mut state = State::default();
+        let ids = |state: &State| -> Vec<String> {
+            state.ready(&shards).iter().map(|s| s.id.clone()).collect()
+        };
+        assert_eq!(ids(&state), ["left", "right"]);
+        state.shards.insert("left".into(), Position::Finished);
+        assert_eq!(ids(&state), ["right"]);
+        state.shards.insert("right".into(), Position::Finished);
+        assert_eq!(ids(&state), ["merged"]);
     }
 
     #[test]

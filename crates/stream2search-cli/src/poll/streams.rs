@@ -8,8 +8,9 @@ use aws_credential_types::Credentials;
 use serde::Deserialize;
 use serde::de::DeserializeOwned;
 use serde_json::json;
-use serde_json::value::RawValue;
 use stream2search_client::Client;
+
+use super::source::{Error, Page, Shard, Start, answer};
 
 /// A DynamoDB Streams API client. Build once.
 pub struct Streams {
@@ -26,73 +27,6 @@ impl fmt::Debug for Streams {
             .field("region", &self.region)
             .finish_non_exhaustive()
     }
-}
-
-/// Why a call failed. The message never holds credentials.
-#[derive(Debug)]
-pub struct Error {
-    /// The exception name AWS answered with (`ExpiredIteratorException`...), when it answered.
-    kind: Option<String>,
-    message: String,
-}
-
-impl fmt::Display for Error {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str(&self.message)
-    }
-}
-
-impl std::error::Error for Error {}
-
-impl Error {
-    fn new(message: impl Into<String>) -> Error {
-        Error {
-            kind: None,
-            message: message.into(),
-        }
-    }
-
-    /// The iterator is too old, or names records already trimmed: get a new one.
-    pub fn is_iterator_gone(&self) -> bool {
-        matches!(
-            self.kind.as_deref(),
-            Some("ExpiredIteratorException" | "TrimmedDataAccessException")
-        )
-    }
-}
-
-/// One shard, as DescribeStream lists it.
-#[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
-pub struct Shard {
-    /// `ShardId`.
-    #[serde(rename = "ShardId")]
-    pub id: String,
-    /// `ParentShardId`, when the shard was split from another.
-    #[serde(rename = "ParentShardId", default)]
-    pub parent: Option<String>,
-}
-
-/// Where an iterator starts.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub enum Start {
-    /// The oldest record still in the shard.
-    TrimHorizon,
-    /// At this SequenceNumber.
-    At(String),
-    /// Just after this SequenceNumber.
-    After(String),
-}
-
-/// One GetRecords answer: the records exactly as sent, and the next iterator (`None`: the shard
-/// is closed and fully read).
-#[derive(Debug, Deserialize)]
-pub struct Records {
-    /// The stream records, unparsed.
-    #[serde(rename = "Records", default)]
-    pub records: Vec<Box<RawValue>>,
-    /// The next iterator.
-    #[serde(rename = "NextShardIterator", default)]
-    pub next: Option<String>,
 }
 
 impl Streams {
@@ -180,17 +114,10 @@ impl Streams {
             #[serde(rename = "ShardIterator")]
             iterator: Option<String>,
         }
-        let mut body = json!({ "StreamArn": stream, "ShardId": shard });
-        match start {
-            Start::TrimHorizon => body["ShardIteratorType"] = json!("TRIM_HORIZON"),
-            Start::At(seq) => {
-                body["ShardIteratorType"] = json!("AT_SEQUENCE_NUMBER");
-                body["SequenceNumber"] = json!(seq);
-            }
-            Start::After(seq) => {
-                body["ShardIteratorType"] = json!("AFTER_SEQUENCE_NUMBER");
-                body["SequenceNumber"] = json!(seq);
-            }
+        let (kind, seq) = start.request();
+        let mut body = json!({ "StreamArn": stream, "ShardId": shard, "ShardIteratorType": kind });
+        if let Some(seq) = seq {
+            body["SequenceNumber"] = json!(seq);
         }
         let answer: Answer = self.call("GetShardIterator", body).await?;
         answer
@@ -199,7 +126,7 @@ impl Streams {
     }
 
     /// Up to `limit` records (GetRecords, at most 1,000).
-    pub async fn records(&self, iterator: &str, limit: usize) -> Result<Records, Error> {
+    pub async fn records(&self, iterator: &str, limit: usize) -> Result<Page, Error> {
         let limit = limit.clamp(1, 1000);
         self.call(
             "GetRecords",
@@ -224,33 +151,5 @@ impl Streams {
             .await
             .map_err(|e| Error::new(format!("{operation}: {e}")))?;
         answer(operation, status, &body)
-    }
-}
-
-/// A JSON 1.0 answer: the value, or the exception AWS named.
-fn answer<T: DeserializeOwned>(operation: &str, status: u16, body: &[u8]) -> Result<T, Error> {
-    crate::aws::answer(operation, status, body).map_err(|fault| Error {
-        kind: fault.kind,
-        message: fault.message,
-    })
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn exception_names_lose_their_namespace() {
-        let err = answer::<serde_json::Value>(
-            "GetRecords",
-            400,
-            br#"{"__type":"com.amazonaws.dynamodb.v20120810#ExpiredIteratorException","message":"Iterator expired"}"#,
-        )
-        .unwrap_err();
-        assert!(err.is_iterator_gone());
-        assert!(
-            err.to_string()
-                .contains("HTTP 400 ExpiredIteratorException: Iterator expired")
-        );
     }
 }
