@@ -371,7 +371,7 @@ impl Planner {
             }
             Err(Fault::Record(e)) => {
                 docs.truncate(mark);
-                return Err(*e);
+                return Err(e.within("kinesis.data"));
             }
         }
         outer.event_name = change.event_name;

@@ -338,3 +338,35 @@ pub fn quote(s: &str) -> String {
     write_string(&mut out, s, Escaping::Minimal);
     out
 }
+
+/// Append `v` as compact JSON: numbers as their source text, members in their order.
+pub fn write(v: &Json, out: &mut String) {
+    match v {
+        Json::Null => out.push_str("null"),
+        Json::Bool(b) => out.push_str(if *b { "true" } else { "false" }),
+        Json::Number(text) => out.push_str(text),
+        Json::String(s) => write_string(out, s, Escaping::Minimal),
+        Json::Array(items) => {
+            out.push('[');
+            for (i, item) in items.iter().enumerate() {
+                if i > 0 {
+                    out.push(',');
+                }
+                write(item, out);
+            }
+            out.push(']');
+        }
+        Json::Object(members) => {
+            out.push('{');
+            for (i, (name, value)) in members.iter().enumerate() {
+                if i > 0 {
+                    out.push(',');
+                }
+                write_string(out, name, Escaping::Minimal);
+                out.push(':');
+                write(value, out);
+            }
+            out.push('}');
+        }
+    }
+}
