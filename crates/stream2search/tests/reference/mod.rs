@@ -255,8 +255,7 @@ pub fn expect(event: &[u8], opts: &Options, indexed_at: Option<&str>) -> Result<
                 match same {
                     // The item already holds a newer change (a higher version): this older one
                     // changes nothing, as OpenSearch would refuse it as stale.
-                    Some(item)
-                        if matches!((item.version, action.version), (Some(held), Some(this)) if held > this) =>
+                    Some(item) if matches!((item.version, action.version), (Some(held), Some(this)) if held > this) =>
                     {
                         item.records.push(position);
                     }
