@@ -2,7 +2,8 @@
 //!
 //! The benchmarks run over a deterministic corpus of Lambda DynamoDB Streams events that this
 //! crate generates itself ([`shapes`]: `small.json`, `large.json`, `wide.json`, `edge.json`).
-//! [`corpus::load`] finds it, writing it on first use. [`clock`] lets a run measure CPU time
+//! [`corpus::load`] finds it, writing it on first use; [`kinesis::wrap`] turns an event of it into
+//! the Lambda Kinesis event of the same changes. [`clock`] lets a run measure CPU time
 //! instead of wall time on a busy machine.
 //!
 //! `cargo run -p stream2search-benches --bin corpus -- [DIR]` writes the corpus to `DIR`
@@ -13,5 +14,6 @@ pub mod ceiling;
 pub mod clock;
 pub mod corpus;
 pub mod export;
+pub mod kinesis;
 pub mod rng;
 pub mod shapes;

@@ -109,8 +109,8 @@ pub fn generate(name: &str) -> Vec<u8> {
     event(&records).into_bytes()
 }
 
-/// FNV-1a, to turn a file name into a seed.
-fn fnv1a(text: &str) -> u64 {
+/// FNV-1a, to turn a file name into a seed (and `kinesis` a key into a partition key).
+pub(crate) fn fnv1a(text: &str) -> u64 {
     text.bytes().fold(0xcbf2_9ce4_8422_2325, |h, b| {
         (h ^ u64::from(b)).wrapping_mul(0x0100_0000_01b3)
     })
