@@ -371,7 +371,11 @@ impl Planner {
             }
             Err(Fault::Record(e)) => {
                 docs.truncate(mark);
-                return Err(e.within("kinesis.data"));
+                // A `Data` error names kinesis.data itself; others get it as the path's start.
+                return Err(match e.kind() {
+                    RecordErrorKind::Data => *e,
+                    _ => e.within("kinesis.data"),
+                });
             }
         }
         outer.event_name = change.event_name;

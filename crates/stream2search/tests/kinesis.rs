@@ -424,6 +424,7 @@ fn bad_data_fails_only_its_record_and_names_it() {
         };
         assert_eq!(e.kind(), RecordErrorKind::Data, "{what}: {e}");
         assert!(e.to_string().contains(message), "{what}: {e}");
+        assert_eq!(e.to_string().matches("kinesis.data").count(), 1, "{what}: {e}");
         // Named by its Kinesis sequence number, and the rest goes on.
         assert_eq!(
             plan.records()[1]
