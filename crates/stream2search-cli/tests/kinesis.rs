@@ -12,14 +12,18 @@
 //! across shards); `STREAM2SEARCH_KINESIS_CONVERGENCE_OPS` (default 2000) and
 //! `STREAM2SEARCH_KINESIS_CONVERGENCE_SEED` (default 7) size and pick it.
 
-use std::collections::{BTreeMap, HashMap};
+use std::collections::{BTreeMap, HashMap, VecDeque};
+use std::io::{BufRead as _, BufReader, Read as _, Write as _};
+use std::net::{TcpListener, TcpStream};
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output};
 use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::{Arc, Mutex};
 
 use base64::Engine as _;
 use base64::engine::general_purpose::STANDARD;
 use serde_json::{Value, json};
+use stream2search_testkit::lambda::CargoLambda;
 use stream2search_testkit::{OpenSearch, kinesis};
 
 mod common;
@@ -423,6 +427,265 @@ fn poll_reads_every_shard_resumes_and_dead_letters_bad_data() {
     );
     puts.extend(more);
     assert_eq!(positions(&cp, &arn), last_by_shard(&puts));
+    let _ = std::fs::remove_file(&cp);
+}
+
+/// A proxy in front of moto that answers with AWS exceptions instead of forwarding: each
+/// `(operation, exception)` of its script, in order, to the next call of that operation (the
+/// head of the script waits for its operation); everything else is forwarded.
+struct Faulty {
+    url: String,
+    script: Arc<Mutex<VecDeque<(&'static str, &'static str)>>>,
+}
+
+impl Faulty {
+    fn start(moto: &str, script: &[(&'static str, &'static str)]) -> Faulty {
+        let upstream = moto
+            .trim_start_matches("http://")
+            .trim_end_matches('/')
+            .to_string();
+        let script = Arc::new(Mutex::new(script.iter().copied().collect::<VecDeque<_>>()));
+        let listener = TcpListener::bind("127.0.0.1:0").unwrap();
+        let url = format!("http://{}", listener.local_addr().unwrap());
+        let left = Arc::clone(&script);
+        std::thread::spawn(move || {
+            for stream in listener.incoming() {
+                let Ok(stream) = stream else { return };
+                let (upstream, left) = (upstream.clone(), Arc::clone(&left));
+                std::thread::spawn(move || Faulty::serve(stream, &upstream, &left));
+            }
+        });
+        Faulty { url, script }
+    }
+
+    /// Answers the requests of one connection until the client closes it.
+    fn serve(
+        stream: TcpStream,
+        upstream: &str,
+        script: &Mutex<VecDeque<(&'static str, &'static str)>>,
+    ) {
+        let mut reader = BufReader::new(stream.try_clone().unwrap());
+        let mut writer = stream;
+        loop {
+            let mut head = Vec::new();
+            let mut line = String::new();
+            loop {
+                line.clear();
+                match reader.read_line(&mut line) {
+                    Ok(0) | Err(_) => return,
+                    Ok(_) if line == "\r\n" => break,
+                    Ok(_) => head.push(line.trim_end().to_string()),
+                }
+            }
+            let headers: Vec<(String, String)> = head[1..]
+                .iter()
+                .filter_map(|h| h.split_once(": "))
+                .map(|(n, v)| (n.to_ascii_lowercase(), v.to_string()))
+                .collect();
+            let header = |name: &str| {
+                headers
+                    .iter()
+                    .find(|(n, _)| n == name)
+                    .map(|(_, v)| v.as_str())
+            };
+            let length: usize = header("content-length").map_or(0, |l| l.parse().unwrap());
+            let mut body = vec![0; length];
+            if reader.read_exact(&mut body).is_err() {
+                return;
+            }
+            let operation = header("x-amz-target")
+                .and_then(|t| t.split_once('.'))
+                .map_or("", |(_, op)| op);
+            let fault = {
+                let mut script = script.lock().unwrap();
+                match script.front() {
+                    Some(&(op, exception)) if op == operation => {
+                        script.pop_front();
+                        Some(exception)
+                    }
+                    _ => None,
+                }
+            };
+            let (status, content_type, answer) = match fault {
+                Some(exception) => (
+                    400,
+                    "application/x-amz-json-1.1".to_string(),
+                    json!({"__type": exception, "message": "injected by the test"})
+                        .to_string()
+                        .into_bytes(),
+                ),
+                None => {
+                    let forwarded: Vec<(&str, &str)> = headers
+                        .iter()
+                        .filter(|(n, _)| n != "host" && n != "content-length")
+                        .map(|(n, v)| (n.as_str(), v.as_str()))
+                        .collect();
+                    let r = stream2search_testkit::http::request(
+                        upstream, "POST", "/", &forwarded, &body,
+                    )
+                    .unwrap();
+                    let content_type = r.header("content-type").unwrap_or("").to_string();
+                    (r.status, content_type, r.body)
+                }
+            };
+            let mut out = format!(
+                "HTTP/1.1 {status} X\r\nContent-Type: {content_type}\r\nContent-Length: {}\r\n\r\n",
+                answer.len()
+            )
+            .into_bytes();
+            out.extend_from_slice(&answer);
+            if writer.write_all(&out).is_err() {
+                return;
+            }
+        }
+    }
+
+    /// The faults not served yet.
+    fn left(&self) -> Vec<(&'static str, &'static str)> {
+        self.script.lock().unwrap().iter().copied().collect()
+    }
+}
+
+#[test]
+fn throttled_calls_and_expired_iterators_never_fail_the_run() {
+    let (Some(moto), Some(opensearch)) = (moto(), OpenSearch::from_env()) else {
+        return;
+    };
+    let os = opensearch.url().to_string();
+    let stream = Stream::create(&moto, 1);
+    let index = unique("s2s-kinesis-throttled");
+    let _cleanup = Generations(&opensearch, index.clone());
+    index_create(&os, &index);
+    let ms = 1_767_225_600_000u64;
+    for (i, key) in ["a", "b", "c"].into_iter().enumerate() {
+        let image = json!({"productId": {"S": key}, "n": {"N": format!("{i}.50")}});
+        stream.put(&change("INSERT", key, Some(image), ms + i as u64), key);
+    }
+    // Every read call throttled once or more, and the iterator expired under the reader: with
+    // --max-attempts 1, any of them taken for a failed batch would end the run with exit 1.
+    let throttled = "ProvisionedThroughputExceededException";
+    let proxy = Faulty::start(
+        &moto,
+        &[
+            ("ListShards", "LimitExceededException"),
+            ("GetShardIterator", throttled),
+            ("GetRecords", throttled),
+            ("GetRecords", throttled),
+            ("GetRecords", "ExpiredIteratorException"),
+            ("GetRecords", throttled),
+        ],
+    );
+    let cp = checkpoint_file();
+    let out = poll(
+        &os,
+        &stream.name,
+        &index,
+        &cp,
+        &[
+            "--kinesis-endpoint",
+            &proxy.url,
+            "--max-attempts",
+            "1",
+            "--batch-size",
+            "2",
+        ],
+        &[],
+    );
+    assert!(
+        out.status.success(),
+        "{}\n{}",
+        text(&out.stdout),
+        text(&out.stderr)
+    );
+    assert_eq!(proxy.left(), [], "every fault was served");
+    assert!(
+        text(&out.stderr).contains("2 batches, 3 records"),
+        "{}",
+        text(&out.stderr)
+    );
+    assert_eq!(
+        documents(&moto, &os, &index),
+        "a\t{\"n\":0.50,\"productId\":\"a\"}\nb\t{\"n\":1.50,\"productId\":\"b\"}\nc\t{\"n\":2.50,\"productId\":\"c\"}\n"
+    );
+    let _ = std::fs::remove_file(&cp);
+}
+
+#[test]
+fn the_example_function_gets_kinesis_batches_and_its_partial_batch_response_is_honoured() {
+    let (Some(moto), Some(opensearch)) = (moto(), OpenSearch::from_env()) else {
+        return;
+    };
+    let Some(cargo_lambda) = CargoLambda::find("poll --kinesis-stream to the example function")
+    else {
+        return;
+    };
+    let os = opensearch.url().to_string();
+    let index = unique("s2s-kinesis-function");
+    let _cleanup = Generations(&opensearch, index.clone());
+    index_create(&os, &index);
+    let log = PathBuf::from(env!("CARGO_TARGET_TMPDIR"))
+        .join(format!("kinesis-watch-{}.log", std::process::id()));
+    let watch = cargo_lambda.watch(
+        &common::repo().join("examples/products"),
+        opensearch.function_env(&index),
+        &log,
+    );
+    let stream = Stream::create(&moto, 1);
+    let ms = 1_767_225_600_000u64;
+    let put = |key: &str, at: u64| {
+        let image = json!({"productId": {"S": key}, "price": {"N": "1.500"}});
+        stream.put(&change("INSERT", key, Some(image), ms + at), key)
+    };
+    put("a", 1);
+    put("b", 2);
+    // The function has no dead-letter queue: it names this record in its partial batch
+    // response, and the shard resumes there.
+    let bad = stream.put(b"{not json", "bad");
+    let last = put("c", 3);
+    let cp = checkpoint_file();
+    // The first invocation builds the function; the emulator waits for it.
+    let out = poll(
+        &os,
+        &stream.name,
+        &index,
+        &cp,
+        &[
+            "--kinesis-endpoint",
+            &moto,
+            "--function-url",
+            &watch.invocation_url("products"),
+            "--max-attempts",
+            "2",
+        ],
+        &[],
+    );
+    assert_eq!(out.status.code(), Some(1), "{}", text(&out.stderr));
+    let stdout = text(&out.stdout);
+    let lines: Vec<&str> = stdout.lines().collect();
+    let (shard, bad_seq) = (&bad.shard, &bad.sequence_number);
+    assert_eq!(
+        lines.len(),
+        2,
+        "a delivery, then one from the bad record: {stdout}"
+    );
+    assert!(
+        lines[0].ends_with(&format!(": 4 records; resume at {bad_seq}")),
+        "{stdout}"
+    );
+    assert!(
+        lines[1].starts_with(&format!(
+            "{shard} {bad_seq}..{}: 2 records;",
+            last.sequence_number
+        )) && lines[1].ends_with(&format!("resume at {bad_seq}")),
+        "{stdout}"
+    );
+    let saved: Value = serde_json::from_slice(&std::fs::read(&cp).unwrap()).unwrap();
+    assert_eq!(saved["shards"][shard], json!({"at": bad_seq}), "{saved}");
+    // The good records were written, c too (the function wrote it before answering).
+    assert_eq!(
+        documents(&moto, &os, &index),
+        "a\t{\"price\":1.500,\"productId\":\"a\"}\nb\t{\"price\":1.500,\"productId\":\"b\"}\nc\t{\"price\":1.500,\"productId\":\"c\"}\n"
+    );
     let _ = std::fs::remove_file(&cp);
 }
 
