@@ -30,6 +30,9 @@ struct Cli {
 enum Command {
     /// Write the exact bulk body (all chunks, in order) that one event becomes.
     ///
+    /// The event is a Lambda DynamoDB Streams event or a Lambda Kinesis event of Kinesis Data
+    /// Streams for DynamoDB (records named by their Kinesis sequence number).
+    ///
     /// Exit status: 0 when every record converted, 1 when some were skipped (one line per
     /// record on stderr), 2 for usage errors and payloads that are not events.
     Encode(Encode),
@@ -43,7 +46,8 @@ enum Command {
     /// invalid or not durable), 2 for usage errors, unreadable files and payloads that are not
     /// events (the other files are still sent).
     Replay(Replay),
-    /// Read a DynamoDB stream and hand each batch to the Lambda handler, in-process.
+    /// Read a DynamoDB stream (or, with --kinesis-stream, the Kinesis data stream of Kinesis Data
+    /// Streams for DynamoDB) and hand each batch to the Lambda handler, in-process.
     ///
     /// A local stand-in for Lambda's event source mapping: every shard (a parent before its
     /// children), batches shaped exactly like Lambda's events, partial batch responses honoured,
