@@ -1,11 +1,14 @@
 //! Poison records → dead-letter messages → SendMessageBatch requests (pure: no I/O here).
 //!
-//! One message per record: a JSON object with the record's `eventID`, `SequenceNumber`,
-//! position and the reason, and the record itself exactly as the event held it. A record too
-//! large for one SQS message keeps its identifiers and reason and carries a prefix of its text
-//! with a note saying so.
+//! One message per record: a JSON object with the record's `eventSource` (`aws:dynamodb`, or
+//! `aws:kinesis` for Kinesis Data Streams for DynamoDB), `eventID`, `SequenceNumber` (a DynamoDB
+//! Streams `dynamodb.SequenceNumber`, or a Kinesis `kinesis.sequenceNumber`), position and the
+//! reason, and the record itself exactly as the event held it (a Kinesis record with its `data`
+//! still base64). A record too large for one SQS message keeps its identifiers and reason and
+//! carries a prefix of its text with a note saying so.
 
 use serde::Serialize;
+use stream2search::Source;
 
 /// SQS's limit for one message, and for all messages of one batch together.
 pub const MAX_MESSAGE_BYTES: usize = 256 * 1024;
@@ -17,9 +20,12 @@ pub const MAX_BATCH_ENTRIES: usize = 10;
 pub struct Poison<'a> {
     /// Position in `Records`.
     pub position: usize,
-    /// `eventID`, if the record had one.
+    /// The event's source, which says what `event_id` and `sequence_number` are.
+    pub source: Option<Source>,
+    /// `eventID`, if the record had one (a Kinesis record's outer one: `shardId-…:SEQUENCE`).
     pub event_id: Option<&'a str>,
-    /// `dynamodb.SequenceNumber`, if the record had a valid one.
+    /// `dynamodb.SequenceNumber`, or a Kinesis record's `kinesis.sequenceNumber`, if the record
+    /// had a valid one.
     pub sequence_number: Option<&'a str>,
     /// Why it is poison.
     pub reason: &'a str,
@@ -40,6 +46,8 @@ pub struct Message {
 #[derive(Serialize)]
 struct Full<'a> {
     source: &'static str,
+    #[serde(rename = "eventSource")]
+    event_source: Option<&'static str>,
     #[serde(rename = "eventID")]
     event_id: Option<&'a str>,
     #[serde(rename = "SequenceNumber")]
@@ -53,6 +61,7 @@ pub fn message(poison: &Poison<'_>) -> Message {
     let reason = cut(poison.reason, 4096);
     let full = Full {
         source: "stream2search",
+        event_source: poison.source.map(event_source),
         event_id: poison.event_id,
         sequence_number: poison.sequence_number,
         position: poison.position,
@@ -64,6 +73,14 @@ pub fn message(poison: &Poison<'_>) -> Message {
     Message {
         position: poison.position,
         body: body(&head, "record", record, poison.record.unwrap_or("")),
+    }
+}
+
+/// The `eventSource` the records of `source` carry.
+fn event_source(source: Source) -> &'static str {
+    match source {
+        Source::DynamoDbStreams => "aws:dynamodb",
+        Source::Kinesis => "aws:kinesis",
     }
 }
 
@@ -195,6 +212,7 @@ mod tests {
         let record = r#"{"eventID":"e1","dynamodb":{"N":"1.500"}}"#;
         let m = message(&Poison {
             position: 3,
+            source: Some(Source::DynamoDbStreams),
             event_id: Some("e1"),
             sequence_number: Some("111"),
             reason: "mapper_parsing_exception: failed to parse",
@@ -202,7 +220,24 @@ mod tests {
         });
         assert_eq!(
             m.body,
-            r#"{"source":"stream2search","eventID":"e1","SequenceNumber":"111","position":3,"reason":"mapper_parsing_exception: failed to parse","record":{"eventID":"e1","dynamodb":{"N":"1.500"}}}"#
+            r#"{"source":"stream2search","eventSource":"aws:dynamodb","eventID":"e1","SequenceNumber":"111","position":3,"reason":"mapper_parsing_exception: failed to parse","record":{"eventID":"e1","dynamodb":{"N":"1.500"}}}"#
+        );
+    }
+
+    #[test]
+    fn a_kinesis_record_is_named_by_its_sequence_number_and_kept_as_delivered() {
+        let record = r#"{"kinesis":{"sequenceNumber":"4959","data":"bm90IGpzb24="},"eventSource":"aws:kinesis","eventID":"shardId-000000000000:4959"}"#;
+        let m = message(&Poison {
+            position: 0,
+            source: Some(Source::Kinesis),
+            event_id: Some("shardId-000000000000:4959"),
+            sequence_number: Some("4959"),
+            reason: "kinesis.data is not JSON",
+            record: Some(record),
+        });
+        assert_eq!(
+            m.body,
+            r#"{"source":"stream2search","eventSource":"aws:kinesis","eventID":"shardId-000000000000:4959","SequenceNumber":"4959","position":0,"reason":"kinesis.data is not JSON","record":{"kinesis":{"sequenceNumber":"4959","data":"bm90IGpzb24="},"eventSource":"aws:kinesis","eventID":"shardId-000000000000:4959"}}"#
         );
     }
 
@@ -215,6 +250,7 @@ mod tests {
         let record = &big;
         let m = message(&Poison {
             position: 0,
+            source: Some(Source::DynamoDbStreams),
             event_id: Some("e9"),
             sequence_number: Some("999"),
             reason: "too big",
@@ -222,6 +258,7 @@ mod tests {
         });
         assert!(m.body.len() <= MAX_MESSAGE_BYTES, "{}", m.body.len());
         let v: serde_json::Value = serde_json::from_str(&m.body).unwrap();
+        assert_eq!(v["eventSource"], "aws:dynamodb");
         assert_eq!(v["eventID"], "e9");
         assert_eq!(v["SequenceNumber"], "999");
         assert_eq!(v["truncated"], true);

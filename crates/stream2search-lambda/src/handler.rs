@@ -493,6 +493,7 @@ impl Handler {
             .map(|(r, reason)| {
                 dead_letter::message(&Poison {
                     position: r.position,
+                    source: plan.source(),
                     event_id: r.event_id.as_deref(),
                     sequence_number: r.sequence_number.as_ref().map(SequenceNumber::as_str),
                     reason,
