@@ -62,15 +62,17 @@ impl<'a> Item<'a> {
         &self.plan.records()[last]
     }
 
-    /// Every record this item decides, in event order: earlier records of the batch for the same
-    /// document (superseded by it), then [`Item::record`].
+    /// Every record this item decides: the records of the batch with older changes of the same
+    /// document (superseded by it), in event order, then [`Item::record`].
     pub fn records(&self) -> impl Iterator<Item = &'a Record> + 'a {
         let plan = self.plan;
         self.item().records.iter().map(move |&p| &plan.records()[p])
     }
 
     /// The stream record that made this item, as JSON text exactly as the event held it (for
-    /// `Keys`, `OldImage`, `userIdentity`...). Parse it only if you need it.
+    /// `Keys`, `OldImage`, `userIdentity`...). Parse it only if you need it. From Kinesis Data
+    /// Streams for DynamoDB it is the `aws:kinesis` record, whose `kinesis.data` holds the
+    /// DynamoDB change record base64-encoded.
     pub fn stream_record(&self) -> &'a str {
         let span = self.record().span.clone();
         self.payload

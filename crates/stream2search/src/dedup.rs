@@ -79,7 +79,10 @@ fn add_hashed(slots: &mut Vec<Option<Item>>, by_key: &mut Keys, mut item: Item, 
             .as_mut()
             .filter(|o| matches!((o.version, item.version), (Some(a), Some(b)) if a > b))
     {
+        // The record that made it stays last; the superseded ones before it, in event order.
+        let writer = newer.records.pop();
         newer.records.append(&mut item.records);
+        newer.records.extend(writer);
         by_key.insert(hash, old);
         return;
     }
@@ -137,13 +140,21 @@ mod tests {
         add(&mut slots, &mut by_key, versioned("b", 2, 5));
         add(&mut slots, &mut by_key, versioned("a", 3, 20));
         add(&mut slots, &mut by_key, versioned("b", 4, 6));
+        assert_eq!(
+            kept(slots.clone()),
+            [
+                // The newest (record 0) decides the older ones, and comes last.
+                ("a".to_string(), Some(30), vec![1, 3, 0]),
+                ("b".to_string(), Some(6), vec![2, 4]),
+            ]
+        );
         add(&mut slots, &mut by_key, versioned("a", 5, 30));
         assert_eq!(
             kept(slots),
             [
                 ("b".to_string(), Some(6), vec![2, 4]),
                 // Equal versions: the later in the event wins, as OpenSearch's external_gte does.
-                ("a".to_string(), Some(30), vec![0, 1, 3, 5]),
+                ("a".to_string(), Some(30), vec![1, 3, 0, 5]),
             ]
         );
     }

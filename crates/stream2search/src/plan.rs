@@ -70,8 +70,9 @@ pub struct Item {
     pub version: Option<u64>,
     /// Shard routing, when configured.
     pub routing: Option<String>,
-    /// Positions of the records whose outcome this item decides: the record that made it, and
-    /// earlier records of the batch it superseded.
+    /// Positions of the records whose outcome this item decides: the records of the batch it
+    /// superseded (older changes of the same document), in event order, then the record that
+    /// made it, last.
     pub records: Vec<usize>,
     pub(crate) doc: Option<Range<usize>>,
     pub(crate) meta: Range<usize>,

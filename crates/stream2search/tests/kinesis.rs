@@ -328,7 +328,9 @@ fn changes_of_one_item_out_of_order_and_twice_resolve_to_the_newest() {
     let item = &plan.items()[0];
     assert_eq!(
         (item.action, item.version, item.records.clone()),
-        (Action::Index, Some(1_700_000_000_300_000), vec![0, 1, 2, 3])
+        // The superseded records, then the one whose change is sent (the duplicate, the later of
+        // the two equal versions).
+        (Action::Index, Some(1_700_000_000_300_000), vec![1, 2, 0, 3])
     );
     let body = encode_all(&plan);
     assert_eq!(
@@ -348,6 +350,7 @@ fn changes_of_one_item_out_of_order_and_twice_resolve_to_the_newest() {
     let plan = planner().plan(&kinesis_event(&records), None).unwrap();
     assert_eq!(plan.items().len(), 1);
     assert_eq!(plan.items()[0].action, Action::Delete);
+    assert_eq!(plan.items()[0].records, [1, 0]);
 }
 
 #[test]

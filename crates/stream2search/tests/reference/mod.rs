@@ -195,8 +195,8 @@ pub struct Item {
     pub version: Option<u64>,
     pub routing: Option<String>,
     pub doc: Option<Expect>,
-    /// Positions of the records this item decides, in input order (the newest change wrote it:
-    /// the highest version, the last of equal ones).
+    /// Positions of the records this item decides: the ones it superseded in input order, then
+    /// the one whose change it sends (the newest: the highest version, the last of equal ones).
     pub records: Vec<usize>,
     /// The position of the record whose change this item sends.
     pub writer: usize,
@@ -257,7 +257,9 @@ pub fn expect(event: &[u8], opts: &Options, indexed_at: Option<&str>) -> Result<
                     // changes nothing, as OpenSearch would refuse it as stale.
                     Some(item) if matches!((item.version, action.version), (Some(held), Some(this)) if held > this) =>
                     {
+                        let writer = item.records.pop().expect("an item has a record");
                         item.records.push(position);
+                        item.records.push(writer);
                     }
                     Some(item) => {
                         item.kind = action.kind;
