@@ -171,7 +171,7 @@ enum Kind {
     Setup(String),
     /// The client could not be built, or no retry can fix a send (credentials refused...).
     Client(stream2search_client::Error),
-    /// The payload is not a DynamoDB Streams event at all.
+    /// The payload is not a DynamoDB Streams or Kinesis event at all (or mixes the two).
     Event(stream2search::EventError),
     /// A record that is not durable has no SequenceNumber to resume at (and none precedes it).
     RetryBatch { position: usize },
@@ -215,7 +215,7 @@ impl Error {
         }
     }
 
-    /// Was the payload not a DynamoDB Streams event at all?
+    /// Was the payload not a DynamoDB Streams or Kinesis event at all (or a mix of the two)?
     pub fn is_not_an_event(&self) -> bool {
         matches!(&*self.kind, Kind::Event(_))
     }
@@ -353,8 +353,9 @@ impl Handler {
     /// Handles an `aws_lambda_events` DynamoDB event (re-serialized, then planned as raw JSON).
     ///
     /// Prefer [`Handler::call`] when you can: the typed event costs a parse and a write. The
-    /// versions are the same on both paths (`ApproximateCreationDateTime` in whole seconds, times
-    /// 10^6), as aws_lambda_events writes the time back as whole seconds.
+    /// versions are the same on both paths for real DynamoDB Streams events, whose
+    /// `ApproximateCreationDateTime` is whole seconds: aws_lambda_events writes the time back as
+    /// whole seconds, so a fraction in a hand-made event is lost on this path only.
     #[cfg(feature = "aws_lambda_events")]
     pub async fn call_typed(
         &self,

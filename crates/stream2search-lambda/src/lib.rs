@@ -32,7 +32,8 @@
 //!
 //! One invocation ([`Handler::handle`]):
 //!
-//! 1. the event's raw bytes go through the core's `Planner::plan` (no `Value` tree is built);
+//! 1. the event's raw bytes go through the core's `Planner::plan` (no `Value` tree is built): a
+//!    DynamoDB Streams event, or the Kinesis event of Kinesis Data Streams for DynamoDB;
 //! 2. the client sends the bulk requests, retrying what can be retried, before Lambda's deadline
 //!    (a deadline already past or absent, as `cargo lambda watch` sends, means "unknown": the
 //!    invocation gets `STREAM2SEARCH_FALLBACK_BUDGET_SECS`);
@@ -40,8 +41,8 @@
 //!    when `STREAM2SEARCH_DLQ_URL` is set, and then count as done; the bulk sends and the dead
 //!    letters all end by one instant, the client's `deadline_margin` (1 s) and a quarter second
 //!    before the deadline, so the response is ready at least that margin before it;
-//! 4. the handler returns the partial batch response naming the lowest SequenceNumber that is not
-//!    durable (the event source mapping needs `FunctionResponseTypes: [ReportBatchItemFailures]`),
+//! 4. the handler returns the partial batch response naming the lowest sequence number
+//!    (DynamoDB Streams `SequenceNumber` or Kinesis `sequenceNumber`) that is not durable (the event source mapping needs `FunctionResponseTypes: [ReportBatchItemFailures]`),
 //!    or fails the invocation when only a whole-batch retry is safe;
 //! 5. one summary log line and one CloudWatch Embedded Metric Format line are written.
 //!

@@ -488,8 +488,9 @@ async fn typed_event_from_aws_lambda_events_is_indexed_like_the_raw_one() {
         json!({"productId":"p-1","name":"Titanium water bottle","price":24.90,"inStock":false,"tags":["outdoor","kitchen"]})
     );
     assert_eq!(source(&index, "p-2").unwrap()["price"], json!(19.5));
-    // A version is ApproximateCreationDateTime in whole seconds (rounded down) times 10^6, on
-    // this path as on the raw one: p-2's `1767225601.5` becomes 1767225601 * 10^6.
+    // On this path a version is ApproximateCreationDateTime in whole seconds (rounded down)
+    // times 10^6: aws_lambda_events keeps whole seconds, so p-2's `1767225601.5` becomes
+    // 1767225601 * 10^6 (the raw path keeps the fraction: 1767225601500000).
     let version = |id: &str| index.get_doc(id).json()["_version"].as_u64();
     assert_eq!(
         (version("p-1"), version("p-2")),
