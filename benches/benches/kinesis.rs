@@ -12,12 +12,18 @@
 //! each file's records and bytes, from which records/s and the Kinesis path's MB/s of Streams
 //! bytes follow.
 //!
+//! A third path, `base64`, is a reference for what decoding alone costs: the `base64` crate
+//! decoding every record's `kinesis.data` (found before timing) into a reused buffer, throughput
+//! in the Kinesis event's bytes.
+//!
 //! Run: `cargo bench -p stream2search-benches --bench kinesis`
 //! (`STREAM2SEARCH_BENCH_CLOCK=cpu` to measure CPU time on a busy machine). Under `cargo test`
 //! (no `--bench`) criterion runs each path once, as a smoke test.
 
 use std::hint::black_box;
 
+use base64::Engine as _;
+use base64::engine::general_purpose::STANDARD;
 use criterion::measurement::Measurement;
 use criterion::{Criterion, Throughput};
 use stream2search::{Config, Plan, Planner};
@@ -25,6 +31,36 @@ use stream2search_benches::{clock, corpus, kinesis};
 
 /// The corpus files measured; `edge` too, as long as its Kinesis event plans.
 const CORPORA: [&str; 4] = ["small", "large", "wide", "edge"];
+
+/// Every record's `kinesis.data` text.
+fn data_fields(kinesis: &[u8]) -> Vec<String> {
+    let event: serde_json::Value =
+        serde_json::from_slice(kinesis).expect("the Kinesis event is JSON");
+    event["Records"]
+        .as_array()
+        .expect("Records")
+        .iter()
+        .map(|r| {
+            r["kinesis"]["data"]
+                .as_str()
+                .expect("kinesis.data")
+                .to_string()
+        })
+        .collect()
+}
+
+/// Decodes every `data` text into `buffer`, as the reference for decoding alone.
+fn decode_all(data: &[String], buffer: &mut Vec<u8>) -> usize {
+    let mut total = 0;
+    for text in data {
+        buffer.clear();
+        STANDARD
+            .decode_vec(text, buffer)
+            .expect("the generator writes base64");
+        total += buffer.len();
+    }
+    total
+}
 
 /// Every chunk's bulk body, in order.
 fn body(plan: &Plan) -> Vec<u8> {
@@ -75,6 +111,11 @@ fn bench<M: Measurement>(c: &mut Criterion<M>) {
         group.throughput(Throughput::BytesDecimal(kinesis.len() as u64));
         group.bench_function(format!("kinesis/{name}"), |b| {
             b.iter(|| black_box(planner.plan(black_box(&kinesis), None)))
+        });
+        let data = data_fields(&kinesis);
+        let mut buffer = Vec::new();
+        group.bench_function(format!("base64/{name}"), |b| {
+            b.iter(|| black_box(decode_all(black_box(&data), &mut buffer)))
         });
     }
     group.finish();
