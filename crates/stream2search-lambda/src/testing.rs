@@ -4,7 +4,8 @@
 //! every request, and answers each item as the test told it: indexed, 429, a 400 mapper error
 //! or a 409 version conflict. Its item answers copy what OpenSearch 2.19 answers (the project's
 //! recorded fixtures), so the handler classifies them as it does the real node's. [`insert`],
-//! [`modify`], [`remove`] and [`event`] build DynamoDB Streams events.
+//! [`modify`], [`remove`] and [`event`] build DynamoDB Streams events; [`kinesis_event`] builds
+//! the Kinesis event of the same changes (Kinesis Data Streams for DynamoDB).
 //!
 //! ```
 //! use std::time::{Duration, Instant};
@@ -290,6 +291,57 @@ fn answer_item(item: &BulkItem, answer: Answer) -> Value {
 /// [`Handler::handle`](crate::Handler::handle).
 pub fn event(records: impl IntoIterator<Item = Value>) -> Vec<u8> {
     let records: Vec<Value> = records.into_iter().collect();
+    serde_json::to_vec(&json!({ "Records": records })).unwrap_or_default()
+}
+
+/// The Lambda Kinesis event of the same changes, as Kinesis Data Streams for DynamoDB delivers
+/// them: each record (from [`insert`], [`modify`], [`remove`]) becomes the change record
+/// (without `SequenceNumber` and `StreamViewType`, with `ApproximateCreationDateTime` in
+/// milliseconds and `tableName` `products`), base64-encoded in an `aws:kinesis` record whose
+/// `sequenceNumber` is the record's SequenceNumber, padded to Kinesis's 56 digits.
+pub fn kinesis_event(records: impl IntoIterator<Item = Value>) -> Vec<u8> {
+    use base64::Engine;
+    let records: Vec<Value> = records
+        .into_iter()
+        .map(|mut record| {
+            let sequence = record["dynamodb"]["SequenceNumber"]
+                .as_str()
+                .unwrap_or("0")
+                .to_string();
+            if let Some(dynamodb) = record["dynamodb"].as_object_mut() {
+                dynamodb.remove("SequenceNumber");
+                dynamodb.remove("StreamViewType");
+                if let Some(seconds) = dynamodb["ApproximateCreationDateTime"].as_u64() {
+                    dynamodb.insert("ApproximateCreationDateTime".into(), json!(seconds * 1000));
+                }
+            }
+            if let Some(change) = record.as_object_mut() {
+                change.remove("eventVersion");
+                change.remove("eventSourceARN");
+                change.insert("recordFormat".into(), json!("application/json"));
+                change.insert("tableName".into(), json!("products"));
+            }
+            let sequence = format!("{sequence:0>56}");
+            let data = base64::engine::general_purpose::STANDARD
+                .encode(serde_json::to_vec(&record).unwrap_or_default());
+            json!({
+                "kinesis": {
+                    "kinesisSchemaVersion": "1.0",
+                    "partitionKey": "products",
+                    "sequenceNumber": sequence,
+                    "data": data,
+                    "approximateArrivalTimestamp": 1_767_225_600.5,
+                },
+                "eventSource": "aws:kinesis",
+                "eventVersion": "1.0",
+                "eventID": format!("shardId-000000000000:{sequence}"),
+                "eventName": "aws:kinesis:record",
+                "invokeIdentityArn": "arn:aws:iam::123456789012:role/products",
+                "awsRegion": "eu-west-1",
+                "eventSourceARN": "arn:aws:kinesis:eu-west-1:123456789012:stream/products",
+            })
+        })
+        .collect();
     serde_json::to_vec(&json!({ "Records": records })).unwrap_or_default()
 }
 

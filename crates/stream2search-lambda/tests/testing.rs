@@ -5,7 +5,7 @@ use std::time::{Duration, Instant};
 
 use serde_json::json;
 use stream2search::checkpoint::{Checkpoint, RecordOutcome};
-use stream2search_lambda::testing::{Answer, FakeOpenSearch, event, insert, remove};
+use stream2search_lambda::testing::{Answer, FakeOpenSearch, event, insert, kinesis_event, remove};
 use stream2search_lambda::{AsyncHook, Handler, HookFuture, Item, Verdict};
 
 fn keys(id: &str) -> serde_json::Value {
@@ -81,6 +81,52 @@ async fn each_answer_leads_to_its_outcome_and_the_requests_are_recorded() {
         let ids: Vec<&str> = retry.items.iter().map(|i| i.id.as_str()).collect();
         assert_eq!(ids, ["p-4"]);
     }
+}
+
+#[tokio::test]
+async fn a_kinesis_event_of_the_same_changes_sends_the_same_documents_and_names_kinesis_sequence_numbers()
+ {
+    let opensearch = FakeOpenSearch::start().await;
+    opensearch.answer("p-2", [Answer::TooManyRequests; 40]);
+    let env = opensearch.env("products");
+    let handler = Handler::builder()
+        .from_lookup(|name| env.get(name).cloned())
+        .unwrap();
+    let payload = kinesis_event([
+        insert(10, keys("p-1"), image("p-1", "24.90")),
+        insert(11, keys("p-2"), image("p-2", "1")),
+        remove(12, keys("p-3"), image("p-3", "4")),
+    ]);
+    let inv = handler
+        .handle(&payload, Instant::now() + Duration::from_secs(3))
+        .await
+        .unwrap();
+    let outcomes: Vec<&RecordOutcome> = inv.results.iter().map(|r| &r.outcome).collect();
+    assert_eq!(outcomes[0], &RecordOutcome::Indexed);
+    assert!(
+        matches!(outcomes[1], RecordOutcome::NotDurable { .. }),
+        "{:?}",
+        outcomes[1]
+    );
+    assert_eq!(outcomes[2], &RecordOutcome::Deleted);
+    // p-2 never got through: Lambda resumes at its Kinesis sequence number.
+    let kinesis_11 = format!("{:0>56}", 11);
+    assert!(
+        matches!(&inv.checkpoint, Checkpoint::ResumeFrom(seq) if seq.as_str() == kinesis_11),
+        "{:?}",
+        inv.checkpoint
+    );
+    let first = &opensearch.requests()[0].items;
+    assert_eq!(
+        first[0].document.as_deref(),
+        Some(r#"{"price":24.90,"productId":"p-1"}"#)
+    );
+    // Milliseconds: 2026-01-01T00:00:10Z in ms, times 1000.
+    assert_eq!(
+        first[0].meta,
+        json!({"_index": "products", "_id": "p-1", "version": 1_767_225_610_000_000_u64, "version_type": "external_gte"})
+    );
+    assert_eq!(first[2].action.as_str(), "delete");
 }
 
 /// Looks each product's shop up (a task stands in for another service); p-2's lookup never
