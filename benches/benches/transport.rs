@@ -169,7 +169,12 @@ fn send_1000(c: &mut Criterion) {
     let durable = first
         .finals
         .iter()
-        .filter(|f| !matches!(f, stream2search::outcome::Final::NotDurable { .. }))
+        .filter(|f| {
+            !matches!(
+                f,
+                stream2search::checkpoint::RecordOutcome::NotDurable { .. }
+            )
+        })
         .count();
     eprintln!(
         "transport/send_1000: {} records -> {} items in {} chunk(s), {} NDJSON bytes -> {} sent; \

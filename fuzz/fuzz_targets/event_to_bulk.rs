@@ -21,7 +21,8 @@ use std::sync::OnceLock;
 use libfuzzer_sys::fuzz_target;
 use serde::de::{self, DeserializeSeed, Deserializer, MapAccess, SeqAccess, Visitor};
 use serde_json::Value;
-use stream2search::outcome::Final;
+use stream2search::checkpoint::RecordOutcome;
+use stream2search::outcome::Applied;
 use stream2search::{
     Action, Config, Item, LongIdPolicy, Plan, Planner, RecordStatus, ReservedNames, TtlPolicy,
 };
@@ -169,7 +170,11 @@ fn check(config: &Config, plan: &Plan, unique_input: bool) {
         // attribute rightly has two items with one id, a delete under the old routing and an
         // index under the new one.
         assert!(
-            keys.insert((item.index.as_str(), item.id.as_str(), item.routing.as_deref())),
+            keys.insert((
+                item.index.as_str(),
+                item.id.as_str(),
+                item.routing.as_deref()
+            )),
             "two items for ({:?}, {:?}, routing {:?})",
             item.index,
             item.id,
@@ -248,7 +253,7 @@ fn check(config: &Config, plan: &Plan, unique_input: bool) {
     }
 
     // Checkpoint plumbing: one result per record, whatever the outcomes.
-    let all = vec![Final::Indexed; items.len()];
+    let all = vec![RecordOutcome::Applied(Applied::Indexed); items.len()];
     assert_eq!(plan.resolve(&all).len(), records.len());
     assert_eq!(plan.resolve(&[]).len(), records.len());
 }

@@ -15,7 +15,7 @@ use std::time::{Duration, Instant};
 
 use clap::{Parser, Subcommand, ValueEnum};
 use stream2search::checkpoint::{self, Checkpoint, RecordOutcome, RecordResult};
-use stream2search::outcome::Final;
+use stream2search::outcome::Applied;
 use stream2search::{Config, Planner, RecordStatus, ReservedNames, TtlPolicy};
 use stream2search_client::{Auth, Client, Service, SigV4};
 
@@ -396,7 +396,7 @@ fn replay_file(
             // Nothing is known to be applied: every item stays to be sent again.
             fatal(&format!("{name}: {e}"));
             let reason = e.to_string();
-            vec![Final::NotDurable { reason }; plan.items().len()]
+            vec![RecordOutcome::NotDurable { reason }; plan.items().len()]
         }
     };
     let results = plan.resolve(&finals);
@@ -406,7 +406,7 @@ fn replay_file(
     let mut err = stderr.lock();
     for r in results.iter().filter(|r| !r.outcome.is_durable()) {
         let seq = r.sequence_number.as_ref().map_or("-", |s| s.as_str());
-        let _ = writeln!(err, "record {} {seq}: {}", r.position, describe(&r.outcome));
+        let _ = writeln!(err, "record {} {seq}: {}", r.position, r.outcome);
     }
     drop(err);
     let _ = writeln!(io::stdout().lock(), "{name}: {}", summary(&results, &cp));
@@ -419,25 +419,25 @@ fn replay_file(
 
 /// `N records, indexed X, ..., not durable D; resume at SEQ|complete`.
 fn summary(results: &[RecordResult], cp: &Checkpoint) -> String {
-    let count = |f: fn(&RecordOutcome) -> bool| results.iter().filter(|r| f(&r.outcome)).count();
+    let count =
+        |f: &dyn Fn(&RecordOutcome) -> bool| results.iter().filter(|r| f(&r.outcome)).count();
+    // The applied ones in the words of their `Display`.
+    let applied = [
+        Applied::Indexed,
+        Applied::Deleted,
+        Applied::AlreadyGone,
+        Applied::Stale,
+    ]
+    .map(|a| format!("{a} {}", count(&|o| *o == RecordOutcome::Applied(a))))
+    .join(", ");
     format!(
-        "{} records, indexed {}, deleted {}, already gone {}, stale {}, skipped {}, rejected {}, \
-         invalid {}, not durable {}; {cp}",
+        "{} records, {applied}, skipped {}, rejected {}, invalid {}, not durable {}; {cp}",
         results.len(),
-        count(|o| matches!(o, RecordOutcome::Indexed)),
-        count(|o| matches!(o, RecordOutcome::Deleted)),
-        count(|o| matches!(o, RecordOutcome::AlreadyGone)),
-        count(|o| matches!(o, RecordOutcome::Stale)),
-        count(|o| matches!(o, RecordOutcome::Skipped(_))),
-        count(|o| matches!(o, RecordOutcome::Rejected { .. })),
-        count(|o| matches!(o, RecordOutcome::Invalid(_))),
-        count(|o| matches!(o, RecordOutcome::NotDurable { .. })),
+        count(&|o| matches!(o, RecordOutcome::Skipped(_))),
+        count(&|o| matches!(o, RecordOutcome::Rejected { .. })),
+        count(&|o| matches!(o, RecordOutcome::Invalid(_))),
+        count(&|o| matches!(o, RecordOutcome::NotDurable { .. })),
     )
-}
-
-/// One record's outcome for its stderr line.
-fn describe(outcome: &RecordOutcome) -> String {
-    outcome.to_string()
 }
 
 /// The client's authentication for `--auth`, from the environment.

@@ -11,6 +11,7 @@ use std::time::{Duration, Instant};
 
 use serde_json::{Value, json};
 use stream2search::checkpoint::{Checkpoint, RecordOutcome};
+use stream2search::outcome::Applied;
 use stream2search_lambda::{Handler, Settings};
 use stream2search_testkit::OpenSearch;
 
@@ -141,7 +142,11 @@ fn every_value_class_through_the_handler_is_accepted_exactly_and_searchable() {
         .block_on(handler.handle(event.as_bytes(), Instant::now() + Duration::from_secs(60)))
         .unwrap();
     for (result, (id, _)) in invocation.results.iter().zip(&items) {
-        assert_eq!(result.outcome, RecordOutcome::Indexed, "{id}: {result:?}");
+        assert_eq!(
+            result.outcome,
+            RecordOutcome::Applied(Applied::Indexed),
+            "{id}: {result:?}"
+        );
     }
     assert_eq!(invocation.checkpoint, Checkpoint::Complete);
     assert!(invocation.dead_lettered.is_empty());
@@ -653,7 +658,7 @@ fn at_the_field_limit_dynamic_mapping_stops_and_nothing_is_refused() {
         let indexed: Vec<bool> = invocation
             .results
             .iter()
-            .map(|r| r.outcome == RecordOutcome::Indexed)
+            .map(|r| r.outcome == RecordOutcome::Applied(Applied::Indexed))
             .collect();
         assert_eq!(indexed, want, "{index}: {:?}", invocation.results);
     }

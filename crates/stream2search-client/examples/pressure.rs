@@ -14,7 +14,8 @@ use std::io::{Read as _, Write as _};
 use std::time::{Duration, Instant};
 
 use serde_json::json;
-use stream2search::outcome::Final;
+use stream2search::checkpoint::RecordOutcome;
+use stream2search::outcome::Applied;
 use stream2search::{Config as CoreConfig, Planner};
 use stream2search_client::{Client, Config};
 
@@ -100,26 +101,30 @@ async fn round(
     while let Some(joined) = tasks.join_next().await {
         let (sender, report) = joined?;
         let report = report?;
-        let mut tally: BTreeMap<&str, usize> = BTreeMap::new();
+        let mut tally: BTreeMap<String, usize> = BTreeMap::new();
         for f in &report.finals {
+            // Counted by kind: an applied one in its own words, the rest by what they are.
             let key = match f {
-                Final::Indexed => "indexed",
-                Final::NotDurable { .. } => "not durable",
-                Final::Rejected { .. } => "rejected",
-                _ => "other",
+                RecordOutcome::Applied(a) => a.to_string(),
+                RecordOutcome::NotDurable { .. } => "not durable".into(),
+                RecordOutcome::Rejected { .. } => "rejected".into(),
+                _ => "other".into(),
             };
             *tally.entry(key).or_default() += 1;
         }
-        durable_total += tally.get("indexed").copied().unwrap_or(0);
+        durable_total += tally
+            .get(&Applied::Indexed.to_string())
+            .copied()
+            .unwrap_or(0);
         let c = &report.counters;
         println!(
             "sender {sender}: {tally:?}; {} requests, {} retries, {} splits, backoff {:?}, waiting {:?}",
             c.attempts, c.retries, c.splits, c.backoff_wait, c.server_wait
         );
-        if let Some(Final::NotDurable { reason }) = report
+        if let Some(RecordOutcome::NotDurable { reason }) = report
             .finals
             .iter()
-            .find(|f| matches!(f, Final::NotDurable { .. }))
+            .find(|f| matches!(f, RecordOutcome::NotDurable { .. }))
         {
             println!("  e.g. not durable: {reason}");
         }

@@ -1,9 +1,9 @@
 //! One opaque error for everything that stops the transport.
 //!
 //! Per-record problems are never errors: a document OpenSearch rejects, or one that could not be
-//! sent before the deadline, is an `outcome::Final` value. An [`Error`] is what is left: a
-//! configuration that cannot work, or one failed HTTP exchange (used internally to decide whether
-//! to retry, and surfaced as the reason of a not-durable item).
+//! sent before the deadline, is a `checkpoint::RecordOutcome` value. An [`Error`] is what is
+//! left: a configuration that cannot work, or one failed HTTP exchange (used internally to decide
+//! whether to retry, and surfaced as the reason of a not-durable item).
 
 use std::error::Error as StdError;
 use std::fmt;

@@ -52,8 +52,8 @@
 //! - **Retries:** only retryable items are resent, rebuilt from item indices; waits use the
 //!   core's `Backoff` with full jitter; 413 halves the request; the deadline, less
 //!   [`Config::deadline_margin`], is never overrun.
-//! - **Errors:** per-item results are values (`outcome::Final`); [`Error`] is for what no
-//!   retry fixes. Credentials appear in no `Display` or `Debug` output.
+//! - **Errors:** per-item results are values (`checkpoint::RecordOutcome`); [`Error`] is for
+//!   what no retry fixes. Credentials appear in no `Display` or `Debug` output.
 //!
 //! Amazon OpenSearch Serverless (`aoss`) accepts only what this crate sends (`POST /_bulk`); it
 //! has no `GET /`, so the client never probes the endpoint.

@@ -9,7 +9,8 @@ use std::collections::VecDeque;
 use std::time::{Duration, Instant, SystemTime};
 
 use stream2search::backoff::Backoff;
-use stream2search::outcome::{self, Final, ItemOutcome, Response};
+use stream2search::checkpoint::RecordOutcome;
+use stream2search::outcome::{self, ItemOutcome, Response};
 use stream2search::{Action, Plan};
 
 use crate::client::Client;
@@ -19,9 +20,9 @@ use crate::error::Error;
 /// What happened to every item of a plan, and what it cost.
 #[derive(Debug, Clone, PartialEq)]
 pub struct Report {
-    /// One final outcome per `plan.items()` entry, in the same order; pass it to
-    /// `plan.resolve(&report.finals)` for one result per record.
-    pub finals: Vec<Final>,
+    /// How each `plan.items()` entry ended, in the same order; pass it to
+    /// `plan.resolve(&report.finals)`, which hands each item's outcome to its records.
+    pub finals: Vec<RecordOutcome>,
     /// Counters for metrics.
     pub counters: Counters,
 }
@@ -94,7 +95,8 @@ impl Client {
     /// - A 413 splits the request in half, recursively; a single item still too large is
     ///   rejected.
     /// - Nothing is started that could run past the deadline: what is unsent, or still failing,
-    ///   when time or [`Config::max_attempts`] runs out is `Final::NotDurable`, never indexed.
+    ///   when time or [`Config::max_attempts`] runs out is `RecordOutcome::NotDurable`, never
+    ///   indexed.
     ///
     /// # Errors
     /// Only for problems no retry can fix, which concern the whole plan rather than any record:
@@ -137,7 +139,7 @@ impl Client {
             .finals
             .into_iter()
             .map(|f| {
-                f.unwrap_or_else(|| Final::NotDurable {
+                f.unwrap_or_else(|| RecordOutcome::NotDurable {
                     reason: "not sent".into(),
                 })
             })
@@ -160,7 +162,7 @@ struct Run<'a> {
     backoff: Backoff,
     /// The deadline less the margin: nothing may still be running then.
     stop: Instant,
-    finals: Vec<Option<Final>>,
+    finals: Vec<Option<RecordOutcome>>,
     counters: Counters,
     rng: fastrand::Rng,
     /// Credentials were fetched again after a 401/403 (done at most once per call).
@@ -245,7 +247,7 @@ impl Run<'_> {
                             reason.get_or_insert_with(|| format!("{status}: {why}"));
                         }
                         ItemOutcome::FieldLimit { reason: why } => limited.push((item, why)),
-                        decided => self.finals[item] = Some(Final::from(decided)),
+                        decided => self.finals[item] = Some(RecordOutcome::from(decided)),
                     }
                 }
                 for (item, why) in limited {
@@ -254,7 +256,7 @@ impl Run<'_> {
                         reason.get_or_insert_with(|| format!("400: {why}"));
                     } else {
                         self.finals[item] =
-                            Some(Final::from(ItemOutcome::FieldLimit { reason: why }));
+                            Some(RecordOutcome::from(ItemOutcome::FieldLimit { reason: why }));
                     }
                 }
                 if !again.is_empty() {
@@ -274,7 +276,7 @@ impl Run<'_> {
                 self.retry(sent, "answer does not match the request".into(), queue);
             }
             Response::TooLarge if sent.items.len() == 1 => {
-                self.finals[sent.items[0]] = Some(Final::Rejected {
+                self.finals[sent.items[0]] = Some(RecordOutcome::Rejected {
                     status: 413,
                     reason: "the document alone is larger than the server accepts in one request"
                         .into(),
@@ -311,7 +313,7 @@ impl Run<'_> {
             }
             Response::RejectAll { status, reason } => {
                 for &item in &sent.items {
-                    self.finals[item] = Some(Final::Rejected {
+                    self.finals[item] = Some(RecordOutcome::Rejected {
                         status,
                         reason: reason.clone(),
                     });
@@ -373,7 +375,7 @@ impl Run<'_> {
             None => format!("{why} before it could be sent"),
         };
         for &item in &pending.items {
-            self.finals[item] = Some(Final::NotDurable {
+            self.finals[item] = Some(RecordOutcome::NotDurable {
                 reason: reason.clone(),
             });
         }

@@ -8,7 +8,8 @@ use std::time::{Duration, Instant};
 
 use common::*;
 use serde_json::{Value, json};
-use stream2search::outcome::Final;
+use stream2search::checkpoint::RecordOutcome;
+use stream2search::outcome::Applied;
 use stream2search_client::{Client, Config};
 use stream2search_testkit::OpenSearch;
 
@@ -25,7 +26,7 @@ fn deadline() -> Instant {
 }
 
 /// `_id` → final outcome.
-fn by_id(plan: &stream2search::Plan, finals: &[Final]) -> BTreeMap<String, Final> {
+fn by_id(plan: &stream2search::Plan, finals: &[RecordOutcome]) -> BTreeMap<String, RecordOutcome> {
     plan.items()
         .iter()
         .zip(finals)
@@ -54,7 +55,13 @@ async fn every_outcome_against_the_real_node_leaves_exactly_the_expected_index()
         )
         .unwrap();
     let report = client.send(&before, deadline()).await.unwrap();
-    assert_eq!(report.finals, vec![Final::Indexed, Final::Indexed]);
+    assert_eq!(
+        report.finals,
+        vec![
+            RecordOutcome::Applied(Applied::Indexed),
+            RecordOutcome::Applied(Applied::Indexed)
+        ]
+    );
 
     // The batch under test.
     let plan = planner
@@ -80,11 +87,14 @@ async fn every_outcome_against_the_real_node_leaves_exactly_the_expected_index()
     let report = client.send(&plan, deadline()).await.unwrap();
 
     let finals = by_id(&plan, &report.finals);
-    assert_eq!(finals["d-new"], Final::Indexed);
-    assert_eq!(finals["d-del"], Final::Deleted);
-    assert_eq!(finals["d-missing"], Final::AlreadyGone);
-    assert_eq!(finals["d-stale"], Final::Stale);
-    let Final::Rejected { status, reason } = &finals["d-bad"] else {
+    assert_eq!(finals["d-new"], RecordOutcome::Applied(Applied::Indexed));
+    assert_eq!(finals["d-del"], RecordOutcome::Applied(Applied::Deleted));
+    assert_eq!(
+        finals["d-missing"],
+        RecordOutcome::Applied(Applied::AlreadyGone)
+    );
+    assert_eq!(finals["d-stale"], RecordOutcome::Applied(Applied::Stale));
+    let RecordOutcome::Rejected { status, reason } = &finals["d-bad"] else {
         panic!("d-bad: {:?}", finals["d-bad"]);
     };
     assert_eq!(*status, 400);
@@ -140,7 +150,10 @@ async fn uncompressed_bodies_are_accepted_too() {
         .await
         .unwrap();
 
-    assert_eq!(report.finals, vec![Final::Indexed]);
+    assert_eq!(
+        report.finals,
+        vec![RecordOutcome::Applied(Applied::Indexed)]
+    );
     assert_eq!(report.counters.bytes_sent, report.counters.bytes_ndjson);
     assert_eq!(
         index.get_doc("p").json()["_source"],

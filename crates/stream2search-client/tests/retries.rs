@@ -8,7 +8,8 @@ use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::{Duration, Instant};
 
 use common::*;
-use stream2search::outcome::Final;
+use stream2search::checkpoint::RecordOutcome;
+use stream2search::outcome::Applied;
 use stream2search_client::{Auth, Client, Service, SigV4};
 use tokio::io::{AsyncReadExt as _, AsyncWriteExt as _};
 use tokio::net::TcpListener;
@@ -52,7 +53,10 @@ async fn per_item_429_resends_only_the_failed_items() {
         .await
         .unwrap();
 
-    assert_eq!(report.finals, vec![Final::Indexed; 5]);
+    assert_eq!(
+        report.finals,
+        vec![RecordOutcome::Applied(Applied::Indexed); 5]
+    );
     assert_eq!(
         sent_ids(&server).await,
         vec![vec!["d0", "d1", "d2", "d3", "d4"], vec!["d1", "d3"]]
@@ -71,7 +75,10 @@ async fn whole_request_503_resends_everything_then_succeeds() {
         .await
         .unwrap();
 
-    assert_eq!(report.finals, vec![Final::Indexed; 3]);
+    assert_eq!(
+        report.finals,
+        vec![RecordOutcome::Applied(Applied::Indexed); 3]
+    );
     assert_eq!(
         sent_ids(&server).await,
         vec![vec!["d0", "d1", "d2"], vec!["d0", "d1", "d2"]]
@@ -92,8 +99,8 @@ async fn retryable_items_that_keep_failing_end_not_durable_after_max_attempts() 
         .unwrap();
 
     assert_eq!(count.load(Ordering::SeqCst), 3);
-    assert_eq!(report.finals[1], Final::Indexed);
-    let Final::NotDurable { reason } = &report.finals[0] else {
+    assert_eq!(report.finals[1], RecordOutcome::Applied(Applied::Indexed));
+    let RecordOutcome::NotDurable { reason } = &report.finals[0] else {
         panic!("{:?}", report.finals[0]);
     };
     assert!(
@@ -127,8 +134,8 @@ async fn too_large_splits_in_half_until_it_fits_and_rejects_a_lone_giant() {
         .await
         .unwrap();
 
-    let mut expected = vec![Final::Indexed; 4];
-    expected.push(Final::Rejected {
+    let mut expected = vec![RecordOutcome::Applied(Applied::Indexed); 4];
+    expected.push(RecordOutcome::Rejected {
         status: 413,
         reason: "the document alone is larger than the server accepts in one request".into(),
     });
@@ -222,7 +229,10 @@ async fn a_server_slower_than_the_request_timeout_is_retried() {
         .await
         .unwrap();
 
-    assert_eq!(report.finals, vec![Final::Indexed]);
+    assert_eq!(
+        report.finals,
+        vec![RecordOutcome::Applied(Applied::Indexed)]
+    );
     assert_eq!(report.counters.attempts, 2);
 }
 
@@ -243,7 +253,7 @@ async fn a_server_that_is_always_too_slow_leaves_items_not_durable() {
         .await
         .unwrap();
 
-    let Final::NotDurable { reason } = &report.finals[0] else {
+    let RecordOutcome::NotDurable { reason } = &report.finals[0] else {
         panic!("{:?}", report.finals[0]);
     };
     assert!(reason.contains("did not answer in time"), "{reason}");
@@ -299,7 +309,10 @@ async fn a_reset_connection_is_retried() {
         .await
         .unwrap();
 
-    assert_eq!(report.finals, vec![Final::Indexed]);
+    assert_eq!(
+        report.finals,
+        vec![RecordOutcome::Applied(Applied::Indexed)]
+    );
     assert_eq!(accepted.load(Ordering::SeqCst), 2);
     assert_eq!(report.counters.retries, 1);
 }
@@ -328,7 +341,7 @@ async fn a_hanging_server_returns_before_the_deadline_with_items_not_durable() {
 
     assert!(Instant::now() < deadline, "returned after the deadline");
     for f in &report.finals {
-        assert!(matches!(f, Final::NotDurable { .. }), "{f:?}");
+        assert!(matches!(f, RecordOutcome::NotDurable { .. }), "{f:?}");
     }
     let results = inserts(3).resolve(&report.finals);
     assert!(results.iter().all(|r| !r.outcome.is_durable()));
@@ -348,7 +361,7 @@ async fn a_deadline_already_past_sends_nothing() {
         report
             .finals
             .iter()
-            .all(|f| matches!(f, Final::NotDurable { .. }))
+            .all(|f| matches!(f, RecordOutcome::NotDurable { .. }))
     );
 }
 

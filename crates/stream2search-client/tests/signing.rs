@@ -101,12 +101,10 @@ async fn send_one(service: Service, token: Option<&str>, gzip: bool) -> (Request
         .send(&plan, Instant::now() + Duration::from_secs(30))
         .await
         .unwrap();
-    assert!(
-        report
-            .finals
-            .iter()
-            .all(|f| *f == stream2search::outcome::Final::Indexed)
-    );
+    assert!(report.finals.iter().all(|f| *f
+        == stream2search::checkpoint::RecordOutcome::Applied(
+            stream2search::outcome::Applied::Indexed
+        )));
     let mut expected = Vec::new();
     plan.encode(&[0, 1, 2], &mut expected);
     let mut requests = server.received_requests().await.unwrap();

@@ -11,7 +11,8 @@ use std::time::{Duration, Instant};
 use common::*;
 use rcgen::{BasicConstraints, CertificateParams, CertifiedIssuer, DnType, IsCa, KeyPair};
 use rustls_pki_types::{CertificateDer, PrivateKeyDer};
-use stream2search::outcome::Final;
+use stream2search::checkpoint::RecordOutcome;
+use stream2search::outcome::Applied;
 use stream2search_client::{Client, Config};
 use tokio::io::{AsyncReadExt as _, AsyncWriteExt as _};
 use tokio::net::TcpListener;
@@ -126,7 +127,10 @@ async fn an_extra_ca_makes_a_private_cluster_trusted() {
         .await
         .unwrap();
 
-    assert_eq!(report.finals, vec![Final::Indexed; 2]);
+    assert_eq!(
+        report.finals,
+        vec![RecordOutcome::Applied(Applied::Indexed); 2]
+    );
 }
 
 #[tokio::test]

@@ -8,7 +8,7 @@ use std::time::{Instant, SystemTime};
 use lambda_runtime::{Diagnostic, LambdaEvent, tracing};
 use serde_json::value::RawValue;
 use stream2search::checkpoint::{self, BatchResponse, Checkpoint, RecordOutcome, RecordResult};
-use stream2search::{Plan, Planner, RecordErrorKind, SequenceNumber};
+use stream2search::{Plan, Planner, SequenceNumber};
 use stream2search_client::Client;
 
 use crate::config::{self, ConfigError, Settings};
@@ -487,7 +487,7 @@ impl Handler {
         if poison.is_empty() {
             return HashSet::new();
         }
-        let reasons: Vec<String> = poison.iter().map(|r| reason(&r.outcome)).collect();
+        let reasons: Vec<String> = poison.iter().map(|r| r.outcome.to_string()).collect();
         let messages: Vec<_> = poison
             .iter()
             .zip(&reasons)
@@ -515,27 +515,16 @@ impl Handler {
     }
 }
 
-/// The core's rendering of the outcome, except that a hook's refusal says so.
-fn reason(outcome: &RecordOutcome) -> String {
-    match outcome {
-        RecordOutcome::Invalid(e) if e.kind() == RecordErrorKind::Refused => {
-            format!("refused by the hook: {e}")
-        }
-        other => other.to_string(),
-    }
-}
-
 /// Every record that did not end well gets a log line: nothing is dropped silently.
 fn log_failure(r: &RecordResult, dead_lettered: bool) {
     if r.outcome.is_durable() {
         return;
     }
     let seq = r.sequence_number.as_ref().map(SequenceNumber::as_str);
-    let why = reason(&r.outcome);
     if dead_lettered {
-        tracing::warn!(position = r.position, event_id = r.event_id.as_deref(), sequence_number = seq, reason = %why, "poison record dead-lettered");
+        tracing::warn!(position = r.position, event_id = r.event_id.as_deref(), sequence_number = seq, reason = %r.outcome, "poison record dead-lettered");
     } else {
-        tracing::error!(position = r.position, event_id = r.event_id.as_deref(), sequence_number = seq, reason = %why, "record not durable; Lambda will deliver it again");
+        tracing::error!(position = r.position, event_id = r.event_id.as_deref(), sequence_number = seq, reason = %r.outcome, "record not durable; Lambda will deliver it again");
     }
 }
 

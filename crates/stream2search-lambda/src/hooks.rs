@@ -350,7 +350,7 @@ mod tests {
     use serde_json::value::RawValue;
     use std::collections::BTreeMap;
     use stream2search::checkpoint::RecordOutcome;
-    use stream2search::outcome::Final;
+    use stream2search::outcome::Applied;
     use stream2search::{Config, Planner, RecordErrorKind};
 
     const EVENT: &str = r#"{"Records":[
@@ -407,7 +407,11 @@ mod tests {
                 "{\"index\":{\"_index\":\"docs\",\"_id\":\"f\"}}\n{\"k\":\"f\"}\n",
             )
         );
-        let results = plan.resolve(&[Final::Indexed, Final::Indexed, Final::Indexed]);
+        let results = plan.resolve(&[
+            RecordOutcome::Applied(Applied::Indexed),
+            RecordOutcome::Applied(Applied::Indexed),
+            RecordOutcome::Applied(Applied::Indexed),
+        ]);
         assert_eq!(
             results[2].outcome,
             RecordOutcome::Skipped(SkipReason::Filtered)
@@ -421,7 +425,7 @@ mod tests {
                 other => panic!("{position}: {other:?}"),
             }
         }
-        assert_eq!(results[5].outcome, RecordOutcome::Indexed);
+        assert_eq!(results[5].outcome, RecordOutcome::Applied(Applied::Indexed));
     }
 
     #[test]
@@ -479,7 +483,11 @@ mod tests {
             _ => Verdict::Keep,
         };
         apply(&hook, EVENT.as_bytes(), &mut plan);
-        let results = plan.resolve(&[Final::Indexed, Final::Deleted, Final::Indexed]);
+        let results = plan.resolve(&[
+            RecordOutcome::Applied(Applied::Indexed),
+            RecordOutcome::Applied(Applied::Deleted),
+            RecordOutcome::Applied(Applied::Indexed),
+        ]);
         for position in [0, 1, 3] {
             assert!(
                 matches!(&results[position].outcome, RecordOutcome::Invalid(e) if e.kind() == RecordErrorKind::Refused),
@@ -487,7 +495,7 @@ mod tests {
                 results[position].outcome
             );
         }
-        assert_eq!(results[2].outcome, RecordOutcome::Indexed);
+        assert_eq!(results[2].outcome, RecordOutcome::Applied(Applied::Indexed));
     }
 
     #[test]
@@ -537,7 +545,7 @@ mod tests {
             body(&plan),
             "{\"index\":{\"_index\":\"other\",\"_id\":\"a\"}}\n{\"k\":\"a\",\"n\":1.50}\n"
         );
-        let results = plan.resolve(&[Final::Indexed]);
+        let results = plan.resolve(&[RecordOutcome::Applied(Applied::Indexed)]);
         assert_eq!(
             results[1].outcome,
             RecordOutcome::Skipped(SkipReason::Filtered)

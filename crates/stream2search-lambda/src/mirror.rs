@@ -327,14 +327,7 @@ impl Mirrored {
     pub(crate) fn merge(self, results: &mut [RecordResult]) {
         if let Some(why) = &self.unknown {
             for r in results.iter_mut() {
-                let sent = matches!(
-                    r.outcome,
-                    RecordOutcome::Indexed
-                        | RecordOutcome::Deleted
-                        | RecordOutcome::AlreadyGone
-                        | RecordOutcome::Stale
-                );
-                if sent {
+                if matches!(r.outcome, RecordOutcome::Applied(_)) {
                     r.outcome = RecordOutcome::NotDurable {
                         reason: format!("mirror: {why}"),
                     };
@@ -365,18 +358,11 @@ fn worse(outcome: &mut RecordOutcome, mirrored: RecordOutcome, index: &str) {
         };
     } else if theirs == 1
         && own == 1
-        && let (
-            RecordOutcome::Rejected { reason, .. },
-            RecordOutcome::Rejected {
-                status,
-                reason: why,
-            },
-        ) = (outcome, mirrored)
+        && let RecordOutcome::Rejected { reason, .. } = outcome
+        && matches!(mirrored, RecordOutcome::Rejected { .. })
     {
         // Poison in both: one dead letter, with both reasons.
-        reason.push_str(&format!(
-            "; in mirror index {index}: rejected ({status}): {why}"
-        ));
+        reason.push_str(&format!("; in mirror index {index}: {mirrored}"));
     }
 }
 
@@ -420,6 +406,7 @@ async fn both<A: Future, B: Future>(a: A, b: B) -> (A::Output, B::Output) {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use stream2search::outcome::Applied;
 
     fn mirror(vars: &[(&str, &str)]) -> Result<Mirror, ConfigError> {
         let get = |name: &str| {
@@ -515,22 +502,22 @@ mod tests {
     fn the_worse_outcome_wins_not_durable_then_poison_then_the_write_index() {
         let cases = [
             (
-                RecordOutcome::Indexed,
-                RecordOutcome::Stale,
-                RecordOutcome::Indexed,
+                RecordOutcome::Applied(Applied::Indexed),
+                RecordOutcome::Applied(Applied::Stale),
+                RecordOutcome::Applied(Applied::Indexed),
             ),
             (
-                RecordOutcome::Stale,
-                RecordOutcome::Indexed,
-                RecordOutcome::Stale,
+                RecordOutcome::Applied(Applied::Stale),
+                RecordOutcome::Applied(Applied::Indexed),
+                RecordOutcome::Applied(Applied::Stale),
             ),
             (
-                RecordOutcome::Deleted,
-                RecordOutcome::AlreadyGone,
-                RecordOutcome::Deleted,
+                RecordOutcome::Applied(Applied::Deleted),
+                RecordOutcome::Applied(Applied::AlreadyGone),
+                RecordOutcome::Applied(Applied::Deleted),
             ),
             (
-                RecordOutcome::Indexed,
+                RecordOutcome::Applied(Applied::Indexed),
                 rejected("strict"),
                 rejected("in mirror index m: strict"),
             ),
@@ -540,7 +527,7 @@ mod tests {
                 rejected("own; in mirror index m: rejected (400): theirs"),
             ),
             (
-                RecordOutcome::Indexed,
+                RecordOutcome::Applied(Applied::Indexed),
                 not_durable("out of time"),
                 not_durable("in mirror index m: out of time"),
             ),
@@ -577,10 +564,10 @@ mod tests {
             outcome,
         };
         let mut results = vec![
-            result(0, RecordOutcome::Indexed),
+            result(0, RecordOutcome::Applied(Applied::Indexed)),
             result(1, RecordOutcome::Skipped(SkipReason::Ttl)),
             result(2, rejected("own")),
-            result(3, RecordOutcome::Stale),
+            result(3, RecordOutcome::Applied(Applied::Stale)),
         ];
         Mirrored {
             unknown: Some("why".into()),

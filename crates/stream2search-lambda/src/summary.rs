@@ -5,6 +5,7 @@ use std::time::Duration;
 use lambda_runtime::tracing;
 use serde::Serialize;
 use stream2search::checkpoint::{RecordOutcome, RecordResult};
+use stream2search::outcome::Applied;
 
 /// Counts for one invocation.
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize)]
@@ -47,9 +48,9 @@ impl Counts {
         };
         for r in results {
             match &r.outcome {
-                RecordOutcome::Indexed => s.indexed += 1,
-                RecordOutcome::Deleted | RecordOutcome::AlreadyGone => s.deleted += 1,
-                RecordOutcome::Stale => s.stale += 1,
+                RecordOutcome::Applied(Applied::Indexed) => s.indexed += 1,
+                RecordOutcome::Applied(Applied::Deleted | Applied::AlreadyGone) => s.deleted += 1,
+                RecordOutcome::Applied(Applied::Stale) => s.stale += 1,
                 RecordOutcome::Skipped(_) => s.skipped += 1,
                 o if o.is_poison() && dead_lettered(r) => s.dead_lettered += 1,
                 _ => s.failed += 1,

@@ -10,6 +10,7 @@ use std::time::{Duration, Instant};
 use serde_json::{Value, json};
 use stream2search::RecordErrorKind;
 use stream2search::checkpoint::{Checkpoint, RecordOutcome, SkipReason};
+use stream2search::outcome::Applied;
 use stream2search_lambda::{Handler, Item, Settings, Verdict};
 use stream2search_testkit::{MotoSqs, OpenSearch, TestIndex};
 
@@ -118,7 +119,10 @@ async fn insert_modify_remove_reach_the_index_and_complete() {
         .await
         .unwrap();
     assert_eq!(inv.checkpoint, Checkpoint::Complete);
-    assert_eq!(inv.results[0].outcome, RecordOutcome::Stale);
+    assert_eq!(
+        inv.results[0].outcome,
+        RecordOutcome::Applied(Applied::Stale)
+    );
     index.refresh();
     assert_eq!(source(&index, "p-1").unwrap()["price"], json!(22.00));
 }
@@ -333,7 +337,10 @@ async fn write_blocked_index_is_a_partial_failure_from_the_hooked_record() {
         .handle(&fixture("insert.json"), soon())
         .await
         .unwrap();
-    assert_eq!(inv.results[0].outcome, RecordOutcome::Indexed);
+    assert_eq!(
+        inv.results[0].outcome,
+        RecordOutcome::Applied(Applied::Indexed)
+    );
     assert!(matches!(
         inv.results[1].outcome,
         RecordOutcome::NotDurable { .. }

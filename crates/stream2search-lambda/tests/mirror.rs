@@ -14,6 +14,7 @@ use std::time::{Duration, Instant};
 
 use serde_json::{Value, json};
 use stream2search::checkpoint::{Checkpoint, RecordOutcome};
+use stream2search::outcome::Applied;
 use stream2search_lambda::testing::{event, insert, modify, remove};
 use stream2search_lambda::{Handler, Settings};
 use stream2search_testkit::{MotoSqs, OpenSearch, TestIndex};
@@ -148,7 +149,10 @@ async fn inserts_modifies_and_removes_reach_the_write_index_and_the_mirror() {
             .iter()
             .map(|r| r.outcome.clone())
             .collect::<Vec<_>>(),
-        [RecordOutcome::Indexed, RecordOutcome::Deleted]
+        [
+            RecordOutcome::Applied(Applied::Indexed),
+            RecordOutcome::Applied(Applied::Deleted)
+        ]
     );
 
     pair.refresh();
@@ -204,8 +208,14 @@ async fn a_document_the_mirror_refuses_is_poison_and_the_checkpoint_names_it() {
 
     // No queue: the poison record is a failure, and Lambda resumes at it.
     assert_eq!(resume_at(&inv.checkpoint), Some("11"));
-    assert_eq!(inv.results[0].outcome, RecordOutcome::Indexed);
-    assert_eq!(inv.results[2].outcome, RecordOutcome::Indexed);
+    assert_eq!(
+        inv.results[0].outcome,
+        RecordOutcome::Applied(Applied::Indexed)
+    );
+    assert_eq!(
+        inv.results[2].outcome,
+        RecordOutcome::Applied(Applied::Indexed)
+    );
     let RecordOutcome::Rejected { status, reason } = &inv.results[1].outcome else {
         panic!("{:?}", inv.results[1].outcome);
     };
@@ -435,7 +445,10 @@ async fn a_mirror_at_its_field_limit_stops_dynamic_mapping_and_takes_the_documen
     let payload = event([insert(70, key("p-1"), Value::Object(image))]);
     let inv = handler.handle(&payload, soon()).await.unwrap();
     assert_eq!(inv.checkpoint, Checkpoint::Complete, "{:?}", inv.results);
-    assert_eq!(inv.results[0].outcome, RecordOutcome::Indexed);
+    assert_eq!(
+        inv.results[0].outcome,
+        RecordOutcome::Applied(Applied::Indexed)
+    );
 
     pair.refresh();
     let (source, _) = doc(&pair.mirror, "p-1").unwrap();

@@ -5,6 +5,7 @@ use std::time::{Duration, Instant};
 
 use serde_json::json;
 use stream2search::checkpoint::{Checkpoint, RecordOutcome};
+use stream2search::outcome::Applied;
 use stream2search_lambda::testing::{Answer, FakeOpenSearch, event, insert, kinesis_event, remove};
 use stream2search_lambda::{AsyncHook, Handler, HookFuture, Item, Verdict};
 
@@ -38,15 +39,15 @@ async fn each_answer_leads_to_its_outcome_and_the_requests_are_recorded() {
         .await
         .unwrap();
     let outcomes: Vec<&RecordOutcome> = inv.results.iter().map(|r| &r.outcome).collect();
-    assert_eq!(outcomes[0], &RecordOutcome::Indexed);
+    assert_eq!(outcomes[0], &RecordOutcome::Applied(Applied::Indexed));
     assert!(
         matches!(outcomes[1], RecordOutcome::Rejected { status: 400, .. }),
         "{:?}",
         outcomes[1]
     );
-    assert_eq!(outcomes[2], &RecordOutcome::Stale);
-    assert_eq!(outcomes[3], &RecordOutcome::Indexed);
-    assert_eq!(outcomes[4], &RecordOutcome::Deleted);
+    assert_eq!(outcomes[2], &RecordOutcome::Applied(Applied::Stale));
+    assert_eq!(outcomes[3], &RecordOutcome::Applied(Applied::Indexed));
+    assert_eq!(outcomes[4], &RecordOutcome::Applied(Applied::Deleted));
     // No dead-letter queue: the rejected record is where Lambda resumes.
     assert!(matches!(&inv.checkpoint, Checkpoint::ResumeFrom(seq) if seq.as_str() == "11"));
     assert_eq!(
@@ -102,13 +103,13 @@ async fn a_kinesis_event_of_the_same_changes_sends_the_same_documents_and_names_
         .await
         .unwrap();
     let outcomes: Vec<&RecordOutcome> = inv.results.iter().map(|r| &r.outcome).collect();
-    assert_eq!(outcomes[0], &RecordOutcome::Indexed);
+    assert_eq!(outcomes[0], &RecordOutcome::Applied(Applied::Indexed));
     assert!(
         matches!(outcomes[1], RecordOutcome::NotDurable { .. }),
         "{:?}",
         outcomes[1]
     );
-    assert_eq!(outcomes[2], &RecordOutcome::Deleted);
+    assert_eq!(outcomes[2], &RecordOutcome::Applied(Applied::Deleted));
     // p-2 never got through: Lambda resumes at its Kinesis sequence number.
     let kinesis_11 = format!("{:0>56}", 11);
     assert!(
@@ -169,7 +170,10 @@ async fn an_async_hook_routes_and_what_it_has_not_answered_by_the_deadline_is_re
         .handle(&payload, Instant::now() + Duration::from_millis(5250))
         .await
         .unwrap();
-    assert_eq!(inv.results[0].outcome, RecordOutcome::Indexed);
+    assert_eq!(
+        inv.results[0].outcome,
+        RecordOutcome::Applied(Applied::Indexed)
+    );
     for late in &inv.results[1..] {
         assert_eq!(
             late.outcome,

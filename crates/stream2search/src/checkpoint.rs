@@ -7,8 +7,9 @@ use std::fmt;
 
 use serde::Serialize;
 
-use crate::error::RecordError;
+use crate::error::{RecordError, RecordErrorKind};
 use crate::event::SequenceNumber;
+use crate::outcome::Applied;
 
 /// Why a record was deliberately not sent.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -20,17 +21,13 @@ pub enum SkipReason {
     Filtered,
 }
 
-/// How one record ended.
+/// How one record ended; also how one bulk item ended after all attempts, which
+/// [`crate::Plan::resolve`] hands to every record the item decides.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum RecordOutcome {
-    /// Its document is indexed (or a later change of the same item in this batch is).
-    Indexed,
-    /// Its document is deleted.
-    Deleted,
-    /// Its document was already absent.
-    AlreadyGone,
-    /// The index already held a newer version.
-    Stale,
+    /// Its change is settled in the index: indexed (or a later change of the same item in this
+    /// batch is), deleted, already gone, or stale.
+    Applied(Applied),
     /// Deliberately not sent.
     Skipped(SkipReason),
     /// OpenSearch refused it for good (a poison record).
@@ -40,9 +37,10 @@ pub enum RecordOutcome {
         /// The server's reason.
         reason: String,
     },
-    /// It could not be converted (a poison record).
+    /// It could not be converted, or the caller's own code refused it (a poison record).
     Invalid(RecordError),
-    /// Not known to be applied: Lambda must deliver it again.
+    /// Not known to be applied (out of time or attempts, or a whole-request failure): Lambda
+    /// must deliver it again.
     NotDurable {
         /// Why.
         reason: String,
@@ -53,14 +51,7 @@ impl RecordOutcome {
     /// Whether the change is settled in the index. Poison records (`Rejected`, `Invalid`) are not:
     /// they become durable only once dead-lettered.
     pub fn is_durable(&self) -> bool {
-        matches!(
-            self,
-            RecordOutcome::Indexed
-                | RecordOutcome::Deleted
-                | RecordOutcome::AlreadyGone
-                | RecordOutcome::Stale
-                | RecordOutcome::Skipped(_)
-        )
+        matches!(self, RecordOutcome::Applied(_) | RecordOutcome::Skipped(_))
     }
 
     /// Whether this is a poison record: retrying cannot help.
@@ -69,6 +60,12 @@ impl RecordOutcome {
             self,
             RecordOutcome::Rejected { .. } | RecordOutcome::Invalid(_)
         )
+    }
+}
+
+impl From<Applied> for RecordOutcome {
+    fn from(a: Applied) -> Self {
+        RecordOutcome::Applied(a)
     }
 }
 
@@ -82,19 +79,20 @@ impl fmt::Display for SkipReason {
     }
 }
 
-/// `indexed`, `deleted`, `already gone`, `stale`, `skipped`, `rejected (STATUS): REASON`,
-/// `invalid: ERROR`, `not durable: REASON`. (Why a record was skipped is its [`SkipReason`]'s
-/// own `Display`.)
+/// An [`Applied`] as its own `Display` (`indexed`, `deleted`, `already gone`, `stale`);
+/// `skipped`, `rejected (STATUS): REASON`, `invalid: ERROR` (`refused by the hook: REASON` when
+/// the caller's code refused it, [`RecordError::refused`]), `not durable: REASON`. (Why a record
+/// was skipped is its [`SkipReason`]'s own `Display`.)
 impl fmt::Display for RecordOutcome {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match self {
-            RecordOutcome::Indexed => f.write_str("indexed"),
-            RecordOutcome::Deleted => f.write_str("deleted"),
-            RecordOutcome::AlreadyGone => f.write_str("already gone"),
-            RecordOutcome::Stale => f.write_str("stale"),
+            RecordOutcome::Applied(a) => a.fmt(f),
             RecordOutcome::Skipped(_) => f.write_str("skipped"),
             RecordOutcome::Rejected { status, reason } => {
                 write!(f, "rejected ({status}): {reason}")
+            }
+            RecordOutcome::Invalid(e) if e.kind() == RecordErrorKind::Refused => {
+                write!(f, "refused by the hook: {e}")
             }
             RecordOutcome::Invalid(e) => write!(f, "invalid: {e}"),
             RecordOutcome::NotDurable { reason } => write!(f, "not durable: {reason}"),
@@ -183,6 +181,7 @@ impl Checkpoint {
 /// ```
 /// use stream2search::SequenceNumber;
 /// use stream2search::checkpoint::{Checkpoint, RecordOutcome, RecordResult, checkpoint};
+/// use stream2search::outcome::Applied;
 ///
 /// let result = |position, seq: &str, outcome| RecordResult {
 ///     position,
@@ -191,9 +190,9 @@ impl Checkpoint {
 ///     outcome,
 /// };
 /// let results = [
-///     result(0, "100", RecordOutcome::Indexed),
+///     result(0, "100", RecordOutcome::Applied(Applied::Indexed)),
 ///     result(1, "200", RecordOutcome::NotDurable { reason: "out of time".into() }),
-///     result(2, "300", RecordOutcome::Indexed),
+///     result(2, "300", RecordOutcome::Applied(Applied::Indexed)),
 /// ];
 /// // Lambda resumes at the first change that is not durable, and delivers 200 and 300 again.
 /// let cp = checkpoint(&results, |r| r.outcome.is_durable());
@@ -233,16 +232,23 @@ pub fn checkpoint(results: &[RecordResult], durable: impl Fn(&RecordResult) -> b
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::outcome::{Final, ItemOutcome};
+    use crate::outcome::ItemOutcome;
 
     #[test]
     fn each_outcome_reads_as_one_line() {
         let reason = || "mapper_parsing_exception: failed to parse field [price]".to_string();
+        let applied = [
+            (Applied::Indexed, "indexed"),
+            (Applied::Deleted, "deleted"),
+            (Applied::AlreadyGone, "already gone"),
+            (Applied::Stale, "stale"),
+        ];
+        for (a, text) in applied {
+            assert_eq!(a.to_string(), text);
+            assert_eq!(ItemOutcome::Applied(a).to_string(), text);
+            assert_eq!(RecordOutcome::Applied(a).to_string(), text);
+        }
         let records = [
-            (RecordOutcome::Indexed, "indexed"),
-            (RecordOutcome::Deleted, "deleted"),
-            (RecordOutcome::AlreadyGone, "already gone"),
-            (RecordOutcome::Stale, "stale"),
             (RecordOutcome::Skipped(SkipReason::Ttl), "skipped"),
             (
                 RecordOutcome::Rejected {
@@ -252,8 +258,12 @@ mod tests {
                 "rejected (400): mapper_parsing_exception: failed to parse field [price]",
             ),
             (
+                RecordOutcome::Invalid(RecordError::new(RecordErrorKind::Id, "no productId")),
+                "invalid: no productId",
+            ),
+            (
                 RecordOutcome::Invalid(RecordError::refused("no price")),
-                "invalid: no price",
+                "refused by the hook: no price",
             ),
             (
                 RecordOutcome::NotDurable {
@@ -268,7 +278,6 @@ mod tests {
         assert_eq!(SkipReason::Ttl.to_string(), "a TTL delete");
         assert_eq!(SkipReason::Filtered.to_string(), "filtered");
         let items = [
-            (ItemOutcome::AlreadyGone, "already gone"),
             (
                 ItemOutcome::Retryable {
                     status: 429,
@@ -295,33 +304,45 @@ mod tests {
         }
     }
 
-    /// A record decided by an item reads as the item's end state does.
+    /// An item's last answer, once it is not sent again, is the end of its records.
     #[test]
-    fn a_final_reads_as_the_record_outcome_it_becomes() {
-        let finals = [
-            Final::Indexed,
-            Final::Deleted,
-            Final::AlreadyGone,
-            Final::Stale,
-            Final::Rejected {
-                status: 400,
-                reason: "bad".into(),
-            },
-            Final::NotDurable {
-                reason: "500: boom".into(),
-            },
+    fn an_items_last_answer_becomes_its_records_outcome() {
+        let ends = [
+            (
+                ItemOutcome::Applied(Applied::Stale),
+                RecordOutcome::Applied(Applied::Stale),
+            ),
+            (
+                ItemOutcome::Retryable {
+                    status: 500,
+                    reason: "boom".into(),
+                },
+                RecordOutcome::NotDurable {
+                    reason: "500: boom".into(),
+                },
+            ),
+            (
+                ItemOutcome::FieldLimit {
+                    reason: "full".into(),
+                },
+                RecordOutcome::Rejected {
+                    status: 400,
+                    reason: "full".into(),
+                },
+            ),
+            (
+                ItemOutcome::Rejected {
+                    status: 400,
+                    reason: "bad".into(),
+                },
+                RecordOutcome::Rejected {
+                    status: 400,
+                    reason: "bad".into(),
+                },
+            ),
         ];
-        let texts = [
-            "indexed",
-            "deleted",
-            "already gone",
-            "stale",
-            "rejected (400): bad",
-            "not durable: 500: boom",
-        ];
-        for (f, text) in finals.into_iter().zip(texts) {
-            assert_eq!(f.to_string(), text);
-            assert_eq!(RecordOutcome::from(f).to_string(), text);
+        for (item, end) in ends {
+            assert_eq!(RecordOutcome::from(item), end);
         }
     }
 

@@ -18,7 +18,7 @@
 //! | [`bulk`] | lays the items out as NDJSON and cuts them into requests within the byte and action limits | [`Plan::bulk_chunks`], [`bulk::Chunk`] |
 //! | `edit` | lets a hook change a plan before it is sent | [`Plan::set_document`], [`Plan::set_index`], [`Plan::set_delete`], [`Plan::remove`] |
 //! | [`outcome`] | reads a bulk response: one [`outcome::ItemOutcome`] per item sent, aligned by position | [`outcome::classify`] |
-//! | `resolve` | turns one [`outcome::Final`] per item into one [`checkpoint::RecordResult`] per record | [`Plan::resolve`] |
+//! | `resolve` | hands each item's end (a [`checkpoint::RecordOutcome`]) to the records it decides: one [`checkpoint::RecordResult`] per record | [`Plan::resolve`] |
 //! | [`checkpoint`] | finds where Lambda resumes and builds the partial batch response | [`checkpoint::checkpoint`] |
 //!
 //! Around them: [`Config`] (what the planner is told; build it over [`Config::default`]),
@@ -26,12 +26,15 @@
 //! (an [`EventError`] fails a whole payload; a [`RecordError`] is a value kept on one record and
 //! the rest of the batch goes on), [`number`] (DynamoDB numbers as exact decimal text).
 //!
-//! Outcomes read as one line each through `Display`: an [`outcome::ItemOutcome`] (one answer of
-//! the server), an [`outcome::Final`] (an item after all attempts), a
-//! [`checkpoint::RecordOutcome`] (a record in the end) and a [`checkpoint::Checkpoint`].
+//! One type per outcome, each read as one line through its `Display`: an [`outcome::Applied`]
+//! (a change settled in the index: indexed, deleted, already gone, stale), an
+//! [`outcome::ItemOutcome`] (one answer of the server: applied, retryable, field limit,
+//! rejected), a [`checkpoint::RecordOutcome`] (how an item ended after all attempts, and so each
+//! record it decides: applied, skipped, rejected, invalid, not durable) and a
+//! [`checkpoint::Checkpoint`].
 //!
 //! ```
-//! use stream2search::{Config, Planner, outcome::{self, Final}, checkpoint};
+//! use stream2search::{Config, Planner, outcome, checkpoint::{self, RecordOutcome}};
 //!
 //! let event = br#"{"Records":[{"eventID":"1","eventName":"INSERT","dynamodb":{
 //!     "ApproximateCreationDateTime":1700000000,
@@ -57,8 +60,8 @@
 //! // Send it; then classify the answer (here: a canned one), resolve and checkpoint.
 //! let response = br#"{"took":3,"errors":false,"items":[{"index":{"_index":"products","_id":"p-1","status":201,"result":"created"}}]}"#;
 //! let outcome::Response::Items(items) = outcome::classify(200, response, &chunks[0].actions()) else { panic!() };
-//! let finals: Vec<Final> = items.into_iter().map(Final::from).collect();
-//! let results = plan.resolve(&finals);
+//! let ends: Vec<RecordOutcome> = items.into_iter().map(RecordOutcome::from).collect();
+//! let results = plan.resolve(&ends);
 //! assert_eq!(results[0].outcome.to_string(), "indexed");
 //! let cp = checkpoint::checkpoint(&results, |r| r.outcome.is_durable());
 //! assert_eq!(serde_json::to_string(&cp.response().unwrap())?, r#"{"batchItemFailures":[]}"#);

@@ -9,9 +9,11 @@ use serde_json::Value;
 use crate::bulk::Action;
 use crate::checkpoint::RecordOutcome;
 
-/// What the server said about one item.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub enum ItemOutcome {
+/// A change that is settled in the index: the server applied it, or had no need to. Both the
+/// server's answer for one item ([`ItemOutcome::Applied`]) and a record's end
+/// ([`RecordOutcome::Applied`]) say it with this type.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Applied {
     /// Indexed (2xx).
     Indexed,
     /// Deleted (2xx).
@@ -20,6 +22,13 @@ pub enum ItemOutcome {
     AlreadyGone,
     /// The index holds a newer version (409 under external versioning): this change is stale.
     Stale,
+}
+
+/// What the server said about one item.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum ItemOutcome {
+    /// Applied: indexed, deleted, already gone or stale.
+    Applied(Applied),
     /// Worth sending again (429, rejected execution, circuit breaker, 5xx, cluster blocks: none of
     /// them is the record's fault).
     Retryable {
@@ -76,61 +85,48 @@ pub enum Response {
     },
 }
 
-/// The end state of one item after all attempts. [`crate::Plan::resolve`] turns it into the
-/// [`RecordOutcome`] of every record the item decides (`RecordOutcome::from`).
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub enum Final {
-    /// Indexed.
-    Indexed,
-    /// Deleted.
-    Deleted,
-    /// Was not there to delete.
-    AlreadyGone,
-    /// A newer version is indexed.
-    Stale,
-    /// Refused for good.
-    Rejected {
-        /// The status.
-        status: u16,
-        /// The server's reason.
-        reason: String,
-    },
-    /// Not known to be applied (out of time or attempts, or a whole-request failure).
-    NotDurable {
-        /// Why.
-        reason: String,
-    },
+impl From<Applied> for ItemOutcome {
+    fn from(a: Applied) -> Self {
+        ItemOutcome::Applied(a)
+    }
 }
 
-impl From<ItemOutcome> for Final {
-    /// A `Retryable` outcome that is not retried any more is not durable.
+impl From<ItemOutcome> for RecordOutcome {
+    /// The end of an item whose last answer is `o`: a `Retryable` outcome that is not retried
+    /// any more is not durable, and a `FieldLimit` one that is not sent again is rejected.
     fn from(o: ItemOutcome) -> Self {
         match o {
-            ItemOutcome::Indexed => Final::Indexed,
-            ItemOutcome::Deleted => Final::Deleted,
-            ItemOutcome::AlreadyGone => Final::AlreadyGone,
-            ItemOutcome::Stale => Final::Stale,
-            ItemOutcome::Rejected { status, reason } => Final::Rejected { status, reason },
-            ItemOutcome::FieldLimit { reason } => Final::Rejected {
+            ItemOutcome::Applied(a) => RecordOutcome::Applied(a),
+            ItemOutcome::Rejected { status, reason } => RecordOutcome::Rejected { status, reason },
+            ItemOutcome::FieldLimit { reason } => RecordOutcome::Rejected {
                 status: 400,
                 reason,
             },
-            ItemOutcome::Retryable { status, reason } => Final::NotDurable {
+            ItemOutcome::Retryable { status, reason } => RecordOutcome::NotDurable {
                 reason: format!("{status}: {reason}"),
             },
         }
     }
 }
 
-/// `indexed`, `deleted`, `already gone`, `stale`, `retryable (STATUS): REASON`,
-/// `field limit: REASON`, `rejected (STATUS): REASON`.
+/// `indexed`, `deleted`, `already gone`, `stale`.
+impl fmt::Display for Applied {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(match self {
+            Applied::Indexed => "indexed",
+            Applied::Deleted => "deleted",
+            Applied::AlreadyGone => "already gone",
+            Applied::Stale => "stale",
+        })
+    }
+}
+
+/// An [`Applied`] as its own `Display`; `retryable (STATUS): REASON`, `field limit: REASON`,
+/// `rejected (STATUS): REASON`.
 impl fmt::Display for ItemOutcome {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match self {
-            ItemOutcome::Indexed => f.write_str("indexed"),
-            ItemOutcome::Deleted => f.write_str("deleted"),
-            ItemOutcome::AlreadyGone => f.write_str("already gone"),
-            ItemOutcome::Stale => f.write_str("stale"),
+            ItemOutcome::Applied(a) => a.fmt(f),
             ItemOutcome::Retryable { status, reason } => {
                 write!(f, "retryable ({status}): {reason}")
             }
@@ -152,34 +148,6 @@ impl fmt::Display for Response {
                 write!(f, "unauthorized ({status}): {reason}")
             }
             Response::RejectAll { status, reason } => write!(f, "reject all ({status}): {reason}"),
-        }
-    }
-}
-
-/// `indexed`, `deleted`, `already gone`, `stale`, `rejected (STATUS): REASON`,
-/// `not durable: REASON`: the words of [`RecordOutcome`]'s `Display`.
-impl fmt::Display for Final {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        match self {
-            Final::Indexed => f.write_str("indexed"),
-            Final::Deleted => f.write_str("deleted"),
-            Final::AlreadyGone => f.write_str("already gone"),
-            Final::Stale => f.write_str("stale"),
-            Final::Rejected { status, reason } => write!(f, "rejected ({status}): {reason}"),
-            Final::NotDurable { reason } => write!(f, "not durable: {reason}"),
-        }
-    }
-}
-
-impl From<Final> for RecordOutcome {
-    fn from(f: Final) -> Self {
-        match f {
-            Final::Indexed => RecordOutcome::Indexed,
-            Final::Deleted => RecordOutcome::Deleted,
-            Final::AlreadyGone => RecordOutcome::AlreadyGone,
-            Final::Stale => RecordOutcome::Stale,
-            Final::Rejected { status, reason } => RecordOutcome::Rejected { status, reason },
-            Final::NotDurable { reason } => RecordOutcome::NotDurable { reason },
         }
     }
 }
@@ -236,7 +204,7 @@ fn whole_reason(body: &[u8]) -> String {
 ///
 /// ```
 /// use stream2search::Action;
-/// use stream2search::outcome::{ItemOutcome, Response, classify};
+/// use stream2search::outcome::{Applied, ItemOutcome, Response, classify};
 ///
 /// let body = br#"{"took":2,"errors":true,"items":[
 ///   {"index":{"_index":"products","_id":"p-1","_version":1700000000000000,"status":201,"result":"created"}},
@@ -250,9 +218,9 @@ fn whole_reason(body: &[u8]) -> String {
 /// assert_eq!(
 ///     classify(200, body, &actions),
 ///     Response::Items(vec![
-///         ItemOutcome::Indexed,
-///         ItemOutcome::AlreadyGone,
-///         ItemOutcome::Stale,
+///         ItemOutcome::Applied(Applied::Indexed),
+///         ItemOutcome::Applied(Applied::AlreadyGone),
+///         ItemOutcome::Applied(Applied::Stale),
 ///         ItemOutcome::Retryable {
 ///             status: 429,
 ///             reason: "es_rejected_execution_exception: rejected execution".into(),
@@ -333,15 +301,17 @@ fn item_outcome(action: Action, item: &ItemBody) -> ItemOutcome {
     let status = item.status;
     let (kind, text) = reason(item.error.as_ref());
     match (status, action) {
-        (200..=299, Action::Index) => ItemOutcome::Indexed,
-        (200..=299, Action::Delete) => ItemOutcome::Deleted,
+        (200..=299, Action::Index) => ItemOutcome::Applied(Applied::Indexed),
+        (200..=299, Action::Delete) => ItemOutcome::Applied(Applied::Deleted),
         (404, Action::Delete)
             if item.result.as_deref() == Some("not_found")
                 || kind == "index_not_found_exception" =>
         {
-            ItemOutcome::AlreadyGone
+            ItemOutcome::Applied(Applied::AlreadyGone)
         }
-        (409, _) if kind == "version_conflict_engine_exception" => ItemOutcome::Stale,
+        (409, _) if kind == "version_conflict_engine_exception" => {
+            ItemOutcome::Applied(Applied::Stale)
+        }
         _ if status == 429
             || status >= 500
             || matches!(

@@ -1,24 +1,24 @@
-//! Resolution: one [`Final`] per bulk item → one [`RecordResult`] per input record, ready for
-//! [`crate::checkpoint`].
+//! Resolution: one [`RecordOutcome`] per bulk item (how it ended after all attempts) → one
+//! [`RecordResult`] per input record, ready for [`crate::checkpoint`].
 
 use crate::checkpoint::{RecordOutcome, RecordResult};
-use crate::outcome::Final;
 use crate::plan::{Plan, RecordStatus};
 
 impl Plan {
-    /// Per-record results from one [`Final`] per item (a missing one counts as not durable).
-    pub fn resolve(&self, finals: &[Final]) -> Vec<RecordResult> {
+    /// Per-record results from one outcome per item, in the order of [`Plan::items`] (a missing
+    /// one counts as not durable). Each record an item decides gets the item's outcome.
+    pub fn resolve(&self, items: &[RecordOutcome]) -> Vec<RecordResult> {
         let mut decided: Vec<Option<RecordOutcome>> = vec![None; self.records.len()];
         for (i, item) in self.items.iter().enumerate() {
-            let outcome = match finals.get(i) {
-                Some(f) => RecordOutcome::from(f.clone()),
+            let outcome = match items.get(i) {
+                Some(o) => o.clone(),
                 None => RecordOutcome::NotDurable {
                     reason: "no outcome reported for its bulk item".into(),
                 },
             };
             for &p in &item.records {
                 let slot = &mut decided[p];
-                // The worst outcome wins: not durable, then rejected, then the last item's.
+                // The worst outcome wins: not durable, then poison, then the last item's.
                 let keep_old = slot.as_ref().is_some_and(|o| rank(o) > rank(&outcome));
                 if !keep_old {
                     *slot = Some(outcome.clone());
@@ -44,10 +44,13 @@ impl Plan {
     }
 }
 
+/// Not durable 2, poison 1, done 0.
 fn rank(o: &RecordOutcome) -> u8 {
-    match o {
-        RecordOutcome::NotDurable { .. } => 2,
-        RecordOutcome::Rejected { .. } => 1,
-        _ => 0,
+    if o.is_poison() {
+        1
+    } else if o.is_durable() {
+        0
+    } else {
+        2
     }
 }

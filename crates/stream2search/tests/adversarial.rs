@@ -18,7 +18,7 @@ use reference::number;
 use reference::{Options, RESERVED_NAMES};
 use stream2search::backoff::Backoff;
 use stream2search::checkpoint::{self, Checkpoint, RecordOutcome, RecordResult, SkipReason};
-use stream2search::outcome::{self, Final, ItemOutcome, Response};
+use stream2search::outcome::{self, Applied, ItemOutcome, Response};
 use stream2search::{Action, Config, Plan, Planner, RecordErrorKind, RecordStatus, SequenceNumber};
 
 // ---------------------------------------------------------------------------------------------
@@ -1554,31 +1554,37 @@ fn superseded_records_follow_the_outcome_of_the_sent_item() {
     ]);
     let k = item_of(&p, 0);
     let x = item_of(&p, 1);
-    let finals_for = |kf: Final, xf: Final| {
-        let mut f = vec![Final::Indexed; p.items().len()];
+    let finals_for = |kf: RecordOutcome, xf: RecordOutcome| {
+        let mut f = vec![RecordOutcome::Applied(Applied::Indexed); p.items().len()];
         f[k] = kf;
         f[x] = xf;
         f
     };
-    let results = p.resolve(&finals_for(Final::Stale, Final::Indexed));
+    let results = p.resolve(&finals_for(
+        RecordOutcome::Applied(Applied::Stale),
+        RecordOutcome::Applied(Applied::Indexed),
+    ));
     assert_eq!(results.len(), 4);
-    assert_eq!(results[0].outcome, RecordOutcome::Stale);
-    assert_eq!(results[2].outcome, RecordOutcome::Stale);
-    assert_eq!(results[1].outcome, RecordOutcome::Indexed);
+    assert_eq!(results[0].outcome, RecordOutcome::Applied(Applied::Stale));
+    assert_eq!(results[2].outcome, RecordOutcome::Applied(Applied::Stale));
+    assert_eq!(results[1].outcome, RecordOutcome::Applied(Applied::Indexed));
     assert!(matches!(results[3].outcome, RecordOutcome::Invalid(_)));
 
-    let nd = Final::NotDurable {
+    let nd = RecordOutcome::NotDurable {
         reason: "timeout".into(),
     };
-    let results = p.resolve(&finals_for(nd, Final::Indexed));
+    let results = p.resolve(&finals_for(nd, RecordOutcome::Applied(Applied::Indexed)));
     assert!(!results[0].outcome.is_durable() && !results[2].outcome.is_durable());
     assert!(results[1].outcome.is_durable());
 
-    let rejected = Final::Rejected {
+    let rejected = RecordOutcome::Rejected {
         status: 400,
         reason: "mapper_parsing_exception".into(),
     };
-    let results = p.resolve(&finals_for(rejected, Final::Indexed));
+    let results = p.resolve(&finals_for(
+        rejected,
+        RecordOutcome::Applied(Applied::Indexed),
+    ));
     assert!(matches!(
         results[0].outcome,
         RecordOutcome::Rejected { status: 400, .. }
@@ -1612,7 +1618,7 @@ fn skipped_records_resolve_as_skipped_and_durable() {
 #[test]
 fn a_missing_final_leaves_its_records_not_durable() {
     let p = plan(&[Rec::insert("a"), Rec::insert("b")]);
-    let results = p.resolve(&[Final::Indexed]);
+    let results = p.resolve(&[RecordOutcome::Applied(Applied::Indexed)]);
     assert!(results[0].outcome.is_durable());
     assert!(!results[1].outcome.is_durable());
 }
@@ -1799,21 +1805,27 @@ fn body_of(items: &[ItemSpec]) -> Vec<u8> {
 fn item_rules_for_hand_written_bodies() {
     use Action::{Delete, Index};
     let cases: &[(ItemSpec, Action, IsExpected)] = &[
-        (("index", 201, ""), Index, |o| *o == ItemOutcome::Indexed),
-        (("index", 200, ""), Index, |o| *o == ItemOutcome::Indexed),
-        (("delete", 200, ""), Delete, |o| *o == ItemOutcome::Deleted),
+        (("index", 201, ""), Index, |o| {
+            *o == ItemOutcome::Applied(Applied::Indexed)
+        }),
+        (("index", 200, ""), Index, |o| {
+            *o == ItemOutcome::Applied(Applied::Indexed)
+        }),
+        (("delete", 200, ""), Delete, |o| {
+            *o == ItemOutcome::Applied(Applied::Deleted)
+        }),
         (("delete", 404, ""), Delete, |o| {
-            *o == ItemOutcome::AlreadyGone
+            *o == ItemOutcome::Applied(Applied::AlreadyGone)
         }),
         (
             ("index", 409, "version_conflict_engine_exception"),
             Index,
-            |o| *o == ItemOutcome::Stale,
+            |o| *o == ItemOutcome::Applied(Applied::Stale),
         ),
         (
             ("delete", 409, "version_conflict_engine_exception"),
             Delete,
-            |o| *o == ItemOutcome::Stale,
+            |o| *o == ItemOutcome::Applied(Applied::Stale),
         ),
         (
             ("index", 429, "es_rejected_execution_exception"),
@@ -1921,7 +1933,7 @@ fn item_count_mismatch_is_a_whole_response_error_not_a_guess() {
     let swapped = body_of(&[("index", 201, "")]);
     let r = outcome::classify(200, &swapped, &[Action::Delete]);
     assert!(
-        !matches!(r, Response::Items(ref v) if v == &[ItemOutcome::Deleted]),
+        !matches!(r, Response::Items(ref v) if v == &[ItemOutcome::Applied(Applied::Deleted)]),
         "{r:?}"
     );
 }
@@ -1954,10 +1966,10 @@ fn response_json(cp: &Checkpoint) -> Option<Json> {
 #[test]
 fn all_durable_gives_an_empty_failure_list() {
     let results = [
-        result(0, Some("1"), RecordOutcome::Indexed),
-        result(1, Some("2"), RecordOutcome::Deleted),
-        result(2, Some("3"), RecordOutcome::Stale),
-        result(3, Some("4"), RecordOutcome::AlreadyGone),
+        result(0, Some("1"), RecordOutcome::Applied(Applied::Indexed)),
+        result(1, Some("2"), RecordOutcome::Applied(Applied::Deleted)),
+        result(2, Some("3"), RecordOutcome::Applied(Applied::Stale)),
+        result(3, Some("4"), RecordOutcome::Applied(Applied::AlreadyGone)),
         result(4, Some("5"), RecordOutcome::Skipped(SkipReason::Ttl)),
     ];
     let cp = checkpoint::checkpoint(&results, |r| r.outcome.is_durable());
@@ -1971,10 +1983,10 @@ fn all_durable_gives_an_empty_failure_list() {
 #[test]
 fn checkpoint_names_the_lowest_non_durable_sequence_number_numerically() {
     let results = [
-        result(0, Some("20"), RecordOutcome::Indexed),
+        result(0, Some("20"), RecordOutcome::Applied(Applied::Indexed)),
         result(1, Some("300"), not_durable()),
         result(2, Some("1000"), not_durable()),
-        result(3, Some("4000"), RecordOutcome::Indexed),
+        result(3, Some("4000"), RecordOutcome::Applied(Applied::Indexed)),
     ];
     let cp = checkpoint::checkpoint(&results, |r| r.outcome.is_durable());
     assert_eq!(
@@ -1985,7 +1997,7 @@ fn checkpoint_names_the_lowest_non_durable_sequence_number_numerically() {
     let shuffled = [
         result(0, Some("1000"), not_durable()),
         result(1, Some("300"), not_durable()),
-        result(2, Some("99"), RecordOutcome::Indexed),
+        result(2, Some("99"), RecordOutcome::Applied(Applied::Indexed)),
     ];
     let cp = checkpoint::checkpoint(&shuffled, |r| r.outcome.is_durable());
     assert_eq!(
@@ -2022,7 +2034,7 @@ fn checkpoint_never_names_an_empty_identifier() {
         ),
         (
             vec![
-                result(0, Some("5"), RecordOutcome::Indexed),
+                result(0, Some("5"), RecordOutcome::Applied(Applied::Indexed)),
                 result(1, None, not_durable()),
             ],
             Checkpoint::ResumeFrom(five),
@@ -2031,7 +2043,7 @@ fn checkpoint_never_names_an_empty_identifier() {
         (
             vec![
                 result(0, None, not_durable()),
-                result(1, Some("7"), RecordOutcome::Indexed),
+                result(1, Some("7"), RecordOutcome::Applied(Applied::Indexed)),
             ],
             Checkpoint::RetryBatch { position: 0 },
             None,
@@ -2064,8 +2076,8 @@ fn checkpoint_with_the_real_plan_end_to_end() {
         Rec::insert("c").seq("12"),
         Rec::insert("a").seq("13"),
     ]);
-    let mut finals = vec![Final::Indexed; p.items().len()];
-    finals[item_of(&p, 0)] = Final::NotDurable {
+    let mut finals = vec![RecordOutcome::Applied(Applied::Indexed); p.items().len()];
+    finals[item_of(&p, 0)] = RecordOutcome::NotDurable {
         reason: "429".into(),
     };
     let results = p.resolve(&finals);

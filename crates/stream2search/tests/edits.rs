@@ -1,7 +1,7 @@
 //! Editing a plan before it is sent: what a Lambda author's hooks do.
 
 use stream2search::checkpoint::{RecordOutcome, SkipReason};
-use stream2search::outcome::Final;
+use stream2search::outcome::Applied;
 use stream2search::{Action, Config, Planner, RecordError, RecordErrorKind, RecordStatus};
 
 const EVENT: &str = "\u{feff}{\"Records\":[\
@@ -95,12 +95,12 @@ fn removed_items_leave_their_records_filtered_or_refused() {
         .unwrap();
     assert_eq!(p.items().len(), 1);
     assert_eq!(p.items()[0].action, Action::Delete);
-    let results = p.resolve(&[Final::Deleted]);
+    let results = p.resolve(&[RecordOutcome::Applied(Applied::Deleted)]);
     assert_eq!(
         results[0].outcome,
         RecordOutcome::Skipped(SkipReason::Filtered)
     );
-    assert_eq!(results[1].outcome, RecordOutcome::Deleted);
+    assert_eq!(results[1].outcome, RecordOutcome::Applied(Applied::Deleted));
     match &results[2].outcome {
         RecordOutcome::Invalid(e) => {
             assert_eq!(e.kind(), RecordErrorKind::Refused);

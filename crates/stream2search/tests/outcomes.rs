@@ -11,7 +11,8 @@ use std::path::{Path, PathBuf};
 
 use serde_json::Value;
 use stream2search::Action;
-use stream2search::outcome::{self, Final, ItemOutcome, Response};
+use stream2search::checkpoint::RecordOutcome;
+use stream2search::outcome::{self, Applied, ItemOutcome, Response};
 
 // ---------------------------------------------------------------------------------------------
 // Reading recorded fixtures
@@ -156,10 +157,10 @@ fn is_reason_of(reason: &str, kind: &str) -> bool {
 
 fn is(got: &ItemOutcome, want: Want) -> bool {
     match (got, want) {
-        (ItemOutcome::Indexed, Want::Indexed)
-        | (ItemOutcome::Deleted, Want::Deleted)
-        | (ItemOutcome::AlreadyGone, Want::AlreadyGone)
-        | (ItemOutcome::Stale, Want::Stale) => true,
+        (ItemOutcome::Applied(Applied::Indexed), Want::Indexed)
+        | (ItemOutcome::Applied(Applied::Deleted), Want::Deleted)
+        | (ItemOutcome::Applied(Applied::AlreadyGone), Want::AlreadyGone)
+        | (ItemOutcome::Applied(Applied::Stale), Want::Stale) => true,
         (ItemOutcome::FieldLimit { reason }, Want::FieldLimit) => {
             reason == "illegal_argument_exception: Limit of total fields [5] has been exceeded"
         }
@@ -343,8 +344,8 @@ fn a_document_past_the_field_limit_is_field_limit_and_the_valid_item_indexed() {
         panic!("per-item outcomes expected");
     };
     assert!(matches!(
-        Final::from(items[0].clone()),
-        Final::Rejected { status: 400, .. }
+        RecordOutcome::from(items[0].clone()),
+        RecordOutcome::Rejected { status: 400, .. }
     ));
 }
 

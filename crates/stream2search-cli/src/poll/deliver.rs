@@ -79,11 +79,7 @@ async fn in_process(handler: &Handler, payload: &[u8], deadline: Instant) -> Ans
         .filter(|r| !r.outcome.is_durable() && !inv.dead_lettered.contains(&r.position))
         .map(|r| {
             let seq = r.sequence_number.as_ref().map_or("-", |s| s.as_str());
-            format!(
-                "record {} {seq}: {}",
-                r.position,
-                crate::describe(&r.outcome)
-            )
+            format!("record {} {seq}: {}", r.position, r.outcome)
         })
         .collect();
     let s = &inv.counts;

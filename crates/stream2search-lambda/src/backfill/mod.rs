@@ -110,7 +110,7 @@ use serde::{Deserialize, Serialize};
 use stream2search::Planner;
 use stream2search::backoff::Backoff;
 use stream2search::checkpoint::RecordOutcome;
-use stream2search::outcome::Final;
+use stream2search::outcome::Applied;
 use stream2search_client::Client;
 
 pub use event::{event, version_seconds};
@@ -710,7 +710,7 @@ impl Backfiller {
         let finals = match sent {
             Ok(finals) => finals,
             Err(e) => vec![
-                Final::NotDurable {
+                RecordOutcome::NotDurable {
                     reason: e.to_string()
                 };
                 plan.items().len()
@@ -730,8 +730,8 @@ impl Backfiller {
         for r in &results {
             let item = event.items[r.position];
             match &r.outcome {
-                RecordOutcome::Indexed => step.indexed += 1,
-                RecordOutcome::Stale => step.stale += 1,
+                RecordOutcome::Applied(Applied::Indexed) => step.indexed += 1,
+                RecordOutcome::Applied(Applied::Stale) => step.stale += 1,
                 o if o.is_poison() => dead.push((item, o.to_string())),
                 o if !o.is_durable() => not_durable.push((item, o.to_string())),
                 _ => {}

@@ -9,7 +9,8 @@ use serde::Deserialize;
 use serde_json::json;
 use serde_json::value::RawValue;
 use stream2search::Action;
-use stream2search::outcome::{self, Final, Response};
+use stream2search::checkpoint::RecordOutcome;
+use stream2search::outcome::{self, Response};
 use stream2search_client::Client;
 
 /// How long OpenSearch keeps the point in time between two pages.
@@ -293,8 +294,8 @@ pub struct Write {
 const REPAIR_CHUNK: (usize, usize) = (500, 5 * 1024 * 1024);
 
 /// Sends `writes` as bulk requests (one try each: a write that does not land is reported, and
-/// the next `verify --repair` makes it again), one [`Final`] per write, in order.
-pub async fn apply(client: &Client, writes: &[Write], timeout: Duration) -> Vec<Final> {
+/// the next `verify --repair` makes it again), one [`RecordOutcome`] per write, in order.
+pub async fn apply(client: &Client, writes: &[Write], timeout: Duration) -> Vec<RecordOutcome> {
     let mut finals = Vec::with_capacity(writes.len());
     let mut rest = writes;
     while !rest.is_empty() {
@@ -338,18 +339,18 @@ pub async fn apply(client: &Client, writes: &[Write], timeout: Duration) -> Vec<
         let answer = client
             .call(Method::POST, "_bulk", Some(&body), timeout)
             .await;
-        let chunk_finals: Vec<Final> = match answer {
+        let chunk_finals: Vec<RecordOutcome> = match answer {
             Ok((status, bytes)) => match outcome::classify(status, &bytes, &actions) {
-                Response::Items(items) => items.into_iter().map(Final::from).collect(),
+                Response::Items(items) => items.into_iter().map(RecordOutcome::from).collect(),
                 other => vec![
-                    Final::NotDurable {
+                    RecordOutcome::NotDurable {
                         reason: other.to_string()
                     };
                     chunk.len()
                 ],
             },
             Err(e) => vec![
-                Final::NotDurable {
+                RecordOutcome::NotDurable {
                     reason: e.to_string()
                 };
                 chunk.len()

@@ -58,7 +58,8 @@ use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
 use serde_json::value::RawValue;
 use stream2search::Planner;
-use stream2search::outcome::Final;
+use stream2search::checkpoint::RecordOutcome;
+use stream2search::outcome::Applied;
 use stream2search_client::Client;
 
 use crate::backfill::export::{self, Export};
@@ -1007,17 +1008,22 @@ async fn repair(ctx: &Context, found: &mut [Found]) -> Repair {
     for (&i, f) in at.iter().zip(finals) {
         let d = &mut found[i].difference;
         match &f {
-            Final::Indexed => report.written += 1,
-            Final::Deleted | Final::AlreadyGone => report.deleted += 1,
-            Final::Stale => report.stale += 1,
+            RecordOutcome::Applied(Applied::Indexed) => report.written += 1,
+            RecordOutcome::Applied(Applied::Deleted | Applied::AlreadyGone) => report.deleted += 1,
+            RecordOutcome::Applied(Applied::Stale) => report.stale += 1,
             _ => {}
         }
-        d.repaired = matches!(f, Final::Indexed | Final::Deleted | Final::AlreadyGone);
+        d.repaired = matches!(
+            f,
+            RecordOutcome::Applied(Applied::Indexed | Applied::Deleted | Applied::AlreadyGone)
+        );
         d.repair = Some(match f {
-            Final::Indexed => "written".into(),
-            Final::Stale => "not repaired: the index holds a newer version (a change after \
+            RecordOutcome::Applied(Applied::Indexed) => "written".into(),
+            RecordOutcome::Applied(Applied::Stale) => {
+                "not repaired: the index holds a newer version (a change after \
                              verify read the item: verify again)"
-                .into(),
+                    .into()
+            }
             f => f.to_string(),
         });
     }
