@@ -15,6 +15,7 @@ use std::time::{Duration, Instant};
 use serde_json::{Value, json};
 use stream2search::RecordErrorKind;
 use stream2search::checkpoint::{Checkpoint, RecordOutcome};
+use stream2search::outcome::Applied;
 use stream2search_lambda::testing::{insert, modify, remove};
 use stream2search_lambda::{Handler, Item, Settings, Verdict};
 use stream2search_testkit::kinesis::{self, STREAM_ARN};
@@ -319,7 +320,10 @@ async fn a_record_opensearch_cannot_take_now_is_named_by_its_kinesis_sequence_nu
     let inv = handler.handle(&event(&records), soon()).await.unwrap();
     assert_eq!(
         [&inv.results[0].outcome, &inv.results[2].outcome],
-        [&RecordOutcome::Indexed, &RecordOutcome::Indexed]
+        [
+            &RecordOutcome::Applied(Applied::Indexed),
+            &RecordOutcome::Applied(Applied::Indexed)
+        ]
     );
     assert!(
         matches!(inv.results[1].outcome, RecordOutcome::NotDurable { .. }),
@@ -378,7 +382,11 @@ async fn the_newer_change_wins_when_kinesis_delivers_it_first_at_millisecond_and
 
         // The newer change delivered first, the older one after it: the older one is stale.
         let outcome = deliver_in_turn(&handler, &newer_change, &older_change).await;
-        assert_eq!(outcome, RecordOutcome::Stale, "{precision}");
+        assert_eq!(
+            outcome,
+            RecordOutcome::Applied(Applied::Stale),
+            "{precision}"
+        );
         index.refresh();
         let expected = json!({"productId": "p-1", "name": "Water bottle", "price": 22});
         assert_eq!(source(&index, "p-1"), Some(expected.clone()), "{precision}");
@@ -413,7 +421,7 @@ async fn within_one_tick_the_last_delivered_change_wins() {
         let first = change(0, &modify(1, key("p-1"), b.clone(), first.clone()), tick);
         let second = change(1, &modify(2, key("p-1"), a.clone(), second.clone()), tick);
         let outcome = deliver_in_turn(&handler, &first, &second).await;
-        assert_eq!(outcome, RecordOutcome::Indexed);
+        assert_eq!(outcome, RecordOutcome::Applied(Applied::Indexed));
         index.refresh();
         assert_eq!(
             source(&index, "p-1"),

@@ -16,6 +16,7 @@ use reference::json::{self, Json};
 use reference::number;
 use reference::{Options, Status};
 use stream2search::checkpoint::{self, RecordOutcome};
+use stream2search::outcome::Applied;
 use stream2search::{
     Action, Config, EventError, Planner, RecordErrorKind, RecordStatus, Source, TtlPolicy,
 };
@@ -527,7 +528,7 @@ fn the_partial_batch_response_names_the_lowest_kinesis_sequence_number_not_durab
                     reason: "503".into(),
                 }
             } else {
-                RecordOutcome::Indexed
+                RecordOutcome::Applied(Applied::Indexed)
             },
         })
         .collect();
