@@ -35,14 +35,15 @@ const ONE_INSERT: &str = r#"{"Records":[{"eventID":"1","eventName":"INSERT","dyn
 #[test]
 fn sample_event_prints_the_exact_bulk_body_and_reports_the_bad_record() {
     let out = encode(&["--index", "products", &sample()], None);
-    // Written by hand from the event: ids from productId, versions = floor(seconds) * 1e6,
+    // Written by hand from the event: ids from productId, versions = the timestamp in
+    // microseconds (1767225601.25 s -> 1767225601250000),
     // numbers as their decimal text (+19.5 -> 19.5), `_id` renamed, record 3 (1E+999) refused.
     let want = concat!(
         r#"{"index":{"_index":"products","_id":"p-100","version":1767225600000000,"version_type":"external_gte"}}"#,
         "\n",
         r#"{"productId":"p-100","name":"Titanium water bottle","price":24.90,"stock":12345678901234567890123456789012345678,"inStock":false,"note":"","tags":["outdoor","kitchen"],"sizes":[0.5,1E+0],"thumbnail":"iVBORw0KGgo=","dims":{"h":24,"w":7.5},"history":["created",null],"ddb_id":"legacy-id"}"#,
         "\n",
-        r#"{"index":{"_index":"products","_id":"p-101","version":1767225601000000,"version_type":"external_gte"}}"#,
+        r#"{"index":{"_index":"products","_id":"p-101","version":1767225601250000,"version_type":"external_gte"}}"#,
         "\n",
         r#"{"productId":"p-101","name":"Bamboo cutting board","price":19.5}"#,
         "\n",

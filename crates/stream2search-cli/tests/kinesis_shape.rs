@@ -52,7 +52,8 @@ fn streams_events() -> Vec<Fixture> {
             Some(Fixture { name, bytes, event })
         })
         .collect();
-    // 25 upstream files, of which 3 are not events (two bare records, one truncated file).
+    // 25 upstream files, of which 3 are not events (two bare records, one truncated file), and
+    // the sample.
     assert_eq!(fixtures.len(), 23, "events found");
     fixtures
 }
