@@ -30,6 +30,27 @@ fn text(b: &[u8]) -> &str {
     std::str::from_utf8(b).unwrap()
 }
 
+/// `examples/events/products-kinesis.json` holds the sample's changes as the Lambda Kinesis event
+/// of Kinesis Data Streams for DynamoDB (timestamps in milliseconds): the same bulk body, byte for
+/// byte, and the bad record named by its Kinesis sequence number.
+#[test]
+fn the_kinesis_sample_prints_the_same_bulk_body() {
+    let kinesis = format!(
+        "{}/../../examples/events/products-kinesis.json",
+        env!("CARGO_MANIFEST_DIR")
+    );
+    let streams = encode(&["--index", "products", &sample()], None);
+    let out = encode(&["--index", "products", &kinesis], None);
+    assert_eq!(text(&out.stdout), text(&streams.stdout));
+    assert_eq!(out.status.code(), Some(1));
+    assert_eq!(
+        text(&out.stderr).trim_end(),
+        "record 3 49590338271490256608559692538361571095921575989136000004: \
+         kinesis.data.NewImage.price: invalid number \"1E+999\": magnitude outside DynamoDB's \
+         range 1E-130 to 9.99E+125"
+    );
+}
+
 const ONE_INSERT: &str = r#"{"Records":[{"eventID":"1","eventName":"INSERT","dynamodb":{"ApproximateCreationDateTime":1700000000,"Keys":{"id":{"S":"a|b"}},"NewImage":{"id":{"S":"a|b"},"n":{"N":"007.50"}},"SequenceNumber":"5"}}]}"#;
 
 #[test]
