@@ -295,9 +295,9 @@ const BASE64: [u8; 256] = {
     t
 };
 
-/// Whether a `B` value's text is canonical, padded, standard-alphabet base64 (as DynamoDB
-/// Streams emit it); why not.
-pub(crate) fn check_base64(b: &[u8]) -> Result<(), &'static str> {
+/// Base64 text without its padding, and how many `=` there were: a length that is a multiple of
+/// four, and at most two of them.
+fn unpadded(b: &[u8]) -> Result<(&[u8], usize), &'static str> {
     if !b.len().is_multiple_of(4) {
         return Err("length is not a multiple of 4");
     }
@@ -305,7 +305,13 @@ pub(crate) fn check_base64(b: &[u8]) -> Result<(), &'static str> {
     if pad > 2 {
         return Err("too much padding");
     }
-    let data = &b[..b.len() - pad];
+    Ok((&b[..b.len() - pad], pad))
+}
+
+/// Whether a `B` value's text is canonical, padded, standard-alphabet base64 (as DynamoDB
+/// Streams emit it); why not.
+pub(crate) fn check_base64(b: &[u8]) -> Result<(), &'static str> {
+    let (data, pad) = unpadded(b)?;
     // No early exit: a branch-free OR over the table lets the loop run at memory speed.
     let invalid = data.iter().fold(0u8, |acc, &c| acc | BASE64[c as usize]);
     if invalid == 0xFF || invalid & 0xC0 != 0 {
@@ -328,14 +334,7 @@ pub(crate) fn check_base64(b: &[u8]) -> Result<(), &'static str> {
 /// buffer sized up front; an invalid character is noticed from the OR of the table's values
 /// (0xFF outside the alphabet) at the end.
 pub(crate) fn decode_base64(b: &[u8], out: &mut Vec<u8>) -> Result<(), &'static str> {
-    if !b.len().is_multiple_of(4) {
-        return Err("length is not a multiple of 4");
-    }
-    let pad = b.iter().rev().take_while(|&&c| c == b'=').count();
-    if pad > 2 {
-        return Err("too much padding");
-    }
-    let data = &b[..b.len() - pad];
+    let (data, _) = unpadded(b)?;
     let len = data.len() / 4 * 3
         + match data.len() % 4 {
             2 => 1,
