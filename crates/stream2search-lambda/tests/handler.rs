@@ -4,15 +4,16 @@
 //! Under `STREAM2SEARCH_REQUIRE_OPENSEARCH=1` / `STREAM2SEARCH_REQUIRE_MOTO=1` a missing server
 //! fails the test; otherwise the test prints `SKIPPED: ...` and returns.
 
-use std::collections::HashMap;
-use std::time::{Duration, Instant};
+mod common;
 
 use serde_json::{Value, json};
 use stream2search::RecordErrorKind;
 use stream2search::checkpoint::{Checkpoint, RecordOutcome, SkipReason};
 use stream2search::outcome::Applied;
-use stream2search_lambda::{Handler, Item, Settings, Verdict};
-use stream2search_testkit::{MotoSqs, OpenSearch, TestIndex};
+use stream2search_lambda::{Handler, Item, Verdict};
+use stream2search_testkit::{MotoSqs, OpenSearch};
+
+use common::{BlockedP2, dead_lettering, products_index, resume_at, settings, soon, source};
 
 fn fixture(name: &str) -> Vec<u8> {
     std::fs::read(format!(
@@ -22,58 +23,13 @@ fn fixture(name: &str) -> Vec<u8> {
     .unwrap()
 }
 
-fn settings(opensearch: &OpenSearch, index: &str, extra: &[(&str, &str)]) -> Settings {
-    let mut vars: HashMap<String, String> = [
-        ("OPENSEARCH_ENDPOINT", opensearch.url()),
-        ("OPENSEARCH_INDEX", index),
-        ("OPENSEARCH_AUTH", "none"),
-        ("OPENSEARCH_ALLOW_HTTP", "true"),
-        ("STREAM2SEARCH_METRICS", "false"),
-        ("AWS_REGION", "us-east-1"),
-        ("AWS_ACCESS_KEY_ID", "testing"),
-        ("AWS_SECRET_ACCESS_KEY", "testing"),
-        // The dead-letter queues here are moto's, or nothing at all, on loopback.
-        ("STREAM2SEARCH_DLQ_ALLOW_HTTP", "true"),
-    ]
-    .into_iter()
-    .map(|(k, v)| (k.to_owned(), v.to_owned()))
-    .collect();
-    for (k, v) in extra {
-        vars.insert((*k).to_owned(), (*v).to_owned());
-    }
-    Settings::from_lookup(|k| vars.get(k).cloned()).unwrap()
-}
-
-fn soon() -> Instant {
-    Instant::now() + Duration::from_secs(30)
-}
-
-/// An index whose `price` is a float, so an object there is a mapping error.
-fn products_index(opensearch: &OpenSearch, purpose: &str) -> TestIndex {
-    let index = opensearch.index(purpose);
-    index.create(json!({"mappings": {"properties": {"price": {"type": "float"}}}}));
-    index
-}
-
-fn source(index: &TestIndex, id: &str) -> Option<Value> {
-    let r = index.get_doc(id);
-    (r.status == 200).then(|| r.json()["_source"].clone())
-}
-
-fn resume_at(cp: &Checkpoint) -> Option<&str> {
-    match cp {
-        Checkpoint::ResumeFrom(seq) => Some(seq.as_str()),
-        _ => None,
-    }
-}
-
 #[tokio::test]
 async fn insert_modify_remove_reach_the_index_and_complete() {
     let Some(opensearch) = OpenSearch::from_env() else {
         return;
     };
     let index = products_index(&opensearch, "lambda insert modify remove");
-    let handler = Handler::new(settings(&opensearch, index.name(), &[])).unwrap();
+    let handler = Handler::new(settings(opensearch.url(), index.name(), &[])).unwrap();
 
     let inv = handler
         .handle(&fixture("insert.json"), soon())
@@ -135,7 +91,7 @@ async fn indexed_at_stamps_each_document_with_a_time_opensearch_reads_as_now() {
     let index = opensearch.index("lambda indexed at");
     index.create(json!({"mappings": {"properties": {"indexedAt": {"type": "date"}}}}));
     let handler = Handler::new(settings(
-        &opensearch,
+        opensearch.url(),
         index.name(),
         &[("STREAM2SEARCH_INDEXED_AT", "indexedAt")],
     ))
@@ -165,9 +121,9 @@ async fn ttl_delete_removes_the_document_or_keeps_it_under_skip() {
         return;
     };
     let index = products_index(&opensearch, "lambda ttl");
-    let delete = Handler::new(settings(&opensearch, index.name(), &[])).unwrap();
+    let delete = Handler::new(settings(opensearch.url(), index.name(), &[])).unwrap();
     let skip = Handler::new(settings(
-        &opensearch,
+        opensearch.url(),
         index.name(),
         &[("STREAM2SEARCH_TTL", "skip")],
     ))
@@ -202,7 +158,7 @@ async fn poison_without_a_queue_resumes_at_the_first_poison_record() {
         return;
     };
     let index = products_index(&opensearch, "lambda poison no dlq");
-    let handler = Handler::new(settings(&opensearch, index.name(), &[])).unwrap();
+    let handler = Handler::new(settings(opensearch.url(), index.name(), &[])).unwrap();
     let inv = handler
         .handle(&fixture("poison.json"), soon())
         .await
@@ -239,16 +195,7 @@ async fn poison_with_a_queue_is_dead_lettered_and_the_batch_completes() {
         return;
     };
     let index = products_index(&opensearch, "lambda poison dlq");
-    let queue_url = moto.create_queue("poison");
-    let handler = Handler::new(settings(
-        &opensearch,
-        index.name(),
-        &[
-            ("STREAM2SEARCH_DLQ_URL", &queue_url),
-            ("STREAM2SEARCH_SQS_ENDPOINT", &moto.url()),
-        ],
-    ))
-    .unwrap();
+    let (handler, queue_url) = dead_lettering(&opensearch, &index, &moto, "poison");
     let event = fixture("poison.json");
     let inv = handler.handle(&event, soon()).await.unwrap();
     assert_eq!(inv.checkpoint, Checkpoint::Complete);
@@ -293,7 +240,7 @@ async fn unreachable_queue_reports_poison_as_failures() {
     let index = products_index(&opensearch, "lambda dlq down");
     // Nothing listens on port 9 of 127.0.0.1.
     let handler = Handler::new(settings(
-        &opensearch,
+        opensearch.url(),
         index.name(),
         &[
             (
@@ -317,23 +264,9 @@ async fn write_blocked_index_is_a_partial_failure_from_the_hooked_record() {
     let Some(opensearch) = OpenSearch::from_env() else {
         return;
     };
-    let open = products_index(&opensearch, "lambda partial open");
-    let blocked = products_index(&opensearch, "lambda partial blocked");
-    blocked.put_settings(json!({"index.blocks.write": true}));
-    let blocked_name = blocked.name().to_owned();
-    let mut s = settings(&opensearch, open.name(), &[]);
-    s.client.max_attempts = 2;
-    s.client.backoff_base = Duration::from_millis(10);
-    s.client.backoff_cap = Duration::from_millis(20);
-    // p-2 goes to the blocked index: it stays retryable until attempts run out.
-    let handler = Handler::builder()
-        .hook(move |item: &Item<'_>| match item.id() {
-            "p-2" => Verdict::index(blocked_name.clone()),
-            _ => Verdict::Keep,
-        })
-        .build(s)
-        .unwrap();
-    let inv = handler
+    let partial = BlockedP2::new(&opensearch, "lambda partial");
+    let inv = partial
+        .handler
         .handle(&fixture("insert.json"), soon())
         .await
         .unwrap();
@@ -351,7 +284,7 @@ async fn write_blocked_index_is_a_partial_failure_from_the_hooked_record() {
     );
     assert_eq!((inv.counts.indexed, inv.counts.failed), (1, 1));
     assert!(inv.counts.retries >= 1);
-    blocked.put_settings(json!({"index.blocks.write": false}));
+    partial.unblock();
 }
 
 /// p-1 gets a `source` field, p-2 is filtered out, anything else is routed to a bad index name.
@@ -377,7 +310,7 @@ async fn hook_reshapes_skips_and_refuses_bad_index_names() {
     let index = products_index(&opensearch, "lambda hook");
     let handler = Handler::builder()
         .hook(reshaping_hook)
-        .build(settings(&opensearch, index.name(), &[]))
+        .build(settings(opensearch.url(), index.name(), &[]))
         .unwrap();
     let inv = handler
         .handle(&fixture("insert.json"), soon())
@@ -429,7 +362,7 @@ async fn hook_refusals_and_panics_are_dead_lettered_with_their_record() {
             _ => Verdict::Keep,
         })
         .build(settings(
-            &opensearch,
+            opensearch.url(),
             index.name(),
             &[
                 ("STREAM2SEARCH_DLQ_URL", &queue_url),
@@ -478,7 +411,7 @@ async fn typed_event_from_aws_lambda_events_is_indexed_like_the_raw_one() {
         return;
     };
     let index = products_index(&opensearch, "lambda typed");
-    let handler = Handler::new(settings(&opensearch, index.name(), &[])).unwrap();
+    let handler = Handler::new(settings(opensearch.url(), index.name(), &[])).unwrap();
     let event: Event = serde_json::from_slice(&fixture("insert.json")).unwrap();
     let response = handler
         .call_typed(LambdaEvent::new(event, Context::default()))
@@ -510,7 +443,7 @@ async fn a_payload_that_is_not_an_event_fails_the_invocation() {
     let Some(opensearch) = OpenSearch::from_env() else {
         return;
     };
-    let handler = Handler::new(settings(&opensearch, "unused", &[])).unwrap();
+    let handler = Handler::new(settings(opensearch.url(), "unused", &[])).unwrap();
     let err = handler.handle(br#"{"hello":1}"#, soon()).await.unwrap_err();
     assert!(
         err.is_not_an_event() && err.error_type() == "Stream2Search.NotAnEvent",

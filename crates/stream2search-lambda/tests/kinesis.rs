@@ -9,55 +9,18 @@
 //! Under `STREAM2SEARCH_REQUIRE_OPENSEARCH=1` / `STREAM2SEARCH_REQUIRE_MOTO=1` a missing server
 //! fails the test; otherwise the test prints `SKIPPED: ...` and returns.
 
-use std::collections::HashMap;
-use std::time::{Duration, Instant};
+mod common;
 
 use serde_json::{Value, json};
 use stream2search::RecordErrorKind;
 use stream2search::checkpoint::{Checkpoint, RecordOutcome};
 use stream2search::outcome::Applied;
 use stream2search_lambda::testing::{insert, modify, remove};
-use stream2search_lambda::{Handler, Item, Settings, Verdict};
+use stream2search_lambda::{Handler, Invocation};
 use stream2search_testkit::kinesis::{self, STREAM_ARN};
 use stream2search_testkit::{MotoSqs, OpenSearch, TestIndex};
 
-fn settings(opensearch: &OpenSearch, index: &str, extra: &[(&str, &str)]) -> Settings {
-    let mut vars: HashMap<String, String> = [
-        ("OPENSEARCH_ENDPOINT", opensearch.url()),
-        ("OPENSEARCH_INDEX", index),
-        ("OPENSEARCH_AUTH", "none"),
-        ("OPENSEARCH_ALLOW_HTTP", "true"),
-        ("STREAM2SEARCH_METRICS", "false"),
-        ("AWS_REGION", "us-east-1"),
-        ("AWS_ACCESS_KEY_ID", "testing"),
-        ("AWS_SECRET_ACCESS_KEY", "testing"),
-        // The dead-letter queues here are moto's, on loopback.
-        ("STREAM2SEARCH_DLQ_ALLOW_HTTP", "true"),
-    ]
-    .into_iter()
-    .map(|(k, v)| (k.to_owned(), v.to_owned()))
-    .collect();
-    for (k, v) in extra {
-        vars.insert((*k).to_owned(), (*v).to_owned());
-    }
-    Settings::from_lookup(|k| vars.get(k).cloned()).unwrap()
-}
-
-fn soon() -> Instant {
-    Instant::now() + Duration::from_secs(30)
-}
-
-/// An index whose `price` is a float, so an object there is a mapping error.
-fn products_index(opensearch: &OpenSearch, purpose: &str) -> TestIndex {
-    let index = opensearch.index(purpose);
-    index.create(json!({"mappings": {"properties": {"price": {"type": "float"}}}}));
-    index
-}
-
-fn source(index: &TestIndex, id: &str) -> Option<Value> {
-    let r = index.get_doc(id);
-    (r.status == 200).then(|| r.json()["_source"].clone())
-}
+use common::{BlockedP2, dead_lettering, key, products_index, settings, soon, source};
 
 fn version(index: &TestIndex, id: &str) -> Option<u64> {
     index.get_doc(id).json()["_version"].as_u64()
@@ -65,10 +28,6 @@ fn version(index: &TestIndex, id: &str) -> Option<u64> {
 
 /// 2026-01-01T00:00:00Z in milliseconds.
 const T_MS: u64 = 1_767_225_600_000;
-
-fn key(id: &str) -> Value {
-    json!({"productId": {"S": id}})
-}
 
 fn product(id: &str, name: &str, price: &str) -> Value {
     json!({"productId": {"S": id}, "name": {"S": name}, "price": {"N": price}})
@@ -82,6 +41,12 @@ fn change(n: u64, change: &Value, creation: u64) -> Value {
     kinesis::lambda_record(data.as_bytes(), &kinesis::sequence_number(n), "pk")
 }
 
+/// The `n`th record of the shard: the insert of `image` under `id`, with Streams sequence number
+/// `n + 1`, made `n + 1` milliseconds after `T_MS`.
+fn shard_insert(n: u64, id: &str, image: Value) -> Value {
+    change(n, &insert(n + 1, key(id), image), T_MS + n + 1)
+}
+
 /// The `n`th record of the shard, carrying `data` as it is.
 fn raw(n: u64, data: &[u8]) -> Value {
     kinesis::lambda_record(data, &kinesis::sequence_number(n), "pk")
@@ -91,8 +56,16 @@ fn event(records: &[Value]) -> Vec<u8> {
     serde_json::to_vec(&json!({ "Records": records })).unwrap()
 }
 
-fn response(inv: &stream2search_lambda::Invocation) -> String {
+fn response(inv: &Invocation) -> String {
     serde_json::to_string(&inv.response().unwrap()).unwrap()
+}
+
+/// The partial batch response that has Lambda resume at the `n`th record of the shard.
+fn resumes_at(n: u64) -> String {
+    format!(
+        r#"{{"batchItemFailures":[{{"itemIdentifier":"{}"}}]}}"#,
+        kinesis::sequence_number(n)
+    )
 }
 
 /// Good changes, three records whose `data` is not a DynamoDB change, and one OpenSearch refuses.
@@ -100,16 +73,8 @@ fn mixed_batch() -> Vec<Value> {
     let mut bad_base64 = raw(3, b"unused");
     bad_base64["kinesis"]["data"] = json!("this is not base64!");
     vec![
-        change(
-            0,
-            &insert(1, key("p-1"), product("p-1", "Water bottle", "24.90")),
-            T_MS + 1,
-        ),
-        change(
-            1,
-            &insert(2, key("p-2"), product("p-2", "Cutting board", "19.5")),
-            T_MS + 2,
-        ),
+        shard_insert(0, "p-1", product("p-1", "Water bottle", "24.90")),
+        shard_insert(1, "p-2", product("p-2", "Cutting board", "19.5")),
         change(
             2,
             &modify(
@@ -123,25 +88,17 @@ fn mixed_batch() -> Vec<Value> {
         bad_base64,
         raw(4, b"{\"eventName\":\"INSERT\", not JSON"),
         raw(5, br#"{"orderId":7,"total":12.5}"#),
-        change(
+        shard_insert(
             6,
-            &insert(
-                7,
-                key("p-6"),
-                json!({"productId": {"S": "p-6"}, "price": {"M": {"amount": {"N": "6"}}}}),
-            ),
-            T_MS + 7,
+            "p-6",
+            json!({"productId": {"S": "p-6"}, "price": {"M": {"amount": {"N": "6"}}}}),
         ),
         change(
             7,
             &remove(8, key("p-2"), product("p-2", "Cutting board", "19.5")),
             T_MS + 8,
         ),
-        change(
-            8,
-            &insert(9, key("p-8"), product("p-8", "Tea towel", "4")),
-            T_MS + 9,
-        ),
+        shard_insert(8, "p-8", product("p-8", "Tea towel", "4")),
     ]
 }
 
@@ -154,16 +111,7 @@ async fn kinesis_changes_reach_the_index_and_poison_is_dead_lettered_as_delivere
         return;
     };
     let index = products_index(&opensearch, "lambda kinesis mixed");
-    let queue_url = moto.create_queue("kinesis-poison");
-    let handler = Handler::new(settings(
-        &opensearch,
-        index.name(),
-        &[
-            ("STREAM2SEARCH_DLQ_URL", &queue_url),
-            ("STREAM2SEARCH_SQS_ENDPOINT", &moto.url()),
-        ],
-    ))
-    .unwrap();
+    let (handler, queue_url) = dead_lettering(&opensearch, &index, &moto, "kinesis-poison");
     let records = mixed_batch();
     let inv = handler.handle(&event(&records), soon()).await.unwrap();
 
@@ -263,19 +211,13 @@ async fn without_a_queue_lambda_resumes_at_the_first_poison_kinesis_sequence_num
         return;
     };
     let index = products_index(&opensearch, "lambda kinesis no dlq");
-    let handler = Handler::new(settings(&opensearch, index.name(), &[])).unwrap();
+    let handler = Handler::new(settings(opensearch.url(), index.name(), &[])).unwrap();
     let inv = handler
         .handle(&event(&mixed_batch()), soon())
         .await
         .unwrap();
     // Record 3 (bad base64) is the first that is not durable.
-    assert_eq!(
-        response(&inv),
-        format!(
-            r#"{{"batchItemFailures":[{{"itemIdentifier":"{}"}}]}}"#,
-            kinesis::sequence_number(3)
-        )
-    );
+    assert_eq!(response(&inv), resumes_at(3));
     assert_eq!((inv.counts.failed, inv.counts.dead_lettered), (4, 0));
 }
 
@@ -284,40 +226,17 @@ async fn a_record_opensearch_cannot_take_now_is_named_by_its_kinesis_sequence_nu
     let Some(opensearch) = OpenSearch::from_env() else {
         return;
     };
-    let open = products_index(&opensearch, "lambda kinesis partial open");
-    let blocked = products_index(&opensearch, "lambda kinesis partial blocked");
-    blocked.put_settings(json!({"index.blocks.write": true}));
-    let blocked_name = blocked.name().to_owned();
-    let mut s = settings(&opensearch, open.name(), &[]);
-    s.client.max_attempts = 2;
-    s.client.backoff_base = Duration::from_millis(10);
-    s.client.backoff_cap = Duration::from_millis(20);
-    // p-2 goes to the write-blocked index: retryable until the attempts run out.
-    let handler = Handler::builder()
-        .hook(move |item: &Item<'_>| match item.id() {
-            "p-2" => Verdict::index(blocked_name.clone()),
-            _ => Verdict::Keep,
-        })
-        .build(s)
-        .unwrap();
+    let partial = BlockedP2::new(&opensearch, "lambda kinesis partial");
     let records = [
-        change(
-            0,
-            &insert(1, key("p-1"), product("p-1", "Water bottle", "24.90")),
-            T_MS + 1,
-        ),
-        change(
-            1,
-            &insert(2, key("p-2"), product("p-2", "Cutting board", "19.5")),
-            T_MS + 2,
-        ),
-        change(
-            2,
-            &insert(3, key("p-3"), product("p-3", "Tea towel", "4")),
-            T_MS + 3,
-        ),
+        shard_insert(0, "p-1", product("p-1", "Water bottle", "24.90")),
+        shard_insert(1, "p-2", product("p-2", "Cutting board", "19.5")),
+        shard_insert(2, "p-3", product("p-3", "Tea towel", "4")),
     ];
-    let inv = handler.handle(&event(&records), soon()).await.unwrap();
+    let inv = partial
+        .handler
+        .handle(&event(&records), soon())
+        .await
+        .unwrap();
     assert_eq!(
         [&inv.results[0].outcome, &inv.results[2].outcome],
         [
@@ -330,31 +249,34 @@ async fn a_record_opensearch_cannot_take_now_is_named_by_its_kinesis_sequence_nu
         "{:?}",
         inv.results[1].outcome
     );
-    assert_eq!(
-        response(&inv),
-        format!(
-            r#"{{"batchItemFailures":[{{"itemIdentifier":"{}"}}]}}"#,
-            kinesis::sequence_number(1)
-        )
-    );
+    assert_eq!(response(&inv), resumes_at(1));
     assert_eq!((inv.counts.indexed, inv.counts.failed), (2, 1));
-    blocked.put_settings(json!({"index.blocks.write": false}));
+    partial.unblock();
+}
+
+/// Delivers `record` in an event of its own.
+async fn deliver(handler: &Handler, record: &Value) -> Invocation {
+    handler
+        .handle(&event(std::slice::from_ref(record)), soon())
+        .await
+        .unwrap()
 }
 
 /// Delivers `first`, then `second` (each an event of one record for p-1), and returns what the
 /// second one's record came to.
 async fn deliver_in_turn(handler: &Handler, first: &Value, second: &Value) -> RecordOutcome {
-    let inv = handler
-        .handle(&event(std::slice::from_ref(first)), soon())
-        .await
-        .unwrap();
+    let inv = deliver(handler, first).await;
     assert_eq!(inv.checkpoint, Checkpoint::Complete);
-    let inv = handler
-        .handle(&event(std::slice::from_ref(second)), soon())
-        .await
-        .unwrap();
+    let inv = deliver(handler, second).await;
     assert_eq!(inv.checkpoint, Checkpoint::Complete);
     inv.results[0].outcome.clone()
+}
+
+/// After a refresh, `index` holds p-1 as `expected` at `version` (`precision` names the case).
+fn assert_p1(index: &TestIndex, expected: &Value, version_: u64, precision: &str) {
+    index.refresh();
+    assert_eq!(source(index, "p-1").as_ref(), Some(expected), "{precision}");
+    assert_eq!(version(index, "p-1"), Some(version_), "{precision}");
 }
 
 #[tokio::test]
@@ -372,7 +294,7 @@ async fn the_newer_change_wins_when_kinesis_delivers_it_first_at_millisecond_and
         ("us", t_us, t_us + 1, t_us + 1),
     ] {
         let index = products_index(&opensearch, &format!("lambda kinesis order {precision}"));
-        let handler = Handler::new(settings(&opensearch, index.name(), &[])).unwrap();
+        let handler = Handler::new(settings(opensearch.url(), index.name(), &[])).unwrap();
         let older_change = change(0, &insert(1, key("p-1"), older_doc.clone()), older);
         let newer_change = change(
             1,
@@ -387,20 +309,13 @@ async fn the_newer_change_wins_when_kinesis_delivers_it_first_at_millisecond_and
             RecordOutcome::Applied(Applied::Stale),
             "{precision}"
         );
-        index.refresh();
         let expected = json!({"productId": "p-1", "name": "Water bottle", "price": 22});
-        assert_eq!(source(&index, "p-1"), Some(expected.clone()), "{precision}");
-        assert_eq!(version(&index, "p-1"), Some(newer_version), "{precision}");
+        assert_p1(&index, &expected, newer_version, precision);
 
         // The newer change delivered again changes nothing.
-        let inv = handler
-            .handle(&event(std::slice::from_ref(&newer_change)), soon())
-            .await
-            .unwrap();
+        let inv = deliver(&handler, &newer_change).await;
         assert_eq!(inv.checkpoint, Checkpoint::Complete, "{precision}");
-        index.refresh();
-        assert_eq!(source(&index, "p-1"), Some(expected), "{precision}");
-        assert_eq!(version(&index, "p-1"), Some(newer_version), "{precision}");
+        assert_p1(&index, &expected, newer_version, precision);
     }
 }
 
@@ -417,7 +332,7 @@ async fn within_one_tick_the_last_delivered_change_wins() {
             &opensearch,
             &format!("lambda kinesis tick {expected_price}"),
         );
-        let handler = Handler::new(settings(&opensearch, index.name(), &[])).unwrap();
+        let handler = Handler::new(settings(opensearch.url(), index.name(), &[])).unwrap();
         let first = change(0, &modify(1, key("p-1"), b.clone(), first.clone()), tick);
         let second = change(1, &modify(2, key("p-1"), a.clone(), second.clone()), tick);
         let outcome = deliver_in_turn(&handler, &first, &second).await;
@@ -437,7 +352,7 @@ async fn a_mix_of_sources_or_another_event_source_fails_the_invocation() {
         return;
     };
     let index = products_index(&opensearch, "lambda kinesis not an event");
-    let handler = Handler::new(settings(&opensearch, index.name(), &[])).unwrap();
+    let handler = Handler::new(settings(opensearch.url(), index.name(), &[])).unwrap();
     let streams = insert(1, key("p-1"), product("p-1", "Water bottle", "24.90"));
     let wrapped = change(
         1,

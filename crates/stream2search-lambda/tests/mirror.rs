@@ -8,9 +8,9 @@
 //! The lookup failures a real node does not produce on demand come from a wiremock stand-in at
 //! the end.
 
-use std::collections::HashMap;
+mod common;
+
 use std::sync::{Arc, Mutex};
-use std::time::{Duration, Instant};
 
 use serde_json::{Value, json};
 use stream2search::checkpoint::{Checkpoint, RecordOutcome};
@@ -21,36 +21,19 @@ use stream2search_testkit::{MotoSqs, OpenSearch, TestIndex};
 use wiremock::matchers::{method, path, path_regex};
 use wiremock::{Mock, MockServer, Request, Respond, ResponseTemplate};
 
+use common::{key, resume_at, soon};
+
 /// `ApproximateCreationDateTime` of the testing builders' record with SequenceNumber `seq`, as
 /// an external version (2026-01-01T00:00:00Z is 1,767,225,600).
 fn version(seq: u64) -> u64 {
     (1_767_225_600 + seq) * 1_000_000
 }
 
+/// The common settings, with the mirror set looked up again on every invocation.
 fn settings(url: &str, index: &str, extra: &[(&str, &str)]) -> Settings {
-    let mut vars: HashMap<String, String> = [
-        ("OPENSEARCH_ENDPOINT", url),
-        ("OPENSEARCH_INDEX", index),
-        ("OPENSEARCH_AUTH", "none"),
-        ("OPENSEARCH_ALLOW_HTTP", "true"),
-        ("STREAM2SEARCH_METRICS", "false"),
-        ("STREAM2SEARCH_MIRROR_REFRESH_SECS", "0"),
-        ("AWS_REGION", "us-east-1"),
-        ("AWS_ACCESS_KEY_ID", "testing"),
-        ("AWS_SECRET_ACCESS_KEY", "testing"),
-        ("STREAM2SEARCH_DLQ_ALLOW_HTTP", "true"),
-    ]
-    .into_iter()
-    .map(|(k, v)| (k.to_owned(), v.to_owned()))
-    .collect();
-    for (k, v) in extra {
-        vars.insert((*k).to_owned(), (*v).to_owned());
-    }
-    Settings::from_lookup(|k| vars.get(k).cloned()).unwrap()
-}
-
-fn soon() -> Instant {
-    Instant::now() + Duration::from_secs(30)
+    let mut all = vec![("STREAM2SEARCH_MIRROR_REFRESH_SECS", "0")];
+    all.extend_from_slice(extra);
+    common::settings(url, index, &all)
 }
 
 /// The index `NAME` writes to, the mirror index, and `NAME`.
@@ -109,17 +92,6 @@ fn doc(index: &TestIndex, id: &str) -> Option<(Value, u64)> {
     assert!(r.status == 200 || r.status == 404, "{}", r.text());
     let v = r.json();
     (r.status == 200).then(|| (v["_source"].clone(), v["_version"].as_u64().unwrap()))
-}
-
-fn key(id: &str) -> Value {
-    json!({"productId": {"S": id}})
-}
-
-fn resume_at(cp: &Checkpoint) -> Option<&str> {
-    match cp {
-        Checkpoint::ResumeFrom(seq) => Some(seq.as_str()),
-        _ => None,
-    }
 }
 
 #[tokio::test]
