@@ -18,10 +18,12 @@ use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
 use stream2search_testkit::OpenSearch;
-use stream2search_testkit::lambda::CargoLambda;
 
 mod common;
-use common::{DIFFERS, ENV, ddb, ddb_with, index_create, moto, repo, text};
+use common::{
+    DIFFERS, ENV, ddb, ddb_with, env_u64, index_create, moto, repo, servers_and_cargo_lambda, text,
+    workload,
+};
 
 /// Deletes the generations of an `index create` setup (and with them its aliases), and the
 /// table, when dropped.
@@ -202,10 +204,7 @@ fn index_equals_the_table_after_a_backfill_under_concurrent_writes() {
     let (Some(moto), Some(opensearch)) = (moto(), OpenSearch::from_env()) else {
         return;
     };
-    let items: u64 = std::env::var("STREAM2SEARCH_BACKFILL_ITEMS")
-        .ok()
-        .and_then(|v| v.parse().ok())
-        .unwrap_or(10_000);
+    let items = env_u64("STREAM2SEARCH_BACKFILL_ITEMS", 10_000);
     let poison = 3u64;
     let pid = std::process::id();
     let Setup {
@@ -261,25 +260,7 @@ fn index_equals_the_table_after_a_backfill_under_concurrent_writes() {
     );
 
     // A seeded workload over the same keys, all through the backfill.
-    let workload = text(
-        &ddb(
-            &moto,
-            &os,
-            &[
-                "workload",
-                "--seed",
-                "7",
-                "--ops",
-                "400",
-                "--keys",
-                &items.to_string(),
-                "--poison",
-                "0",
-            ],
-            "",
-        )
-        .stdout,
-    );
+    let workload = workload(&moto, &os, 7, 400, items, 0);
     let workload_ops = workload.lines().count() as u64;
     let (m, o, t) = (moto.clone(), os.clone(), table.clone());
     let writer = std::thread::spawn(move || {
@@ -1175,10 +1156,8 @@ fn on_a_terminal_a_progress_bar_counts_items_against_the_tables_item_count() {
 
 #[test]
 fn function_url_runs_each_segment_and_export_file_in_the_backfill_function_until_done() {
-    let (Some(moto), Some(opensearch)) = (moto(), OpenSearch::from_env()) else {
-        return;
-    };
-    let Some(cargo_lambda) = CargoLambda::find("backfill --function-url under cargo lambda watch")
+    let Some((moto, opensearch, cargo_lambda)) =
+        servers_and_cargo_lambda("backfill --function-url under cargo lambda watch")
     else {
         return;
     };
@@ -1705,25 +1684,7 @@ fn index_equals_the_table_after_a_backfill_from_an_export_under_concurrent_write
         );
         std::thread::sleep(Duration::from_millis(20));
     }
-    let workload = text(
-        &ddb(
-            &moto,
-            &os,
-            &[
-                "workload",
-                "--seed",
-                "21",
-                "--ops",
-                "300",
-                "--keys",
-                &items.to_string(),
-                "--poison",
-                "0",
-            ],
-            "",
-        )
-        .stdout,
-    );
+    let workload = workload(&moto, &os, 21, 300, items, 0);
     let (m, o, t) = (moto.clone(), os.clone(), table.clone());
     let writer = std::thread::spawn(move || {
         ddb(

@@ -20,7 +20,9 @@ use stream2search_testkit::OpenSearch;
 use stream2search_testkit::fault::{Faults, Proxy};
 
 mod common;
-use common::{DIFFERS, ENV, Generations, ddb, ddb_with, index_create, moto, text};
+use common::{
+    DIFFERS, ENV, Generations, ddb, ddb_with, env_u64, index_create, moto, text, workload,
+};
 
 /// Counts from the poller's output, summed over runs: its batch lines on stdout and its
 /// summary line on stderr (a run stopped partway has none).
@@ -259,14 +261,8 @@ fn index_equals_the_table_after_every_phase_under_faults_and_redelivery() {
         return;
     };
     let started = Instant::now();
-    let var = |name: &str, default: u64| {
-        std::env::var(name)
-            .ok()
-            .and_then(|v| v.parse().ok())
-            .unwrap_or(default)
-    };
-    let ops = var("STREAM2SEARCH_CONVERGENCE_OPS", 2000);
-    let seed = var("STREAM2SEARCH_CONVERGENCE_SEED", 42);
+    let ops = env_u64("STREAM2SEARCH_CONVERGENCE_OPS", 2000);
+    let seed = env_u64("STREAM2SEARCH_CONVERGENCE_SEED", 42);
     let (keys, poison) = (300u64, 8u64);
     let os = opensearch.url().to_string();
     let pid = std::process::id();
@@ -291,25 +287,7 @@ fn index_equals_the_table_after_every_phase_under_faults_and_redelivery() {
     )
     .trim()
     .to_string();
-    let workload = text(
-        &ddb(
-            &moto,
-            &os,
-            &[
-                "workload",
-                "--seed",
-                &seed.to_string(),
-                "--ops",
-                &ops.to_string(),
-                "--keys",
-                &keys.to_string(),
-                "--poison",
-                &poison.to_string(),
-            ],
-            "",
-        )
-        .stdout,
-    );
+    let workload = workload(&moto, &os, seed, ops, keys, poison);
     let lines: Vec<&str> = workload.lines().collect();
 
     let faults = Faults {

@@ -17,28 +17,21 @@ use std::io::{BufRead as _, BufReader, Read as _, Write as _};
 use std::net::{TcpListener, TcpStream};
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output};
-use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
 
 use base64::Engine as _;
 use base64::engine::general_purpose::STANDARD;
 use serde_json::{Value, json};
-use stream2search_testkit::lambda::CargoLambda;
 use stream2search_testkit::{OpenSearch, kinesis};
 
 mod common;
-use common::{DIFFERS, ENV, Generations, ddb, ddb_with, index_create, moto, text};
+use common::{
+    ENV, checkpoint_file, compare, created_index, ddb, env_u64, moto, poll_once,
+    servers_and_cargo_lambda, text, unique, watch_products, workload,
+};
 
-static N: AtomicUsize = AtomicUsize::new(0);
-
-/// A fresh name for a stream, table, queue or file.
-fn unique(what: &str) -> String {
-    format!(
-        "{what}-{}-{}",
-        std::process::id(),
-        N.fetch_add(1, Ordering::Relaxed)
-    )
-}
+/// 2026-01-01T00:00:00Z in milliseconds.
+const MS: u64 = 1_767_225_600_000;
 
 /// One call of an AWS JSON-protocol API on moto, which routes by the signing scope's service
 /// name (`kinesis`, `dynamodb`) and does not check signatures; the answer must be a 200.
@@ -177,21 +170,14 @@ fn poll(
     extra: &[&str],
     env: &[(&str, &str)],
 ) -> Output {
-    Command::new(env!("CARGO_BIN_EXE_stream2search"))
-        .args(["poll", "--once", "--allow-http", "--auth", "none"])
-        .args(["--kinesis-stream", stream])
-        .args(["--endpoint", opensearch, "--index", index])
-        .arg("--checkpoints")
-        .arg(checkpoints)
-        .args(extra)
-        .envs(ENV)
-        .envs(env.iter().copied())
-        .output()
-        .unwrap()
-}
-
-fn checkpoint_file() -> PathBuf {
-    PathBuf::from(env!("CARGO_TARGET_TMPDIR")).join(format!("{}.json", unique("kinesis")))
+    poll_once(
+        &["--kinesis-stream", stream],
+        opensearch,
+        index,
+        checkpoints,
+        extra,
+        env,
+    )
 }
 
 /// The checkpoint file's positions, by shard.
@@ -229,19 +215,17 @@ fn poll_reads_every_shard_resumes_and_dead_letters_bad_data() {
     let arn = stream.arn();
     // The index as a user makes it (its mapping refuses no DynamoDB item).
     let index = unique("s2s-kinesis-poll");
-    let _cleanup = Generations(&opensearch, index.clone());
-    index_create(&os, &index);
-    let ms = 1_767_225_600_000u64;
+    let _cleanup = created_index(&opensearch, index.clone());
 
     let p1 = json!({"productId":{"S":"p-1"},"name":{"S":"Titanium bottle"},"price":{"N":"24.90"},"inStock":{"BOOL":false},"tags":{"SS":["outdoor","kitchen"]},"thumb":{"B":"iVBORw0KGgo="},"dims":{"M":{"h":{"N":"24"},"w":{"N":"7.5"}}}});
     let mut puts = Vec::new();
     for (name, key, image, at) in [
-        ("INSERT", "p-1", Some(p1.clone()), ms + 1),
+        ("INSERT", "p-1", Some(p1.clone()), MS + 1),
         (
             "INSERT",
             "p-2",
             Some(json!({"productId":{"S":"p-2"},"name":{"S":"Bamboo board"},"price":{"N":"19.5"}})),
-            ms + 2,
+            MS + 2,
         ),
         (
             "MODIFY",
@@ -249,22 +233,22 @@ fn poll_reads_every_shard_resumes_and_dead_letters_bad_data() {
             Some(
                 json!({"productId":{"S":"p-2"},"name":{"S":"Bamboo cutting board"},"price":{"N":"18.25"}}),
             ),
-            ms + 3,
+            MS + 3,
         ),
         (
             "INSERT",
             "p-3",
             Some(json!({"productId":{"S":"p-3"},"name":{"S":"Gone soon"}})),
-            ms + 4,
+            MS + 4,
         ),
-        ("REMOVE", "p-3", None, ms + 5),
+        ("REMOVE", "p-3", None, MS + 5),
         (
             "INSERT",
             "p-4",
             Some(
                 json!({"productId":{"S":"p-4"},"price":{"N":"1E+2"},"big":{"N":"12345678901234567890123456789012345678"}}),
             ),
-            ms + 6,
+            MS + 6,
         ),
     ] {
         puts.push(stream.put(&change(name, key, image, at), key));
@@ -280,7 +264,7 @@ fn poll_reads_every_shard_resumes_and_dead_letters_bad_data() {
             "INSERT",
             "p-5",
             Some(json!({"productId":{"S":"p-5"},"note":{"S":""}})),
-            ms + 7,
+            MS + 7,
         ),
         "p-5",
     ));
@@ -293,7 +277,7 @@ fn poll_reads_every_shard_resumes_and_dead_letters_bad_data() {
 
     // No dead-letter queue: the partial batch response names the first bad record, and the
     // poller gives up on its shard after two deliveries; the other shard is done.
-    let cp = checkpoint_file();
+    let cp = checkpoint_file("kinesis");
     let endpoint = ["--kinesis-endpoint", moto.as_str()];
     let stuck = poll(
         &os,
@@ -373,14 +357,14 @@ fn poll_reads_every_shard_resumes_and_dead_letters_bad_data() {
     let mut p1_new = p1;
     p1_new["price"] = json!({"N": "26.00"});
     let more = [
-        stream.put(&change("MODIFY", "p-1", Some(p1_new), ms + 10), "p-1"),
-        stream.put(&change("REMOVE", "p-4", None, ms + 11), "p-4"),
+        stream.put(&change("MODIFY", "p-1", Some(p1_new), MS + 10), "p-1"),
+        stream.put(&change("REMOVE", "p-4", None, MS + 11), "p-4"),
         stream.put(
             &change(
                 "INSERT",
                 "p-6",
                 Some(json!({"productId":{"S":"p-6"},"sizes":{"NS":["1.500","1E+2"]}})),
-                ms + 12,
+                MS + 12,
             ),
             "p-6",
         ),
@@ -554,12 +538,10 @@ fn throttled_calls_and_expired_iterators_never_fail_the_run() {
     let os = opensearch.url().to_string();
     let stream = Stream::create(&moto, 1);
     let index = unique("s2s-kinesis-throttled");
-    let _cleanup = Generations(&opensearch, index.clone());
-    index_create(&os, &index);
-    let ms = 1_767_225_600_000u64;
+    let _cleanup = created_index(&opensearch, index.clone());
     for (i, key) in ["a", "b", "c"].into_iter().enumerate() {
         let image = json!({"productId": {"S": key}, "n": {"N": format!("{i}.50")}});
-        stream.put(&change("INSERT", key, Some(image), ms + i as u64), key);
+        stream.put(&change("INSERT", key, Some(image), MS + i as u64), key);
     }
     // Every read call throttled once or more, and the iterator expired under the reader: with
     // --max-attempts 1, any of them taken for a failed batch would end the run with exit 1.
@@ -575,7 +557,7 @@ fn throttled_calls_and_expired_iterators_never_fail_the_run() {
             ("GetRecords", throttled),
         ],
     );
-    let cp = checkpoint_file();
+    let cp = checkpoint_file("kinesis");
     let out = poll(
         &os,
         &stream.name,
@@ -612,29 +594,19 @@ fn throttled_calls_and_expired_iterators_never_fail_the_run() {
 
 #[test]
 fn the_example_function_gets_kinesis_batches_and_its_partial_batch_response_is_honoured() {
-    let (Some(moto), Some(opensearch)) = (moto(), OpenSearch::from_env()) else {
-        return;
-    };
-    let Some(cargo_lambda) = CargoLambda::find("poll --kinesis-stream to the example function")
+    let Some((moto, opensearch, cargo_lambda)) =
+        servers_and_cargo_lambda("poll --kinesis-stream to the example function")
     else {
         return;
     };
     let os = opensearch.url().to_string();
     let index = unique("s2s-kinesis-function");
-    let _cleanup = Generations(&opensearch, index.clone());
-    index_create(&os, &index);
-    let log = PathBuf::from(env!("CARGO_TARGET_TMPDIR"))
-        .join(format!("kinesis-watch-{}.log", std::process::id()));
-    let watch = cargo_lambda.watch(
-        &common::repo().join("examples/products"),
-        opensearch.function_env(&index),
-        &log,
-    );
+    let _cleanup = created_index(&opensearch, index.clone());
+    let watch = watch_products(&cargo_lambda, &opensearch, &index, "kinesis");
     let stream = Stream::create(&moto, 1);
-    let ms = 1_767_225_600_000u64;
     let put = |key: &str, at: u64| {
         let image = json!({"productId": {"S": key}, "price": {"N": "1.500"}});
-        stream.put(&change("INSERT", key, Some(image), ms + at), key)
+        stream.put(&change("INSERT", key, Some(image), MS + at), key)
     };
     put("a", 1);
     put("b", 2);
@@ -642,7 +614,7 @@ fn the_example_function_gets_kinesis_batches_and_its_partial_batch_response_is_h
     // response, and the shard resumes there.
     let bad = stream.put(b"{not json", "bad");
     let last = put("c", 3);
-    let cp = checkpoint_file();
+    let cp = checkpoint_file("kinesis");
     // The first invocation builds the function; the emulator waits for it.
     let out = poll(
         &os,
@@ -866,14 +838,8 @@ fn index_equals_the_table_fed_through_kinesis_with_duplicates_and_reordering() {
     let (Some(moto), Some(opensearch)) = (moto(), OpenSearch::from_env()) else {
         return;
     };
-    let var = |name: &str, default: u64| {
-        std::env::var(name)
-            .ok()
-            .and_then(|v| v.parse().ok())
-            .unwrap_or(default)
-    };
-    let ops = var("STREAM2SEARCH_KINESIS_CONVERGENCE_OPS", 2000);
-    let seed = var("STREAM2SEARCH_KINESIS_CONVERGENCE_SEED", 7);
+    let ops = env_u64("STREAM2SEARCH_KINESIS_CONVERGENCE_OPS", 2000);
+    let seed = env_u64("STREAM2SEARCH_KINESIS_CONVERGENCE_SEED", 7);
     let keys = 40u64;
     let os = opensearch.url().to_string();
     let pid = std::process::id();
@@ -881,32 +847,13 @@ fn index_equals_the_table_fed_through_kinesis_with_duplicates_and_reordering() {
     // The index as a user makes it: `stream2search index create` (deletes remembered for 24 h,
     // so that an older change arriving after a delete is refused).
     let index = format!("s2s-kinesis-converge-{pid}");
-    let _cleanup = Generations(&opensearch, index.clone());
-    index_create(&os, &index);
+    let _cleanup = created_index(&opensearch, index.clone());
     let table = format!("KinesisConverge-{pid}");
     let source = text(&ddb(&moto, &os, &["create", "--table", &table], "").stdout)
         .trim()
         .to_string();
     assert!(source.starts_with("arn:"), "the table's stream: {source:?}");
-    let workload = text(
-        &ddb(
-            &moto,
-            &os,
-            &[
-                "workload",
-                "--seed",
-                &seed.to_string(),
-                "--ops",
-                &ops.to_string(),
-                "--keys",
-                &keys.to_string(),
-                "--poison",
-                "0",
-            ],
-            "",
-        )
-        .stdout,
-    );
+    let workload = workload(&moto, &os, seed, ops, keys, 0);
     let lines: Vec<&str> = workload.lines().collect();
     let stream = Stream::create(&moto, 3);
     let now = std::time::SystemTime::now()
@@ -956,20 +903,12 @@ fn index_equals_the_table_fed_through_kinesis_with_duplicates_and_reordering() {
                 .split_once(", stale ")
                 .map_or(0, |(_, s)| s.split_once(',').unwrap().0.parse().unwrap());
         }
-        let compared = ddb_with(
-            &moto,
-            Some(&os),
-            &["compare", "--table", &table, "--index", &index],
-            "",
-            &[0, DIFFERS],
-        );
-        assert_eq!(
-            compared.status.code(),
-            Some(0),
-            "after round {} of {parts}: the index differs from the table:\n{}",
-            i + 1,
-            text(&compared.stdout)
-        );
+        if let Err(differences) = compare(&moto, &os, &table, &index) {
+            panic!(
+                "after round {} of {parts}: the index differs from the table:\n{differences}",
+                i + 1
+            );
+        }
     }
     let fed = &feeder.fed;
     eprintln!(

@@ -5,26 +5,16 @@
 //! checked against the table by `dev/ddb.py compare`, which converts items to documents on its
 //! own (decimal numbers, sorted sets, base64 binary), not with stream2search.
 
-use std::path::{Path, PathBuf};
+use std::path::Path;
 use std::process::{Command, Output};
-use std::sync::atomic::{AtomicUsize, Ordering};
 
-use stream2search_testkit::lambda::CargoLambda;
 use stream2search_testkit::{OpenSearch, TestIndex};
 
 mod common;
-use common::{DIFFERS, ENV, ddb_with, moto, repo, text};
-
-static N: AtomicUsize = AtomicUsize::new(0);
-
-/// A fresh name for a table, queue or file.
-fn unique(what: &str) -> String {
-    format!(
-        "{what}-{}-{}",
-        std::process::id(),
-        N.fetch_add(1, Ordering::Relaxed)
-    )
-}
+use common::{
+    ENV, checkpoint_file, compare, ddb_with, moto, poll_once, servers_and_cargo_lambda, text,
+    unique, watch_products,
+};
 
 /// `dev/ddb.py ARGS` with `stdin`, which must succeed.
 fn ddb(moto: &str, args: &[&str], stdin: &str) -> Output {
@@ -40,45 +30,16 @@ fn poll(
     extra: &[&str],
     env: &[(&str, &str)],
 ) -> Output {
-    Command::new(env!("CARGO_BIN_EXE_stream2search"))
-        .args(["poll", "--once", "--allow-http", "--auth", "none"])
-        .args(["--table", table, "--streams-endpoint", moto])
-        .args(["--endpoint", opensearch.url(), "--index", index.name()])
-        .arg("--checkpoints")
-        .arg(checkpoints)
-        .args(extra)
-        .envs(ENV)
-        .envs(env.iter().copied())
-        .output()
-        .unwrap()
+    poll_once(
+        &["--table", table, "--streams-endpoint", moto],
+        opensearch.url(),
+        index.name(),
+        checkpoints,
+        extra,
+        env,
+    )
 }
 
-/// `dev/ddb.py compare`: `Ok` when the index holds exactly the table.
-fn compare(
-    moto: &str,
-    opensearch: &OpenSearch,
-    table: &str,
-    index: &TestIndex,
-) -> Result<(), String> {
-    let out = ddb_with(
-        moto,
-        Some(opensearch.url()),
-        &["compare", "--table", table, "--index", index.name()],
-        "",
-        &[0, DIFFERS],
-    );
-    if out.status.success() {
-        Ok(())
-    } else {
-        Err(text(&out.stdout))
-    }
-}
-
-fn checkpoint_file() -> PathBuf {
-    PathBuf::from(env!("CARGO_TARGET_TMPDIR")).join(format!("{}.json", unique("poll")))
-}
-
-/// Every attribute type, updates of a hot key, and deletes.
 const OPS: &str = r#"{"op":"put","item":{"productId":{"S":"p-1"},"name":{"S":"Titanium bottle"},"price":{"N":"24.90"},"inStock":{"BOOL":false},"note":{"S":""},"thumb":{"B":"iVBORw0KGgo="},"tags":{"SS":["outdoor","kitchen"]},"sizes":{"NS":["0.5","1.25"]},"blobs":{"BS":["AAE=","AgM="]},"dims":{"M":{"h":{"N":"24"},"w":{"N":"7.5"}}},"history":{"L":[{"S":"created"},{"NULL":true}]}}}
 {"op":"put","item":{"productId":{"S":"p-2"},"name":{"S":"Bamboo board"},"price":{"N":"19.5"}}}
 {"op":"update","key":{"productId":{"S":"p-2"}},"set":{"price":{"N":"18.25"}}}
@@ -97,7 +58,7 @@ fn poll_once_leaves_the_index_equal_to_the_table() {
     let index = opensearch.index("poll equal");
     ddb(&moto, &["create", "--table", &table], "");
     ddb(&moto, &["apply", "--table", &table, "-"], OPS);
-    let cp = checkpoint_file();
+    let cp = checkpoint_file("poll");
     let out = poll(
         &moto,
         &opensearch,
@@ -125,7 +86,7 @@ fn poll_once_leaves_the_index_equal_to_the_table() {
         "{}",
         text(&out.stderr)
     );
-    compare(&moto, &opensearch, &table, &index).unwrap();
+    compare(&moto, opensearch.url(), &table, index.name()).unwrap();
     // The exact document text, as OpenSearch keeps it: numbers as the table holds them.
     let doc = index.get_doc("p-4").json();
     assert_eq!(
@@ -144,7 +105,7 @@ fn restart_resumes_after_the_last_checkpoint() {
     let index = opensearch.index("poll restart");
     ddb(&moto, &["create", "--table", &table], "");
     ddb(&moto, &["apply", "--table", &table, "-"], OPS);
-    let cp = checkpoint_file();
+    let cp = checkpoint_file("poll");
     let first = poll(&moto, &opensearch, &table, &index, &cp, &[], &[]);
     assert!(first.status.success(), "{}", text(&first.stderr));
     let saved: serde_json::Value = serde_json::from_slice(&std::fs::read(&cp).unwrap()).unwrap();
@@ -173,7 +134,7 @@ fn restart_resumes_after_the_last_checkpoint() {
         line.contains(&format!(" {}..{}: 2 records;", last + 1, last + 2)),
         "{line}"
     );
-    compare(&moto, &opensearch, &table, &index).unwrap();
+    compare(&moto, opensearch.url(), &table, index.name()).unwrap();
     ddb(&moto, &["drop", "--table", &table], "");
 }
 
@@ -191,7 +152,7 @@ fn rejected_record_holds_the_shard_until_it_is_dead_lettered() {
 {"op":"put","item":{"productId":{"S":"c"},"price":{"N":"3"}}}
 "#;
     ddb(&moto, &["apply", "--table", &table, "-"], ops);
-    let cp = checkpoint_file();
+    let cp = checkpoint_file("poll");
 
     // No dead-letter queue: the partial batch response names b; the poller resumes at b, b is
     // refused again, and it gives up after two deliveries.
@@ -266,21 +227,13 @@ fn rejected_record_holds_the_shard_until_it_is_dead_lettered() {
 
 #[test]
 fn poll_delivers_to_the_example_function_under_cargo_lambda_watch() {
-    let (Some(moto), Some(opensearch)) = (moto(), OpenSearch::from_env()) else {
-        return;
-    };
-    let Some(cargo_lambda) = CargoLambda::find("poll to the example under cargo lambda watch")
+    let Some((moto, opensearch, cargo_lambda)) =
+        servers_and_cargo_lambda("poll to the example under cargo lambda watch")
     else {
         return;
     };
     let index = opensearch.index("poll function");
-    let log = PathBuf::from(env!("CARGO_TARGET_TMPDIR"))
-        .join(format!("poll-watch-{}.log", std::process::id()));
-    let watch = cargo_lambda.watch(
-        &repo().join("examples/products"),
-        opensearch.function_env(index.name()),
-        &log,
-    );
+    let watch = watch_products(&cargo_lambda, &opensearch, index.name(), "poll");
 
     let table = unique("Products");
     ddb(&moto, &["create", "--table", &table], "");
@@ -298,7 +251,7 @@ fn poll_delivers_to_the_example_function_under_cargo_lambda_watch() {
             &url,
         ])
         .arg("--checkpoints")
-        .arg(checkpoint_file())
+        .arg(checkpoint_file("poll"))
         .envs(ENV)
         .output()
         .unwrap();
@@ -313,7 +266,7 @@ fn poll_delivers_to_the_example_function_under_cargo_lambda_watch() {
         "{}",
         text(&out.stdout)
     );
-    compare(&moto, &opensearch, &table, &index).unwrap();
+    compare(&moto, opensearch.url(), &table, index.name()).unwrap();
     ddb(&moto, &["drop", "--table", &table], "");
 }
 
@@ -360,7 +313,7 @@ fn the_streams_endpoint_comes_from_the_aws_sdk_variables() {
             .args(["--table", &table])
             .args(["--endpoint", opensearch.url(), "--index", index.name()])
             .arg("--checkpoints")
-            .arg(checkpoint_file())
+            .arg(checkpoint_file("poll"))
             .envs(ENV)
             .envs(vars.iter().copied())
             .output()
@@ -372,7 +325,7 @@ fn the_streams_endpoint_comes_from_the_aws_sdk_variables() {
             text(&out.stderr)
         );
         if works {
-            compare(&moto, &opensearch, &table, &index).unwrap();
+            compare(&moto, opensearch.url(), &table, index.name()).unwrap();
         }
     }
     ddb(&moto, &["drop", "--table", &table], "");
