@@ -1,12 +1,15 @@
 //! What versions guarantee, pinned on both sides against the project's real OpenSearch.
 //!
-//! A document's version is its record's `ApproximateCreationDateTime`, floored to whole seconds,
-//! times 10^6, written with `version_type=external_gte`. So:
-//! - a record from an earlier second than the document's is refused as stale;
-//! - records of one item from the same second share a version, and whichever is written last
-//!   wins. In-order delivery and in-order re-delivery (Lambda, `poll`, a replay of a whole stream
-//!   from an older position) therefore end at the newest change;
-//! - but re-sending one older record from the same second as the document's newest change (a
+//! A document's version is its record's `ApproximateCreationDateTime` in microseconds, at the
+//! precision the record gives (whole seconds from DynamoDB Streams; milliseconds or
+//! microseconds from Kinesis; a fraction kept to the microsecond), written with
+//! `version_type=external_gte`. So:
+//! - a record from an earlier tick than the document's is refused as stale;
+//! - records of one item from the same tick (DynamoDB Streams: the same second) share a version,
+//!   and whichever is written last wins. In-order delivery and in-order re-delivery (Lambda,
+//!   `poll`, a replay of a whole stream from an older position) therefore end at the newest
+//!   change;
+//! - but re-sending one older record from the same tick as the document's newest change (a
 //!   dead letter replayed alone, say) overwrites that newer change. These tests pin that hole as
 //!   it is, so a change to it is a deliberate one.
 
@@ -47,7 +50,8 @@ fn replay(opensearch: &OpenSearch, index: &TestIndex, records: &[&str]) -> Strin
     summary.trim_end().to_string()
 }
 
-/// A record of item `p-1` at `seconds` (fractional text allowed), with sequence number `seq`.
+/// A record of item `p-1` at `seconds` (any timestamp text: seconds, a fraction, milliseconds),
+/// with sequence number `seq`.
 fn record(name: &str, seconds: &str, seq: u32, colour: Option<&str>) -> String {
     let image = colour.map_or(String::new(), |c| {
         format!(r#""NewImage":{{"productId":{{"S":"p-1"}},"colour":{{"S":"{c}"}}}},"#)
@@ -78,8 +82,9 @@ fn in_order_redelivery_within_one_second_converges() {
     };
     let index = opensearch.index("same second in order");
     let red = record("INSERT", "1767225600", 1, Some("red"));
-    let blue = record("MODIFY", "1767225600.4", 2, Some("blue"));
-    let green = record("MODIFY", "1767225600.9", 3, Some("green"));
+    // DynamoDB Streams gives whole seconds: three changes within one second look alike.
+    let blue = record("MODIFY", "1767225600", 2, Some("blue"));
+    let green = record("MODIFY", "1767225600", 3, Some("green"));
 
     // Delivered one record per invocation, in order: the last one written wins.
     for r in [&red, &blue, &green] {
@@ -119,7 +124,7 @@ fn in_order_redelivery_of_a_delete_within_one_second_converges() {
     };
     let index = opensearch.index("same second delete");
     let red = record("INSERT", "1767225600", 1, Some("red"));
-    let gone = record("REMOVE", "1767225600.5", 2, None);
+    let gone = record("REMOVE", "1767225600", 2, None);
 
     replay(&opensearch, &index, &[&red]);
     assert!(replay(&opensearch, &index, &[&gone]).contains("deleted 1,"));
@@ -139,8 +144,8 @@ fn replaying_an_older_record_alone_from_the_same_second_overwrites_the_newer_cha
         return;
     };
     let index = opensearch.index("same second regress");
-    let red = record("INSERT", "1767225600.1", 1, Some("red"));
-    let blue = record("MODIFY", "1767225600.8", 2, Some("blue"));
+    let red = record("INSERT", "1767225600", 1, Some("red"));
+    let blue = record("MODIFY", "1767225600", 2, Some("blue"));
     replay(&opensearch, &index, &[&red]);
     replay(&opensearch, &index, &[&blue]);
     assert_eq!(colour(&index).unwrap().0, "blue");
@@ -170,5 +175,49 @@ fn replaying_an_older_record_from_an_earlier_second_is_stale() {
         let summary = replay(&opensearch, &index, &[old]);
         assert!(summary.contains("stale 1,"), "{summary}");
         assert_eq!(colour(&index), Some(("blue".into(), 1_767_225_600_000_000)));
+    }
+}
+
+/// Finer timestamps (Kinesis: milliseconds or microseconds; a fraction of a second) order
+/// changes within one second: the older one replayed alone is stale.
+#[test]
+fn replaying_an_older_record_from_an_earlier_millisecond_or_microsecond_is_stale() {
+    let Some(opensearch) = OpenSearch::from_env() else {
+        return;
+    };
+    for (purpose, older, newer, version) in [
+        (
+            "earlier ms stale",
+            "1767225600123",
+            "1767225600124",
+            1_767_225_600_124_000u64,
+        ),
+        (
+            "earlier us stale",
+            "1767225600123456",
+            "1767225600123457",
+            1_767_225_600_123_457,
+        ),
+        (
+            "earlier fraction stale",
+            "1767225600.1",
+            "1767225600.8",
+            1_767_225_600_800_000,
+        ),
+    ] {
+        let index = opensearch.index(purpose);
+        let red = record("INSERT", older, 1, Some("red"));
+        let blue = record("MODIFY", newer, 2, Some("blue"));
+        replay(&opensearch, &index, &[&red]);
+        replay(&opensearch, &index, &[&blue]);
+        let summary = replay(&opensearch, &index, &[&red]);
+        assert!(summary.contains("stale 1,"), "{purpose}: {summary}");
+        assert_eq!(colour(&index), Some(("blue".into(), version)), "{purpose}");
+        // Delivered newest first, as Kinesis may: the older one is refused just the same.
+        let index = opensearch.index(purpose);
+        replay(&opensearch, &index, &[&blue]);
+        let summary = replay(&opensearch, &index, &[&red]);
+        assert!(summary.contains("stale 1,"), "{purpose}: {summary}");
+        assert_eq!(colour(&index), Some(("blue".into(), version)), "{purpose}");
     }
 }
