@@ -68,13 +68,12 @@ pub(crate) fn add(slots: &mut Vec<Option<Item>>, by_key: &mut Keys, item: Item) 
 }
 
 fn add_hashed(slots: &mut Vec<Option<Item>>, by_key: &mut Keys, mut item: Item, hash: u64) {
-    let slot = slots.len();
-    let earlier = by_key.insert(hash, slot);
     let same = |old: &Option<Item>| {
         old.as_ref()
             .is_some_and(|o| o.index == item.index && o.id == item.id && o.routing == item.routing)
     };
-    if let Some(old) = earlier.filter(|&old| same(&slots[old]))
+    let earlier = by_key.get(&hash).copied().filter(|&old| same(&slots[old]));
+    if let Some(old) = earlier
         && let Some(newer) = slots[old]
             .as_mut()
             .filter(|o| matches!((o.version, item.version), (Some(a), Some(b)) if a > b))
@@ -83,13 +82,10 @@ fn add_hashed(slots: &mut Vec<Option<Item>>, by_key: &mut Keys, mut item: Item, 
         let writer = newer.records.pop();
         newer.records.append(&mut item.records);
         newer.records.extend(writer);
-        by_key.insert(hash, old);
         return;
     }
-    if let Some(prev) = earlier
-        .filter(|&old| same(&slots[old]))
-        .and_then(|old| slots[old].take())
-    {
+    by_key.insert(hash, slots.len());
+    if let Some(prev) = earlier.and_then(|old| slots[old].take()) {
         let mut records = prev.records;
         records.append(&mut item.records);
         item.records = records;

@@ -268,12 +268,6 @@ pub(crate) fn read_change<'a>(
     indexed_at: Option<&str>,
     names: &mut Vec<Cow<'a, str>>,
 ) -> Result<(), Fault> {
-    if r.peek() != Some(b'{') {
-        return fail(
-            RecordErrorKind::Data,
-            "kinesis.data is not a DynamoDB change record (not a JSON object)",
-        );
-    }
     read_members(r, rec, docs, shape, indexed_at, names, Layer::Change)?;
     if !r.at_end() {
         return fail(
@@ -296,10 +290,17 @@ fn read_members<'a>(
     names: &mut Vec<Cow<'a, str>>,
     mut layer: Layer<'_>,
 ) -> Result<Found, Fault> {
-    if r.peek() != Some(b'{') {
-        return fail(RecordErrorKind::Shape, "record must be an object");
-    }
     let change = matches!(layer, Layer::Change);
+    if r.peek() != Some(b'{') {
+        return if change {
+            fail(
+                RecordErrorKind::Data,
+                "kinesis.data is not a DynamoDB change record (not a JSON object)",
+            )
+        } else {
+            fail(RecordErrorKind::Shape, "record must be an object")
+        };
+    }
     r.begin_object()?;
     let mut first = true;
     let (mut saw_dynamodb, mut saw_kinesis) = (false, false);
@@ -373,6 +374,23 @@ fn read_members<'a>(
     Ok(Found::Streams)
 }
 
+/// A record's sequence number (`what` names the member): decimal digits.
+fn read_sequence_number(
+    r: &mut Reader<'_>,
+    rec: &mut RawRecord<'_>,
+    what: &str,
+) -> Result<(), Fault> {
+    let text = expect_str(r, what)?;
+    rec.sequence_number = SequenceNumber::parse(&text);
+    if rec.sequence_number.is_none() {
+        return fail(
+            RecordErrorKind::SequenceNumber,
+            format!("{what} {text:?} is not decimal digits"),
+        );
+    }
+    Ok(())
+}
+
 /// A Kinesis record's `kinesis` member: `sequenceNumber`, and `data` decoded into `data`.
 fn read_kinesis(
     r: &mut Reader<'_>,
@@ -387,16 +405,7 @@ fn read_kinesis(
     let mut saw_data = false;
     while let Some(key) = r.next_key(&mut first)? {
         match key.raw {
-            "sequenceNumber" => {
-                let text = expect_str(r, "kinesis.sequenceNumber")?;
-                rec.sequence_number = SequenceNumber::parse(&text);
-                if rec.sequence_number.is_none() {
-                    return fail(
-                        RecordErrorKind::SequenceNumber,
-                        format!("kinesis.sequenceNumber {text:?} is not decimal digits"),
-                    );
-                }
-            }
+            "sequenceNumber" => read_sequence_number(r, rec, "kinesis.sequenceNumber")?,
             "data" => {
                 if r.peek() != Some(b'"') {
                     return fail(RecordErrorKind::Data, "kinesis.data must be a string");
@@ -490,16 +499,7 @@ fn read_dynamodb<'a>(
                 Some(end) => r.pos = end,
                 None => r.skip_value()?,
             },
-            "SequenceNumber" if sequence => {
-                let text = expect_str(r, "SequenceNumber")?;
-                rec.sequence_number = SequenceNumber::parse(&text);
-                if rec.sequence_number.is_none() {
-                    return fail(
-                        RecordErrorKind::SequenceNumber,
-                        format!("SequenceNumber {text:?} is not decimal digits"),
-                    );
-                }
-            }
+            "SequenceNumber" if sequence => read_sequence_number(r, rec, "SequenceNumber")?,
             "StreamViewType" => rec.view_type = Some(expect_str(r, "StreamViewType")?),
             _ => r.skip_value()?,
         }

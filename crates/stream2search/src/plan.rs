@@ -280,7 +280,6 @@ impl Planner {
                 }
                 Err(Fault::Syntax(s)) => return Err(s.into()),
                 Err(Fault::Record(e)) => {
-                    plan.docs.truncate(mark);
                     r.pos = start;
                     raw = RawRecord::default();
                     (event::salvage(&mut r, &mut raw)?, Err(*e))
@@ -310,7 +309,11 @@ impl Planner {
                     }
                     status
                 }
-                Err(e) => RecordStatus::Invalid(e),
+                Err(e) => {
+                    // Whatever the record wrote into the arena before it failed goes.
+                    plan.docs.truncate(mark);
+                    RecordStatus::Invalid(e)
+                }
             };
             keys = std::mem::take(&mut raw.keys);
             keys.clear();
@@ -352,7 +355,6 @@ impl Planner {
         })?;
         let mut r = Reader::new(text);
         let mut change = RawRecord::default();
-        let mark = docs.len();
         let read = event::read_change(
             &mut r,
             &mut change,
@@ -364,14 +366,12 @@ impl Planner {
         match read {
             Ok(()) => {}
             Err(Fault::Syntax(s)) => {
-                docs.truncate(mark);
                 return Err(bad(format!(
                     "kinesis.data is not JSON at byte {} of the decoded data: {}",
                     s.pos, s.what
                 )));
             }
             Err(Fault::Record(e)) => {
-                docs.truncate(mark);
                 // A `Data` error names kinesis.data itself; others get it as the path's start.
                 return Err(match e.kind() {
                     RecordErrorKind::Data => *e,
