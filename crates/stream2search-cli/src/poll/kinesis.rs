@@ -10,7 +10,7 @@ use serde::de::DeserializeOwned;
 use serde_json::json;
 use stream2search_client::{Client, Service, SigV4};
 
-use super::source::{Error, Page, Shard, Start, answer};
+use super::source::{self, Error, Page, Shard, Start};
 
 /// A Kinesis Data Streams API client. Build once.
 pub struct Kinesis {
@@ -132,16 +132,14 @@ impl Kinesis {
         operation: &str,
         body: serde_json::Value,
     ) -> Result<T, Error> {
-        let (status, body) = self
-            .client
-            .call_aws_json(
-                &format!("Kinesis_20131202.{operation}"),
-                body.to_string().into_bytes(),
-                self.timeout,
-            )
-            .await
-            .map_err(|e| Error::new(format!("{operation}: {e}")))?;
-        answer(operation, status, &body)
+        source::call(
+            &self.client,
+            "Kinesis_20131202",
+            operation,
+            body,
+            self.timeout,
+        )
+        .await
     }
 }
 

@@ -171,8 +171,28 @@ impl Error {
     }
 }
 
+/// One signed AWS JSON call, `X-Amz-Target: {target}.{operation}` (the client's service sets
+/// the JSON version): the value, or the exception AWS named.
+pub async fn call<T: serde::de::DeserializeOwned>(
+    client: &stream2search_client::Client,
+    target: &str,
+    operation: &str,
+    body: serde_json::Value,
+    timeout: std::time::Duration,
+) -> Result<T, Error> {
+    let (status, body) = client
+        .call_aws_json(
+            &format!("{target}.{operation}"),
+            body.to_string().into_bytes(),
+            timeout,
+        )
+        .await
+        .map_err(|e| Error::new(format!("{operation}: {e}")))?;
+    answer(operation, status, &body)
+}
+
 /// An AWS JSON answer to `operation`: the value, or the exception AWS named.
-pub fn answer<T: serde::de::DeserializeOwned>(
+fn answer<T: serde::de::DeserializeOwned>(
     operation: &str,
     status: u16,
     body: &[u8],

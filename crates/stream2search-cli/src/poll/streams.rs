@@ -10,7 +10,7 @@ use serde::de::DeserializeOwned;
 use serde_json::json;
 use stream2search_client::Client;
 
-use super::source::{Error, Page, Shard, Start, answer};
+use super::source::{self, Error, Page, Shard, Start};
 
 /// A DynamoDB Streams API client. Build once.
 pub struct Streams {
@@ -141,15 +141,13 @@ impl Streams {
         operation: &str,
         body: serde_json::Value,
     ) -> Result<T, Error> {
-        let (status, body) = self
-            .client
-            .call_aws_json(
-                &format!("DynamoDBStreams_20120810.{operation}"),
-                body.to_string().into_bytes(),
-                self.timeout,
-            )
-            .await
-            .map_err(|e| Error::new(format!("{operation}: {e}")))?;
-        answer(operation, status, &body)
+        source::call(
+            &self.client,
+            "DynamoDBStreams_20120810",
+            operation,
+            body,
+            self.timeout,
+        )
+        .await
     }
 }
