@@ -4,12 +4,13 @@ mod aws;
 mod backfill;
 mod function;
 mod index;
+mod input;
 mod poll;
 mod reindex;
 mod verify;
 
 use std::ffi::OsString;
-use std::io::{self, Read, Write};
+use std::io::{self, Write};
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 use std::time::{Duration, Instant};
@@ -124,7 +125,7 @@ struct Encode {
     /// Event file (a Lambda DynamoDB Streams event), or `-` for stdin.
     file: PathBuf,
     /// Index name, or a template such as `products-{category}`.
-    #[arg(long, default_value = "documents")]
+    #[arg(long, default_value = ENCODE_INDEX)]
     index: String,
     #[command(flatten)]
     planner: PlannerArgs,
@@ -227,15 +228,24 @@ struct PlannerArgs {
     #[arg(long)]
     reject_reserved: bool,
     /// Prefix for renamed metadata-named attributes.
-    #[arg(long, default_value = "ddb")]
+    #[arg(long, default_value = RESERVED_PREFIX)]
     reserved_prefix: String,
     /// Most bytes per bulk request.
-    #[arg(long, default_value_t = 5 * 1024 * 1024)]
+    #[arg(long, default_value_t = MAX_CHUNK_BYTES)]
     max_chunk_bytes: usize,
     /// Most actions per bulk request.
-    #[arg(long, default_value_t = 1000)]
+    #[arg(long, default_value_t = MAX_CHUNK_ACTIONS)]
     max_chunk_actions: usize,
 }
+
+/// `encode --index`'s default.
+const ENCODE_INDEX: &str = "documents";
+/// `--reserved-prefix`'s default.
+const RESERVED_PREFIX: &str = "ddb";
+/// `--max-chunk-bytes`'s default.
+const MAX_CHUNK_BYTES: usize = 5 * 1024 * 1024;
+/// `--max-chunk-actions`'s default.
+const MAX_CHUNK_ACTIONS: usize = 1000;
 
 impl PlannerArgs {
     /// The planner for `index`, or the configuration error as a message.
@@ -299,6 +309,10 @@ fn other() -> ExitCode {
 /// exit codes), with only `encode`'s arguments built: building every subcommand's arguments was
 /// a quarter of `encode`'s start (47 of 195 page faults, 0.25 ms, on an empty event).
 fn encode_args(argv: impl IntoIterator<Item = OsString>) -> Result<Encode, clap::Error> {
+    let argv: Vec<OsString> = argv.into_iter().collect();
+    if let Some(args) = plain_encode_args(&argv) {
+        return Ok(args);
+    }
     let mut argv = argv.into_iter();
     // What clap names the program after: argv[0]'s file name, then the subcommand.
     let program = argv.next();
@@ -315,13 +329,62 @@ fn encode_args(argv: impl IntoIterator<Item = OsString>) -> Result<Encode, clap:
     Encode::from_arg_matches_mut(&mut matches)
 }
 
+/// `encode FILE` and `encode --index NAME FILE` (in either order) without clap: what clap makes
+/// of them, the other options at their defaults. Building clap's command was most of `encode`'s
+/// own start-up (about 0.09 of 1.4 ms on `small`, `docs/performance.md`). `None` for anything
+/// else (another option, `--index=NAME`, a value or file name starting with `-` other than `-`
+/// itself, an empty value, an index name that is not UTF-8, a repeated or missing argument,
+/// help),
+/// which clap parses. The unit tests compare both parses.
+fn plain_encode_args(argv: &[OsString]) -> Option<Encode> {
+    let mut file = None;
+    let mut index = None;
+    let mut rest = argv.get(2..)?.iter();
+    while let Some(arg) = rest.next() {
+        if arg == "--index" {
+            let name = rest.next()?.to_str()?;
+            if index.is_some() || name.is_empty() || name.starts_with('-') {
+                return None;
+            }
+            index = Some(name.to_string());
+        } else if file.is_none()
+            && !arg.is_empty()
+            && (arg == "-" || !arg.as_encoded_bytes().starts_with(b"-"))
+        {
+            file = Some(PathBuf::from(arg));
+        } else {
+            return None;
+        }
+    }
+    Some(Encode {
+        file: file?,
+        index: index.unwrap_or_else(|| ENCODE_INDEX.to_string()),
+        planner: PlannerArgs {
+            index_prefix: None,
+            id_keys: None,
+            no_version: false,
+            ttl: Ttl::Delete,
+            indexed_at: None,
+            now: None,
+            numbers_as_strings: Vec::new(),
+            include: None,
+            exclude: Vec::new(),
+            routing: None,
+            reject_reserved: false,
+            reserved_prefix: RESERVED_PREFIX.to_string(),
+            max_chunk_bytes: MAX_CHUNK_BYTES,
+            max_chunk_actions: MAX_CHUNK_ACTIONS,
+        },
+    })
+}
+
 fn encode(args: Encode) -> ExitCode {
     let now = args.planner.now.clone();
     let planner = match args.planner.planner(args.index) {
         Ok(p) => p,
         Err(e) => return fatal(&e),
     };
-    let input = match read_input(&args.file) {
+    let input = match input::read(&args.file) {
         Ok(b) => b,
         Err(e) => return fatal(&format!("{}: {e}", args.file.display())),
     };
@@ -330,7 +393,6 @@ fn encode(args: Encode) -> ExitCode {
         Ok(p) => p,
         Err(e) => return fatal(&format!("{}: {e}", args.file.display())),
     };
-    drop(input);
     let stdout = io::stdout();
     let mut out = stdout.lock();
     for chunk in plan.chunks() {
@@ -353,6 +415,11 @@ fn encode(args: Encode) -> ExitCode {
         let seq = rec.sequence_number.as_ref().map_or("-", |s| s.as_str());
         let _ = writeln!(err, "record {} {seq}: {e}", rec.position);
     }
+    // The process ends here, and the kernel takes its memory back at once: freeing the plan's
+    // many small allocations one by one first (thousands on a large event) and unmapping the
+    // input would be work for nothing.
+    std::mem::forget(plan);
+    std::mem::forget(input);
     if skipped > 0 {
         ExitCode::from(1)
     } else {
@@ -408,7 +475,7 @@ fn replay_file(
     timeout: Duration,
 ) -> FileEnd {
     let name = file.display();
-    let input = match read_input(file) {
+    let input = match input::read(file) {
         Ok(b) => b,
         Err(e) => {
             fatal(&format!("{name}: {e}"));
@@ -505,16 +572,6 @@ fn auth(kind: AuthKind, region: Option<String>) -> Result<Auth, String> {
         format!("{missing}: AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY must be set for SigV4")
     })?;
     Ok(Auth::SigV4(SigV4::new(service, region, credentials)))
-}
-
-fn read_input(path: &Path) -> io::Result<Vec<u8>> {
-    if path.as_os_str() == "-" {
-        let mut buf = Vec::new();
-        io::stdin().lock().read_to_end(&mut buf)?;
-        Ok(buf)
-    } else {
-        std::fs::read(path)
-    }
 }
 
 pub(crate) fn fatal(msg: &str) -> ExitCode {
@@ -626,6 +683,21 @@ mod tests {
             &["--no-version", "--no-version", "x"],
             &["--reject-reserved", "--reserved-prefix", "", "x"],
             &["--index=", "x"],
+            &[""],
+            &["--index", "products", ""],
+            &["--index", "", "x"],
+            &["--index", "-", "x"],
+            &["--index", "p", "-"],
+            &["-", "--index", "p"],
+            &["--index", "p"],
+            &["--index", "p", "x", "y"],
+            &["--index", "p", "--", "x"],
+            &["x", "--"],
+            &["--index", "p", "x", "--index", "q"],
+            &["--index", "p", "-h"],
+            &["--index", "p", "x", "--no-version"],
+            &["--index", "help", "help"],
+            &["--index", "p", "--x"],
         ];
         let programs = [
             "stream2search",
@@ -638,6 +710,42 @@ mod tests {
                 argv.extend(line.iter().map(OsString::from));
                 check(&argv);
             }
+        }
+    }
+
+    #[test]
+    fn plain_encode_lines_skip_clap_and_others_do_not() {
+        let argv = |line: &[&str]| -> Vec<OsString> {
+            ["stream2search", "encode"]
+                .iter()
+                .chain(line)
+                .map(OsString::from)
+                .collect()
+        };
+        for plain in [
+            &["x.json"][..],
+            &["-"],
+            &["--index", "products", "x.json"],
+            &["x.json", "--index", "late"],
+            &["--index", "help", "help"],
+        ] {
+            assert!(plain_encode_args(&argv(plain)).is_some(), "{plain:?}");
+        }
+        for other in [
+            &[][..],
+            &[""],
+            &["--index=products", "x.json"],
+            &["--index", "p"],
+            &["--index", "", "x"],
+            &["--index", "-", "x"],
+            &["--index", "a", "--index", "b", "x"],
+            &["a", "b"],
+            &["--", "x"],
+            &["-h"],
+            &["--no-version", "x"],
+            &["--max-chunk-bytes", "100", "x"],
+        ] {
+            assert!(plain_encode_args(&argv(other)).is_none(), "{other:?}");
         }
     }
 
