@@ -150,3 +150,40 @@ fn usage_errors_exit_two() {
         text(&bad_index.stderr)
     );
 }
+
+/// An event of more than 2 MiB (read from a file into huge pages, or from stdin into a `Vec`)
+/// prints, either way, the bulk body written here record by record.
+#[test]
+fn an_event_over_two_mib_prints_the_same_body_from_a_file_and_from_stdin() {
+    let pad = "x".repeat(1000);
+    let n = 2500;
+    let mut event = String::from(r#"{"Records":["#);
+    let mut want = String::new();
+    for i in 0..n {
+        if i > 0 {
+            event.push(',');
+        }
+        event.push_str(&format!(
+            r#"{{"eventID":"{i}","eventName":"INSERT","dynamodb":{{"ApproximateCreationDateTime":1700000000,"Keys":{{"id":{{"S":"k{i}"}}}},"NewImage":{{"id":{{"S":"k{i}"}},"n":{{"N":"{i}.50"}},"pad":{{"S":"{pad}"}}}},"SequenceNumber":"{}"}}}}"#,
+            i + 1
+        ));
+        want.push_str(&format!(
+            "{{\"index\":{{\"_index\":\"t\",\"_id\":\"k{i}\",\"version\":1700000000000000,\"version_type\":\"external_gte\"}}}}\n{{\"id\":\"k{i}\",\"n\":{i}.50,\"pad\":\"{pad}\"}}\n"
+        ));
+    }
+    event.push_str("]}");
+    assert!(event.len() > 2 << 20, "{} bytes", event.len());
+    let dir = std::env::temp_dir().join(format!("s2s-encode-big-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let file = dir.join("big.json");
+    std::fs::write(&file, &event).unwrap();
+    // A chunk holds at most 1,000 actions: three bulk bodies, written one after another.
+    let from_file = encode(&["--index", "t", file.to_str().unwrap()], None);
+    let from_stdin = encode(&["--index", "t", "-"], Some(event.as_bytes()));
+    std::fs::remove_dir_all(&dir).unwrap();
+    for out in [from_file, from_stdin] {
+        assert_eq!(out.status.code(), Some(0), "{}", text(&out.stderr));
+        assert_eq!(text(&out.stderr), "");
+        assert!(text(&out.stdout) == want, "{} bytes out", out.stdout.len());
+    }
+}
