@@ -106,24 +106,16 @@ fn read_mapped(reader: &mut impl Read, size: usize) -> io::Result<Option<Input>>
     let buf = &mut map[start..start + room];
     let mut len = 0;
     while len < room {
-        match reader.read(&mut buf[len..]) {
-            Ok(0) => break,
-            Ok(n) => len += n,
-            Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
-            Err(e) => return Err(e),
+        match read_some(reader, &mut buf[len..])? {
+            0 => break,
+            n => len += n,
         }
     }
     if len == room {
         // Full: the file may have grown since its size was read. If it has, the rest goes into
         // a `Vec` after what is read so far.
         let mut more = [0; 8192];
-        let n = loop {
-            match reader.read(&mut more) {
-                Ok(n) => break n,
-                Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
-                Err(e) => return Err(e),
-            }
-        };
+        let n = read_some(reader, &mut more)?;
         if n > 0 {
             let mut bytes = Vec::new();
             bytes
@@ -136,6 +128,17 @@ fn read_mapped(reader: &mut impl Read, size: usize) -> io::Result<Option<Input>>
         }
     }
     Ok(Some(Input(Bytes::Mapped { map, start, len })))
+}
+
+/// One `read`, tried again when interrupted.
+#[cfg(target_os = "linux")]
+fn read_some(reader: &mut impl Read, buf: &mut [u8]) -> io::Result<usize> {
+    loop {
+        match reader.read(buf) {
+            Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
+            done => return done,
+        }
+    }
 }
 
 #[cfg(test)]
