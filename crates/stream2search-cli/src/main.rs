@@ -125,7 +125,7 @@ struct Encode {
     /// Event file (a Lambda DynamoDB Streams event), or `-` for stdin.
     file: PathBuf,
     /// Index name, or a template such as `products-{category}`.
-    #[arg(long, default_value = ENCODE_INDEX)]
+    #[arg(long, default_value = Config::DEFAULT_INDEX)]
     index: String,
     #[command(flatten)]
     planner: PlannerArgs,
@@ -228,24 +228,15 @@ struct PlannerArgs {
     #[arg(long)]
     reject_reserved: bool,
     /// Prefix for renamed metadata-named attributes.
-    #[arg(long, default_value = RESERVED_PREFIX)]
+    #[arg(long, default_value = ReservedNames::DEFAULT_PREFIX)]
     reserved_prefix: String,
     /// Most bytes per bulk request.
-    #[arg(long, default_value_t = MAX_CHUNK_BYTES)]
+    #[arg(long, default_value_t = Config::DEFAULT_MAX_CHUNK_BYTES)]
     max_chunk_bytes: usize,
     /// Most actions per bulk request.
-    #[arg(long, default_value_t = MAX_CHUNK_ACTIONS)]
+    #[arg(long, default_value_t = Config::DEFAULT_MAX_CHUNK_ACTIONS)]
     max_chunk_actions: usize,
 }
-
-/// `encode --index`'s default.
-const ENCODE_INDEX: &str = "documents";
-/// `--reserved-prefix`'s default.
-const RESERVED_PREFIX: &str = "ddb";
-/// `--max-chunk-bytes`'s default.
-const MAX_CHUNK_BYTES: usize = 5 * 1024 * 1024;
-/// `--max-chunk-actions`'s default.
-const MAX_CHUNK_ACTIONS: usize = 1000;
 
 impl PlannerArgs {
     /// The planner for `index`, or the configuration error as a message.
@@ -358,7 +349,7 @@ fn plain_encode_args(argv: &[OsString]) -> Option<Encode> {
     }
     Some(Encode {
         file: file?,
-        index: index.unwrap_or_else(|| ENCODE_INDEX.to_string()),
+        index: index.unwrap_or_else(|| Config::DEFAULT_INDEX.to_string()),
         planner: PlannerArgs {
             index_prefix: None,
             id_keys: None,
@@ -371,9 +362,9 @@ fn plain_encode_args(argv: &[OsString]) -> Option<Encode> {
             exclude: Vec::new(),
             routing: None,
             reject_reserved: false,
-            reserved_prefix: RESERVED_PREFIX.to_string(),
-            max_chunk_bytes: MAX_CHUNK_BYTES,
-            max_chunk_actions: MAX_CHUNK_ACTIONS,
+            reserved_prefix: ReservedNames::DEFAULT_PREFIX.to_string(),
+            max_chunk_bytes: Config::DEFAULT_MAX_CHUNK_BYTES,
+            max_chunk_actions: Config::DEFAULT_MAX_CHUNK_ACTIONS,
         },
     })
 }

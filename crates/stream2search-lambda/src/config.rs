@@ -170,10 +170,10 @@ impl Settings {
             .map(str::trim)
         {
             None => ReservedNames::Rename {
-                prefix: reserved_prefix.unwrap_or_else(|| "ddb".into()),
+                prefix: reserved_prefix.unwrap_or_else(|| ReservedNames::DEFAULT_PREFIX.into()),
             },
             Some(v) if v.eq_ignore_ascii_case("rename") => ReservedNames::Rename {
-                prefix: reserved_prefix.unwrap_or_else(|| "ddb".into()),
+                prefix: reserved_prefix.unwrap_or_else(|| ReservedNames::DEFAULT_PREFIX.into()),
             },
             Some(v) if v.eq_ignore_ascii_case("reject") => {
                 if reserved_prefix.is_some() {

@@ -22,10 +22,15 @@ pub enum ReservedNames {
     Reject,
 }
 
+impl ReservedNames {
+    /// The prefix of the default policy, [`ReservedNames::Rename`] with `ddb`.
+    pub const DEFAULT_PREFIX: &str = "ddb";
+}
+
 impl Default for ReservedNames {
     fn default() -> Self {
         ReservedNames::Rename {
-            prefix: "ddb".into(),
+            prefix: Self::DEFAULT_PREFIX.into(),
         }
     }
 }
@@ -79,10 +84,19 @@ pub struct Config {
     pub max_chunk_actions: usize,
 }
 
+impl Config {
+    /// The default [`Config::index`].
+    pub const DEFAULT_INDEX: &str = "documents";
+    /// The default [`Config::max_chunk_bytes`]: 5 MiB.
+    pub const DEFAULT_MAX_CHUNK_BYTES: usize = 5 * 1024 * 1024;
+    /// The default [`Config::max_chunk_actions`].
+    pub const DEFAULT_MAX_CHUNK_ACTIONS: usize = 1000;
+}
+
 impl Default for Config {
     fn default() -> Self {
         Config {
-            index: "documents".into(),
+            index: Self::DEFAULT_INDEX.into(),
             index_prefix: None,
             id_keys: None,
             versioning: true,
@@ -94,8 +108,8 @@ impl Default for Config {
             exclude: Vec::new(),
             indexed_at: None,
             routing: None,
-            max_chunk_bytes: 5 * 1024 * 1024,
-            max_chunk_actions: 1000,
+            max_chunk_bytes: Self::DEFAULT_MAX_CHUNK_BYTES,
+            max_chunk_actions: Self::DEFAULT_MAX_CHUNK_ACTIONS,
         }
     }
 }
