@@ -6,6 +6,8 @@ mod function;
 mod index;
 mod input;
 mod poll;
+#[cfg(all(target_os = "linux", target_env = "gnu"))]
+mod pow;
 mod reindex;
 mod verify;
 

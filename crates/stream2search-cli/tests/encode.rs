@@ -187,3 +187,61 @@ fn an_event_over_two_mib_prints_the_same_body_from_a_file_and_from_stdin() {
         assert!(text(&out.stdout) == want, "{} bytes out", out.stdout.len());
     }
 }
+
+/// The binary defines `pow` itself (src/pow.rs), so the process maps glibc's `libc.so.6` and no
+/// `libm.so.6`, which it would otherwise load at every start for that one symbol. Read from
+/// `/proc/PID/maps` once `encode -` sleeps waiting for its standard input (the loader done).
+#[cfg(all(target_os = "linux", target_env = "gnu"))]
+#[test]
+fn the_process_loads_no_libm() {
+    let mut child = Command::new(env!("CARGO_BIN_EXE_stream2search"))
+        .args(["encode", "-"])
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let proc = format!("/proc/{}", child.id());
+    let libraries = |maps: &str| -> Vec<String> {
+        maps.lines()
+            .filter_map(|line| line.split_whitespace().nth(5))
+            .filter_map(|path| path.rsplit('/').next())
+            .filter(|name| name.contains(".so"))
+            .map(str::to_owned)
+            .collect()
+    };
+    let mut maps = String::new();
+    for _ in 0..1000 {
+        maps = std::fs::read_to_string(format!("{proc}/maps")).unwrap();
+        let stat = std::fs::read_to_string(format!("{proc}/stat")).unwrap();
+        // The state follows the command's name in parentheses: S, sleeping in read(0, ..).
+        let sleeping = stat
+            .rsplit_once(") ")
+            .is_some_and(|(_, rest)| rest.starts_with('S'));
+        if sleeping
+            && libraries(&maps)
+                .iter()
+                .any(|name| name.starts_with("libc.so"))
+        {
+            break;
+        }
+        std::thread::sleep(std::time::Duration::from_millis(10));
+    }
+    let mut stdin = child.stdin.take().unwrap();
+    stdin.write_all(br#"{"Records":[]}"#).unwrap();
+    drop(stdin);
+    let output = child.wait_with_output().unwrap();
+    assert!(output.status.success(), "{}", text(&output.stderr));
+    let libraries = libraries(&maps);
+    // The loader has run (libc is there), and libm is not.
+    assert!(
+        libraries.iter().any(|name| name.starts_with("libc.so")),
+        "{maps}"
+    );
+    assert!(
+        !libraries
+            .iter()
+            .any(|name| name.starts_with("libm.so") || name.starts_with("libm-")),
+        "{maps}"
+    );
+}
