@@ -327,8 +327,7 @@ fn encode_args(argv: impl IntoIterator<Item = OsString>) -> Result<Encode, clap:
 /// own start-up (about 0.09 of 1.4 ms on `small`, `docs/performance.md`). `None` for anything
 /// else (another option, `--index=NAME`, a value or file name starting with `-` other than `-`
 /// itself, an empty value, an index name that is not UTF-8, a repeated or missing argument,
-/// help),
-/// which clap parses. The unit tests compare both parses.
+/// help), which clap parses. The unit tests compare both parses.
 fn plain_encode_args(argv: &[OsString]) -> Option<Encode> {
     let mut file = None;
     let mut index = None;
